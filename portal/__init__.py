@@ -1,0 +1,142 @@
+"""The clinic booking portal: `create_app` builds the Flask app for web, worker and CLI."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, g, jsonify, request
+from flask_login import current_user
+from sqlalchemy import text
+
+from portal.config import ConfigError, load_config, production_problems
+from portal.extensions import csrf, db, htmx, limiter, login_manager, mail, migrate
+
+# Endpoints that take POSTs without a CSRF token because their callers authenticate otherwise.
+CSRF_EXEMPT_ENDPOINTS: set[str] = set()
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Create the app from the environment, overridden by `test_config` in tests.
+
+    Raises ConfigError, naming the setting, when PORTAL_ENV=production and the
+    configuration is unsafe.
+    """
+    app = Flask(__name__, instance_relative_config=False,
+                template_folder="../templates", static_folder="../static")
+    app.config.from_mapping(load_config())
+    if test_config:
+        app.config.update(test_config)
+    problems = production_problems(app.config)
+    if problems:
+        raise ConfigError("Refusing to start in production:\n- " + "\n- ".join(problems))
+
+    logging.basicConfig(level=logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    _init_extensions(app)
+    _register_blueprints(app)
+    _register_request_hooks(app)
+    _register_template_helpers(app)
+
+    from portal.errors import register_error_handlers
+
+    register_error_handlers(app)
+
+    from portal.cli import register_cli
+
+    register_cli(app)
+
+    @app.get("/healthz")
+    def healthz():
+        """Liveness and database readiness for load balancers and compose health checks."""
+        try:
+            db.session.execute(text("SELECT 1"))
+        except Exception:  # noqa: BLE001 - any database failure means "not ready"
+            db.session.rollback()
+            return jsonify(status="unavailable"), 503
+        return jsonify(status="ok")
+
+    return app
+
+
+def _init_extensions(app: Flask) -> None:
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(app.root_path + "/../migrations"))
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    mail.init_app(app)
+    htmx.init_app(app)
+
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        from portal.sqlite import configure_sqlite
+
+        with app.app_context():
+            configure_sqlite(db.engine)
+
+    from portal.api import load_bearer_user
+    from portal.auth.service import load_session_user
+
+    login_manager.user_loader(load_session_user)
+    login_manager.request_loader(load_bearer_user)
+
+
+def _register_blueprints(app: Flask) -> None:
+    from portal.admin.views import bp as admin_bp
+    from portal.api import bp as api_bp
+    from portal.auth.api import bp as auth_api_bp
+    from portal.auth.views import bp as auth_bp
+    from portal.doctors.api import bp as doctors_api_bp
+    from portal.doctors.views import bp as doctors_bp
+    from portal.main import bp as main_bp
+
+    for blueprint in (main_bp, auth_bp, doctors_bp, admin_bp):
+        app.register_blueprint(blueprint)
+    # Domain APIs nest under the shared /api/v1 blueprint (OpenAPI, docs, bearer auth).
+    for blueprint in (auth_api_bp, doctors_api_bp):
+        api_bp.register_blueprint(blueprint)
+    app.register_blueprint(api_bp)
+
+    if app.config["PORTAL_ENV"] != "production":
+        from portal.sandbox.dev_views import bp as dev_bp
+
+        app.register_blueprint(dev_bp)
+
+
+def _register_request_hooks(app: Flask) -> None:
+    from portal.api import authenticate_bearer
+
+    @app.before_request
+    def bearer_and_csrf():
+        """Bearer tokens authenticate API calls; everything cookie-based needs a CSRF token."""
+        g.bearer = False
+        if request.path.startswith("/api/") and request.headers.get("Authorization"):
+            failure = authenticate_bearer()
+            if failure is not None:
+                return failure
+            g.bearer = True
+            return None
+        if request.method in {"GET", "HEAD", "OPTIONS", "TRACE"}:
+            return None
+        if request.endpoint in CSRF_EXEMPT_ENDPOINTS:
+            return None
+        if request.path.startswith("/api/") and not current_user.is_authenticated:
+            # No ambient authority to abuse: credential-less API calls (token, register).
+            return None
+        csrf.protect()
+        return None
+
+    @app.after_request
+    def security_headers(response):
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        # Pages vary with HTMX requests (fragment or full page); caches must key on it.
+        response.vary.add("HX-Request")
+        return response
+
+
+def _register_template_helpers(app: Flask) -> None:
+    from portal.formatting import register_filters
+
+    register_filters(app)

@@ -1,0 +1,1 @@
+"""Clinic administration: doctors now; payments, refunds and notifications in later issues."""

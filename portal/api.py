@@ -1,0 +1,245 @@
+"""Shared plumbing of the JSON API under /api/v1: bearer auth, input parsing, OpenAPI.
+
+Each domain keeps its routes in its own `api.py` blueprint, nested under `bp` here. Routes
+describe themselves with `@operation(...)`; `/api/v1/openapi.json` is assembled from those
+descriptions and the pydantic models, so the document cannot drift from the code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from flask import Blueprint, current_app, g, jsonify, render_template, request, url_for
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.json_schema import models_json_schema
+
+from portal.errors import PROBLEM_JSON, problem
+from portal.exceptions import DomainError
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class ApiModel(BaseModel):
+    """Base for request bodies: unknown fields are errors, not silently dropped."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class ProblemError(BaseModel):
+    field: str
+    message: str
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details, with the fields at fault in `errors`."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str | None = None
+    errors: list[ProblemError] | None = None
+
+
+class Money(BaseModel):
+    amount: int = Field(description="Integer amount in the currency's minor unit (paise).")
+    currency: str = Field(default="INR", description="ISO 4217 code.")
+
+
+# --- authentication ------------------------------------------------------------------------
+
+
+def authenticate_bearer():
+    """Resolve `Authorization: Bearer <token>`; return a 401 problem response when it is bad."""
+    from portal.auth.service import InvalidToken, user_for_api_token
+
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return problem(401, "Invalid credentials", "Use 'Authorization: Bearer <token>'.",
+                       headers={"WWW-Authenticate": "Bearer"})
+    try:
+        g.api_user = user_for_api_token(token.strip())
+    except InvalidToken as exc:
+        return problem(401, exc.title, exc.message,
+                       headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+    return None
+
+
+def load_bearer_user(_request) -> Any:
+    """Flask-Login request loader: the user a valid bearer token named, if any."""
+    return g.get("api_user")
+
+
+# --- input and output ----------------------------------------------------------------------
+
+
+class BadBody(DomainError):
+    status = 400
+    title = "Malformed request body"
+
+
+def parse_body(model: type[M]) -> M:
+    """Validate the JSON body against `model` (422 naming each field at fault)."""
+    data = request.get_json(silent=True)
+    if data is None:
+        raise BadBody("Send a JSON object with Content-Type: application/json.", "body")
+    if not isinstance(data, dict):
+        raise BadBody("The body must be a JSON object.", "body")
+    return model.model_validate(data)
+
+
+def parse_query(model: type[M]) -> M:
+    """Validate query-string parameters against `model`."""
+    return model.model_validate(request.args.to_dict())
+
+
+def respond(payload: BaseModel, status: int = 200):
+    response = jsonify(payload.model_dump(mode="json"))
+    response.status_code = status
+    return response
+
+
+# --- OpenAPI -------------------------------------------------------------------------------
+
+
+def operation(
+    summary: str,
+    *,
+    tags: tuple[str, ...] = (),
+    body: type[BaseModel] | None = None,
+    query: type[BaseModel] | None = None,
+    response: type[BaseModel] | None = None,
+    status: int = 200,
+    auth: bool = True,
+    errors: tuple[int, ...] = (),
+    description: str | None = None,
+) -> Callable:
+    """Describe a route for the OpenAPI document; the view itself is unchanged."""
+
+    def decorator(view: Callable) -> Callable:
+        view.openapi = {  # type: ignore[attr-defined]
+            "summary": summary, "tags": tags, "body": body, "query": query,
+            "response": response, "status": status, "auth": auth, "errors": errors,
+            "description": description or (view.__doc__ or "").strip() or None,
+        }
+        return view
+
+    return decorator
+
+
+def _rule_path(rule) -> tuple[str, list[dict]]:
+    path, params = rule.rule, []
+    for name, converter in rule._converters.items():
+        schema: dict = {"type": "string"}
+        kind = type(converter).__name__
+        if kind == "UUIDConverter":
+            schema["format"] = "uuid"
+            path = path.replace(f"<uuid:{name}>", "{" + name + "}")
+        elif kind == "IntegerConverter":
+            schema = {"type": "integer"}
+            path = path.replace(f"<int:{name}>", "{" + name + "}")
+        else:
+            path = path.replace(f"<{name}>", "{" + name + "}").replace(
+                f"<string:{name}>", "{" + name + "}")
+        params.append({"name": name, "in": "path", "required": True, "schema": schema})
+    return path, params
+
+
+def build_openapi() -> dict:
+    """Assemble the OpenAPI 3.1 document from the routes described with `operation`."""
+    operations = []
+    models: set[type[BaseModel]] = {Problem}
+    for rule in current_app.url_map.iter_rules():
+        view = current_app.view_functions.get(rule.endpoint)
+        meta = getattr(view, "openapi", None)
+        if meta is None:
+            continue
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            operations.append((rule, method, meta))
+        models.update(m for m in (meta["body"], meta["response"]) if m is not None)
+
+    ordered = sorted(models, key=lambda m: m.__name__)
+    schema_map, defs = models_json_schema(
+        [(m, "validation") for m in ordered], ref_template="#/components/schemas/{model}"
+    )
+    components = dict(defs.get("$defs", {}))
+    refs = {m: schema_map[(m, "validation")]["$ref"] for m in ordered}
+
+    paths: dict = {}
+    error_content = {PROBLEM_JSON: {"schema": {"$ref": refs[Problem]}}}
+    for rule, method, meta in operations:
+        path, params = _rule_path(rule)
+        op: dict = {"summary": meta["summary"], "operationId": f"{rule.endpoint}.{method.lower()}"}
+        if meta["description"]:
+            op["description"] = meta["description"]
+        if meta["tags"]:
+            op["tags"] = list(meta["tags"])
+        if meta["query"] is not None:
+            query_schema = meta["query"].model_json_schema()
+            required = set(query_schema.get("required", []))
+            for name, prop in query_schema.get("properties", {}).items():
+                params.append({"name": name, "in": "query", "required": name in required,
+                               "schema": prop})
+        if params:
+            op["parameters"] = params
+        if meta["body"] is not None:
+            op["requestBody"] = {"required": True, "content": {
+                "application/json": {"schema": {"$ref": refs[meta["body"]]}}}}
+        ok: dict = {"description": "Success"}
+        if meta["response"] is not None:
+            ok["content"] = {"application/json": {"schema": {"$ref": refs[meta["response"]]}}}
+        responses = {str(meta["status"]): ok}
+        statuses = set(meta["errors"]) | ({401, 403} if meta["auth"] else set())
+        if meta["body"] is not None or meta["query"] is not None:
+            statuses |= {400, 422}
+        for code in sorted(statuses):
+            responses[str(code)] = {"description": _ERROR_TEXT.get(code, "Error"),
+                                    "content": error_content}
+        op["responses"] = responses
+        op["security"] = [{"bearerAuth": []}, {"cookieSession": []}] if meta["auth"] else []
+        paths.setdefault(path, {})[method.lower()] = op
+
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": f"{current_app.config['CLINIC_NAME']} API",
+            "version": "1.0.0",
+            "description": "Book doctor consultations. Times are ISO 8601 with offsets; money "
+                           "is integer paise with a currency; ids are UUIDs. Errors are "
+                           "application/problem+json naming the fields at fault.",
+        },
+        "servers": [{"url": "/"}],
+        "paths": dict(sorted(paths.items())),
+        "components": {
+            "schemas": components,
+            "securitySchemes": {
+                "bearerAuth": {"type": "http", "scheme": "bearer",
+                               "description": "Token from POST /api/v1/auth/token."},
+                "cookieSession": {"type": "apiKey", "in": "cookie", "name": "session"},
+            },
+        },
+    }
+
+
+_ERROR_TEXT = {
+    400: "Malformed request", 401: "Not authenticated", 403: "Not allowed",
+    404: "Not found", 409: "Conflict with the current state", 422: "Invalid input",
+    429: "Too many requests",
+}
+
+
+@bp.get("/openapi.json")
+def openapi_document():
+    """The OpenAPI 3.1 description of every /api/v1 route."""
+    cache = current_app.extensions.setdefault("openapi_cache", {})
+    if "doc" not in cache:
+        cache["doc"] = build_openapi()
+    return jsonify(cache["doc"])
+
+
+@bp.get("/docs")
+def docs_page():
+    """Interactive API documentation (Swagger UI, served from our own static files)."""
+    return render_template("api/docs.html", spec_url=url_for("api.openapi_document"))

@@ -1,0 +1,64 @@
+"""Account forms. Field rules live in portal.validation and the service, not here."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField, TelField
+from wtforms.validators import DataRequired, EqualTo, Length
+
+from portal.validation import available_timezones
+
+COMMON_ZONES = ["Asia/Kolkata", "Asia/Dubai", "Asia/Singapore", "Europe/London",
+                "America/New_York", "America/Los_Angeles", "Australia/Sydney"]
+
+
+def timezone_choices() -> list[tuple[str, str]]:
+    rest = sorted(available_timezones() - set(COMMON_ZONES))
+    return [(zone, zone.replace("_", " ")) for zone in COMMON_ZONES + rest]
+
+
+class RegistrationForm(FlaskForm):
+    name = StringField("Full name", validators=[DataRequired(), Length(max=120)],
+                       render_kw={"autocomplete": "name"})
+    email = EmailField("Email", validators=[DataRequired(), Length(max=254)],
+                       render_kw={"autocomplete": "email"})
+    phone = TelField("Mobile number", validators=[DataRequired(), Length(max=20)],
+                     description="International format, e.g. +919876543210",
+                     render_kw={"autocomplete": "tel", "placeholder": "+919876543210"})
+    timezone = SelectField("Time zone", choices=timezone_choices, default="Asia/Kolkata",
+                           validate_choice=False)
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=128)],
+                             description="At least 8 characters; not a common password.",
+                             render_kw={"autocomplete": "new-password"})
+
+
+class LoginForm(FlaskForm):
+    email = EmailField("Email", validators=[DataRequired(), Length(max=254)],
+                       render_kw={"autocomplete": "username"})
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=128)],
+                             render_kw={"autocomplete": "current-password"})
+    remember = BooleanField("Keep me logged in on this device")
+
+
+class ForgotPasswordForm(FlaskForm):
+    email = EmailField("Email", validators=[DataRequired(), Length(max=254)],
+                       render_kw={"autocomplete": "email"})
+
+
+class ResetPasswordForm(FlaskForm):
+    password = PasswordField("New password", validators=[DataRequired(), Length(max=128)],
+                             description="At least 8 characters; not a common password.",
+                             render_kw={"autocomplete": "new-password"})
+    confirm = PasswordField("Repeat the new password",
+                            validators=[DataRequired(),
+                                        EqualTo("password", "The passwords differ.")],
+                            render_kw={"autocomplete": "new-password"})
+
+
+class ChangePasswordForm(ResetPasswordForm):
+    current_password = PasswordField("Current password", validators=[DataRequired()],
+                                     render_kw={"autocomplete": "current-password"})
+
+
+class LogoutForm(FlaskForm):
+    """Logout is a POST with a CSRF token, so another site cannot log people out."""

@@ -1,0 +1,44 @@
+"""JSON shapes of the accounts API."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+from portal.api import ApiModel
+
+
+class RegisterRequest(ApiModel):
+    name: str = Field(min_length=1, max_length=120)
+    email: str = Field(max_length=254)
+    phone: str = Field(max_length=20, description="E.164, e.g. +919876543210")
+    timezone: str = Field(max_length=64, description="IANA zone, e.g. Asia/Kolkata")
+    password: str = Field(max_length=128)
+
+
+class TokenRequest(ApiModel):
+    email: str = Field(max_length=254)
+    password: str = Field(max_length=128)
+
+
+class TokenResponse(BaseModel):
+    access_token: str
+    token_type: str = "Bearer"  # noqa: S105 - the scheme name, not a secret
+    expires_in: int = Field(description="Seconds until the token expires.")
+
+
+class UserOut(BaseModel):
+    id: uuid.UUID
+    name: str
+    email: str
+    phone: str | None
+    timezone: str
+    role: str
+    created_at: datetime
+
+    @classmethod
+    def of(cls, user) -> UserOut:
+        return cls(id=user.id, name=user.name, email=user.email, phone=user.phone,
+                   timezone=user.timezone, role=user.role.value, created_at=user.created_at)

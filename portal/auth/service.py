@@ -1,0 +1,222 @@
+"""Account rules: registration, credentials, sessions, reset and API tokens. No request here."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass
+
+from argon2 import PasswordHasher, profiles
+from argon2.exceptions import InvalidHashError, VerificationError
+from flask import current_app
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from sqlalchemy import func, select
+
+from portal.auth.models import Role, User
+from portal.exceptions import DomainError, ValidationFailed
+from portal.extensions import db
+from portal.validation import check_password, check_timezone, normalise_email, normalise_phone
+
+_HASHERS = {
+    "default": PasswordHasher(),  # RFC 9106 low-memory profile, argon2-cffi's default
+    # Only for the test suite (PASSWORD_HASH_PROFILE=test), where hundreds of users are made.
+    "test": PasswordHasher.from_parameters(profiles.CHEAPEST),
+}
+_DUMMY_PASSWORD = "not-a-real-password-0"  # noqa: S105 - hashed to equalise timing
+
+
+class InvalidCredentials(DomainError):
+    status = 401
+    title = "Invalid credentials"
+
+
+class InvalidToken(DomainError):
+    status = 401
+    title = "Invalid or expired token"
+
+
+@dataclass(frozen=True)
+class Registration:
+    name: str
+    email: str
+    phone: str
+    timezone: str
+    password: str
+
+
+def _hasher() -> PasswordHasher:
+    return _HASHERS[current_app.config.get("PASSWORD_HASH_PROFILE", "default")]
+
+
+def hash_password(password: str) -> str:
+    return _hasher().hash(password)
+
+
+def _verify(password_hash: str | None, password: str) -> bool:
+    """Constant work whether or not the account exists, so timing does not reveal emails."""
+    hasher = _hasher()
+    try:
+        return hasher.verify(password_hash or hasher.hash(_DUMMY_PASSWORD), password) and (
+            password_hash is not None)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def validate_registration(data: Registration) -> Registration:
+    """Check every field at once so the form shows all problems together."""
+    errors: dict[str, str] = {}
+    name = data.name.strip()
+    if not name:
+        errors["name"] = "Enter your name."
+    elif len(name) > 120:
+        errors["name"] = "Use at most 120 characters."
+    email = phone = ""
+    try:
+        email = normalise_email(data.email)
+    except ValueError as exc:
+        errors["email"] = str(exc)
+    try:
+        phone = normalise_phone(data.phone)
+    except ValueError as exc:
+        errors["phone"] = str(exc)
+    try:
+        check_timezone(data.timezone)
+    except ValueError as exc:
+        errors["timezone"] = str(exc)
+    try:
+        check_password(data.password, email=email or None)
+    except ValueError as exc:
+        errors["password"] = str(exc)
+    if email and "email" not in errors and find_user_by_email(email) is not None:
+        errors["email"] = ("An account with this email already exists; "
+                           "log in or reset your password.")
+    if errors:
+        raise ValidationFailed(errors)
+    return Registration(name, email, phone, data.timezone, data.password)
+
+
+def create_user(data: Registration, role: Role = Role.PATIENT) -> User:
+    """Validate and add a user to the session; the caller commits with its own work."""
+    clean = validate_registration(data)
+    user = User(
+        name=clean.name,
+        email=clean.email,
+        phone=clean.phone,
+        timezone=clean.timezone,
+        password_hash=hash_password(clean.password),
+        role=role,
+    )
+    db.session.add(user)
+    return user
+
+
+def register_patient(data: Registration) -> User:
+    user = create_user(data, Role.PATIENT)
+    db.session.commit()
+    return user
+
+
+def find_user_by_email(email: str) -> User | None:
+    return db.session.scalar(select(User).where(func.lower(User.email) == email.strip().lower()))
+
+
+def get_user(user_id: uuid.UUID) -> User | None:
+    return db.session.get(User, user_id)
+
+
+def authenticate(email: str, password: str) -> User:
+    """Return the active user with these credentials or raise InvalidCredentials."""
+    user = find_user_by_email(email) if email else None
+    if not _verify(user.password_hash if user else None, password):
+        user = None
+    if user is None or not user.active:
+        raise InvalidCredentials("The email or password is not right.")
+    if _hasher().check_needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+        db.session.commit()
+    return user
+
+
+def load_session_user(session_id: str) -> User | None:
+    """Resolve Flask-Login's `id:version`; a stale version means the session was revoked."""
+    user_id, _, version = session_id.partition(":")
+    try:
+        user = db.session.get(User, uuid.UUID(user_id))
+    except ValueError:
+        return None
+    if user is None or not user.active or str(user.session_version) != version:
+        return None
+    return user
+
+
+def revoke_sessions(user: User) -> None:
+    """End every browser session and API token of this user (logout, password change)."""
+    user.session_version += 1
+    db.session.commit()
+
+
+def change_password(user: User, current: str, new: str) -> None:
+    if not _verify(user.password_hash, current):
+        raise ValidationFailed({"current_password": "Your current password is not right."})
+    _set_password(user, new)
+
+
+def _set_password(user: User, new: str) -> None:
+    try:
+        check_password(new, email=user.email)
+    except ValueError as exc:
+        raise ValidationFailed({"password": str(exc)}) from None
+    user.password_hash = hash_password(new)
+    user.session_version += 1
+    db.session.commit()
+
+
+def _serializer(salt: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=salt)
+
+
+def _hash_fingerprint(user: User) -> str:
+    # Ties a reset token to the current password hash, so the token works once.
+    return hashlib.sha256(user.password_hash.encode()).hexdigest()[:16]
+
+
+def make_reset_token(user: User) -> str:
+    return _serializer("password-reset").dumps({"uid": str(user.id), "fp": _hash_fingerprint(user)})
+
+
+def user_for_reset_token(token: str) -> User:
+    max_age = current_app.config["PASSWORD_RESET_MAX_AGE"]
+    try:
+        data = _serializer("password-reset").loads(token, max_age=max_age)
+        user = db.session.get(User, uuid.UUID(data["uid"]))
+    except SignatureExpired:
+        raise InvalidToken("This reset link has expired; ask for a new one.") from None
+    except (BadSignature, KeyError, ValueError, TypeError):
+        raise InvalidToken("This reset link is not valid; ask for a new one.") from None
+    if user is None or not user.active or data.get("fp") != _hash_fingerprint(user):
+        raise InvalidToken("This reset link has already been used; ask for a new one.")
+    return user
+
+
+def reset_password(token: str, new: str) -> User:
+    user = user_for_reset_token(token)
+    _set_password(user, new)
+    return user
+
+
+def issue_api_token(user: User) -> str:
+    return _serializer("api-token").dumps({"uid": str(user.id), "ver": user.session_version})
+
+
+def user_for_api_token(token: str) -> User:
+    max_age = current_app.config["API_TOKEN_MAX_AGE"]
+    try:
+        data = _serializer("api-token").loads(token, max_age=max_age)
+        user = db.session.get(User, uuid.UUID(data["uid"]))
+    except SignatureExpired:
+        raise InvalidToken("The token has expired; request a new one.") from None
+    except (BadSignature, KeyError, ValueError, TypeError):
+        raise InvalidToken("The token is not valid.") from None
+    if user is None or not user.active or data.get("ver") != user.session_version:
+        raise InvalidToken("The token has been revoked; request a new one.")
+    return user

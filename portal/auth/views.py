@@ -1,0 +1,188 @@
+"""Account pages: register, log in and out, reset and change the password."""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import urlsplit
+
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_login import current_user, login_user, logout_user
+
+from portal.auth import service
+from portal.auth.forms import (
+    ChangePasswordForm,
+    ForgotPasswordForm,
+    LoginForm,
+    LogoutForm,
+    RegistrationForm,
+    ResetPasswordForm,
+)
+from portal.auth.models import Role
+from portal.exceptions import ValidationFailed
+from portal.extensions import limiter
+from portal.mailer import send_templated_email
+from portal.security import login_required
+from portal.web import apply_errors
+
+bp = Blueprint("auth", __name__, url_prefix="/account")
+log = logging.getLogger(__name__)
+
+
+def _login_limit() -> str:
+    return current_app.config["LOGIN_RATE_LIMIT"]
+
+
+def _safe_next(target: str | None) -> str | None:
+    """Only same-site paths, so a crafted link cannot bounce a user to another site."""
+    if not target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return None
+    return target
+
+
+def home_for(user) -> str:
+    if user.role == Role.ADMIN:
+        return url_for("admin.doctors")
+    if user.role == Role.DOCTOR:
+        return url_for("main.dashboard")
+    return url_for("doctors.directory")
+
+
+def _start_session(user, remember: bool = False) -> None:
+    # A fresh session at login: nothing from before (a planted session id) carries over.
+    session.clear()
+    login_user(user, remember=remember)
+    session.permanent = True
+
+
+@bp.route("/register", methods=["GET", "POST"])
+def register():
+    """Patient self-registration; logs the new patient in."""
+    if current_user.is_authenticated:
+        return redirect(home_for(current_user))
+    form = RegistrationForm()
+    if form.validate_on_submit():
+        try:
+            user = service.register_patient(service.Registration(
+                name=form.name.data, email=form.email.data, phone=form.phone.data,
+                timezone=form.timezone.data, password=form.password.data))
+        except ValidationFailed as exc:
+            apply_errors(form, exc)
+        else:
+            _start_session(user)
+            flash(f"Welcome, {user.name}. Your account is ready.", "success")
+            return redirect(url_for("doctors.directory"))
+    status = 422 if form.is_submitted() and form.errors else 200
+    return render_template("auth/register.html", form=form), status
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"])
+def login():
+    """Log in with email and password; rate-limited per address."""
+    if current_user.is_authenticated:
+        return redirect(home_for(current_user))
+    form = LoginForm()
+    if form.validate_on_submit():
+        try:
+            user = service.authenticate(form.email.data, form.password.data)
+        except service.InvalidCredentials as exc:
+            form.form_errors.append(exc.message)
+        else:
+            _start_session(user, remember=form.remember.data)
+            flash(f"Logged in as {user.name}.", "success")
+            return redirect(_safe_next(request.args.get("next")) or home_for(user))
+    status = 422 if form.is_submitted() and (form.errors or form.form_errors) else 200
+    return render_template("auth/login.html", form=form), status
+
+
+@bp.post("/logout")
+def logout():
+    """End this session and, through the session version, every other one of this user."""
+    form = LogoutForm()
+    if current_user.is_authenticated and form.validate_on_submit():
+        service.revoke_sessions(current_user._get_current_object())
+    logout_user()
+    session.clear()
+    flash("You have been logged out.", "info")
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/forgot", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"])
+def forgot_password():
+    """Email a reset link; the answer is the same whether or not the account exists."""
+    form = ForgotPasswordForm()
+    if form.validate_on_submit():
+        user = service.find_user_by_email(form.email.data)
+        if user is not None and user.active:
+            token = service.make_reset_token(user)
+            link = url_for("auth.reset_password", token=token, _external=True)
+            try:
+                send_templated_email(user.email, "Reset your password", "password_reset",
+                                     user=user, link=link,
+                                     minutes=current_app.config["PASSWORD_RESET_MAX_AGE"] // 60)
+            except OSError:
+                log.exception("password reset email could not be sent")
+                flash("We could not send the email just now. Please try again in a few minutes.",
+                      "error")
+                return render_template("auth/forgot.html", form=form), 503
+        flash("If an account exists for that address, we have sent a link to reset the password.",
+              "info")
+        return redirect(url_for("auth.login"))
+    return render_template("auth/forgot.html", form=form)
+
+
+@bp.route("/reset/<token>", methods=["GET", "POST"])
+def reset_password(token: str):
+    """Set a new password from an emailed link; ends every existing session."""
+    try:
+        service.user_for_reset_token(token)
+    except service.InvalidToken as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("auth.forgot_password"))
+    form = ResetPasswordForm()
+    if form.validate_on_submit():
+        try:
+            service.reset_password(token, form.password.data)
+        except ValidationFailed as exc:
+            apply_errors(form, exc)
+        except service.InvalidToken as exc:
+            flash(exc.message, "error")
+            return redirect(url_for("auth.forgot_password"))
+        else:
+            logout_user()
+            session.clear()
+            flash("Your password has been changed. Log in with the new one.", "success")
+            return redirect(url_for("auth.login"))
+    return render_template("auth/reset.html", form=form, token=token)
+
+
+@bp.route("/password", methods=["GET", "POST"])
+@login_required
+def change_password():
+    """Change the password; other sessions end, this one is renewed."""
+    form = ChangePasswordForm()
+    if form.validate_on_submit():
+        user = current_user._get_current_object()
+        try:
+            service.change_password(user, form.current_password.data, form.password.data)
+        except ValidationFailed as exc:
+            apply_errors(form, exc)
+        else:
+            _start_session(user)
+            flash("Your password has been changed. Other devices have been logged out.",
+                  "success")
+            return redirect(url_for("auth.change_password"))
+    return render_template("auth/password.html", form=form)

@@ -1,0 +1,134 @@
+"""Configuration read from environment variables, with safe defaults for development.
+
+Every setting is documented in the README's configuration table. `load_config` turns an
+environment into a plain dict for `app.config`; `production_problems` lists what is unsafe
+about it when PORTAL_ENV=production, so the app can refuse to start and say which setting
+is wrong.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+INSTANCE = ROOT / "instance"
+
+# Settings that pick the sandbox stand-in when the real credentials are absent.
+SANDBOX_SWITCHES = {
+    "RAZORPAY_SANDBOX": "RAZORPAY_KEY_ID",
+    "TWILIO_SANDBOX": "TWILIO_ACCOUNT_SID",
+    "MAIL_SANDBOX": "MAIL_SERVER",
+}
+
+
+class ConfigError(RuntimeError):
+    """The configuration is unsafe or incomplete; the message names the setting."""
+
+
+def _flag(value: str | None, default: bool = False) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be a whole number, got {raw!r}") from exc
+
+
+def normalise_database_url(url: str) -> str:
+    """Use the psycopg 3 driver for plain postgres:// URLs (as hosting providers hand them out)."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def load_config(env: Mapping[str, str] | None = None) -> dict:
+    """Build the app config from an environment mapping (os.environ by default)."""
+    env = os.environ if env is None else env
+    portal_env = env.get("PORTAL_ENV", "development").strip().lower()
+    database_url = normalise_database_url(
+        env.get("DATABASE_URL") or f"sqlite:///{INSTANCE / 'portal.db'}"
+    )
+    redis_url = env.get("REDIS_URL", "")
+    config: dict = {
+        "PORTAL_ENV": portal_env,
+        "SECRET_KEY": env.get("SECRET_KEY") or "dev-only-insecure-secret-key",
+        "SECRET_KEY_SET": bool(env.get("SECRET_KEY")),
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "REDIS_URL": redis_url,
+        "CLINIC_NAME": env.get("CLINIC_NAME", "CareConnect Clinic"),
+        "CURRENCY": "INR",
+        "DEFAULT_TIMEZONE": env.get("DEFAULT_TIMEZONE", "Asia/Kolkata"),
+        # Sessions: signed cookies; HttpOnly always, Secure in production.
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": portal_env == "production",
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_SECURE": portal_env == "production",
+        # CSRF tokens live as long as the session, so a page left open for hours still posts.
+        "WTF_CSRF_TIME_LIMIT": None,
+        "WTF_CSRF_CHECK_DEFAULT": False,
+        "API_TOKEN_MAX_AGE": _int(env, "API_TOKEN_MAX_AGE", 24 * 3600),
+        "PASSWORD_RESET_MAX_AGE": _int(env, "PASSWORD_RESET_MAX_AGE", 3600),
+        "LOGIN_RATE_LIMIT": env.get("LOGIN_RATE_LIMIT", "10 per minute"),
+        "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI") or redis_url or "memory://",
+        "RATELIMIT_HEADERS_ENABLED": True,
+        # Mail (Flask-Mail). Without MAIL_SERVER the development SMTP sink is used.
+        "MAIL_SERVER": env.get("MAIL_SERVER") or "127.0.0.1",
+        "MAIL_PORT": _int(env, "MAIL_PORT", 1025),
+        "MAIL_USERNAME": env.get("MAIL_USERNAME") or None,
+        "MAIL_PASSWORD": env.get("MAIL_PASSWORD") or None,
+        "MAIL_USE_TLS": _flag(env.get("MAIL_USE_TLS")),
+        "MAIL_USE_SSL": _flag(env.get("MAIL_USE_SSL")),
+        "MAIL_DEFAULT_SENDER": env.get("MAIL_DEFAULT_SENDER", "CareConnect <no-reply@example.com>"),
+        "MAILBOX_DIR": env.get("MAILBOX_DIR") or str(INSTANCE / "mailbox"),
+        # Razorpay; without keys the sandbox stand-in is used.
+        "RAZORPAY_KEY_ID": env.get("RAZORPAY_KEY_ID", ""),
+        "RAZORPAY_KEY_SECRET": env.get("RAZORPAY_KEY_SECRET", ""),
+        "RAZORPAY_WEBHOOK_SECRET": env.get("RAZORPAY_WEBHOOK_SECRET", ""),
+        # Twilio; without an account SID the sandbox stand-in is used.
+        "TWILIO_ACCOUNT_SID": env.get("TWILIO_ACCOUNT_SID", ""),
+        "TWILIO_AUTH_TOKEN": env.get("TWILIO_AUTH_TOKEN", ""),
+        "TWILIO_FROM_NUMBER": env.get("TWILIO_FROM_NUMBER", ""),
+        # Web Push (VAPID).
+        "VAPID_PUBLIC_KEY": env.get("VAPID_PUBLIC_KEY", ""),
+        "VAPID_PRIVATE_KEY": env.get("VAPID_PRIVATE_KEY", ""),
+        "VAPID_SUBJECT": env.get("VAPID_SUBJECT", "mailto:admin@example.com"),
+        "VIDEO_ROOM_BASE_URL": env.get("VIDEO_ROOM_BASE_URL", "https://meet.example.com/room/"),
+        "RQ_QUEUES": ["default", "appointment-events", "payment-events", "notifications"],
+    }
+    for switch, credential in SANDBOX_SWITCHES.items():
+        # Explicit switch wins; otherwise the sandbox is on when the real credential is missing.
+        config[switch] = _flag(env.get(switch), default=not env.get(credential))
+    return config
+
+
+def production_problems(config: Mapping) -> list[str]:
+    """What makes this configuration unfit for production, one sentence per setting."""
+    if config.get("PORTAL_ENV") != "production":
+        return []
+    problems = []
+    if not config.get("SECRET_KEY_SET"):
+        problems.append("SECRET_KEY must be set to a long random value in production.")
+    if str(config.get("SQLALCHEMY_DATABASE_URI", "")).startswith("sqlite"):
+        problems.append("DATABASE_URL must point to PostgreSQL in production, not SQLite.")
+    if not config.get("REDIS_URL"):
+        problems.append("REDIS_URL must be set in production.")
+    for switch, credential in SANDBOX_SWITCHES.items():
+        if config.get(switch):
+            problems.append(
+                f"{switch} is on: the sandbox is refused in production; set {credential} "
+                "and the other real credentials of that service."
+            )
+    return problems

@@ -1,0 +1,49 @@
+"""Demo data for the embedded default: an admin, a patient and doctors in two time zones."""
+
+from __future__ import annotations
+
+from portal.auth.models import Role
+from portal.auth.service import Registration, create_user, find_user_by_email
+from portal.doctors.service import DoctorProfile, create_doctor
+from portal.extensions import db
+
+DEMO_PASSWORD = "demo-password"  # noqa: S105 - documented demo accounts
+
+DOCTORS = [
+    ("Dr. Asha Mehta", "doctor@example.com", "+919820000001", "General Medicine", "Asia/Kolkata",
+     50_000, 70_000, "MBBS, MD (Internal Medicine)", "English, Hindi, Gujarati"),
+    ("Dr. Rohan Iyer", "rohan.iyer@example.com", "+919820000002", "Cardiology", "Asia/Kolkata",
+     120_000, 150_000, "MBBS, DM (Cardiology)", "English, Tamil"),
+    ("Dr. Priya Nair", "priya.nair@example.com", "+919820000003", "Dermatology", "Asia/Kolkata",
+     80_000, None, "MBBS, MD (Dermatology)", "English, Malayalam"),
+    ("Dr. Sarah Collins", "sarah.collins@example.com", "+447911123456", "Psychiatry",
+     "Europe/London", 150_000, None, "MBBS, MRCPsych", "English"),
+    ("Dr. James Patel", "james.patel@example.com", "+12126661234", "Pediatrics",
+     "America/New_York", 90_000, 110_000, "MD, FAAP", "English, Hindi"),
+    ("Dr. Kavya Rao", "kavya.rao@example.com", "+919820000006", "Gynecology", "Asia/Kolkata",
+     0, 60_000, "MBBS, MS (Obstetrics and Gynaecology)", "English, Kannada, Telugu"),
+    ("Dr. Arjun Singh", "arjun.singh@example.com", "+919820000007", "Orthopedics",
+     "Asia/Kolkata", None, 90_000, "MBBS, MS (Orthopaedics)", "English, Hindi, Punjabi"),
+]
+
+
+def seed() -> list[tuple[str, str]]:
+    """Create whatever demo account is missing; return (role, email) of all of them."""
+    accounts = [("admin", "admin@example.com"), ("patient", "patient@example.com")]
+    people = [("Clinic Admin", "admin@example.com", "+919820000100", Role.ADMIN),
+              ("Pat Kumar", "patient@example.com", "+919820000101", Role.PATIENT)]
+    for name, email, phone, role in people:
+        if find_user_by_email(email) is None:
+            create_user(Registration(name, email, phone, "Asia/Kolkata", DEMO_PASSWORD), role)
+            db.session.commit()
+    for name, email, phone, specialty, zone, video, in_person, quals, langs in DOCTORS:
+        accounts.append(("doctor", email))
+        if find_user_by_email(email) is not None:
+            continue
+        create_doctor(
+            Registration(name, email, phone, zone, DEMO_PASSWORD),
+            DoctorProfile(specialty=specialty, timezone=zone, fee_video_paise=video,
+                          fee_in_person_paise=in_person, qualifications=quals, languages=langs,
+                          bio=f"{name.split(' ', 1)[1]} practises {specialty.lower()} and "
+                              "sees patients by video and in person."))
+    return accounts

@@ -1,0 +1,1 @@
+"""Doctor profiles and the public directory."""

@@ -1,0 +1,1 @@
+"""Local stand-ins for Razorpay, Twilio and SMTP, speaking their real wire protocols."""

@@ -1,0 +1,30 @@
+"""Helpers shared by the HTML views: fragments for HTMX, domain errors onto form fields."""
+
+from __future__ import annotations
+
+from flask import request
+from flask_wtf import FlaskForm
+from jinja2_fragments.flask import render_block
+
+from portal.exceptions import ValidationFailed
+
+
+def render_page(template: str, block: str | None = None, **context):
+    """The full page, or only `block` of it when HTMX asked for it (same URL, same data)."""
+    wants_fragment = getattr(request, "htmx", False) and not request.htmx.boosted
+    # A history restore (back button after the cache is gone) needs the whole page.
+    if block and wants_fragment and not request.headers.get("HX-History-Restore-Request"):
+        return render_block(template, block, **context)
+    from flask import render_template
+
+    return render_template(template, **context)
+
+
+def apply_errors(form: FlaskForm, exc: ValidationFailed) -> None:
+    """Show a service's field errors next to the form's fields (or at the top if unknown)."""
+    for field_name, message in exc.errors.items():
+        field = getattr(form, field_name, None)
+        if field is not None and hasattr(field, "errors"):
+            field.errors = [*field.errors, message] if isinstance(field.errors, list) else [message]
+        else:
+            form.form_errors.append(message)

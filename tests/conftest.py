@@ -1,0 +1,230 @@
+"""Test fixtures: one schema per run (built by the migrations), a clean database per test.
+
+PostgreSQL and Redis on 127.0.0.1 are used when they answer; otherwise SQLite and a private
+Redis server. With REQUIRE_SERVICES=1 (CI) a missing service fails the run instead.
+TEST_DATABASE_URL and TEST_REDIS_URL point the suite elsewhere.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import threading
+from collections.abc import Iterator
+
+import pytest
+from flask.testing import FlaskClient
+from sqlalchemy import create_engine, text
+from werkzeug.serving import make_server
+
+from portal.clock import clock
+from portal.sandbox.mailbox import Mailbox
+from portal.sandbox.smtp import SmtpSink
+
+PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+PG_TEST_DB = "portal_test"
+REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
+
+
+def _port_open(host: str, port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(0.5)
+        return sock.connect_ex((host, port)) == 0
+
+
+def _postgres_url() -> str | None:
+    if os.environ.get("TEST_DATABASE_URL"):
+        return os.environ["TEST_DATABASE_URL"]
+    if not _port_open("127.0.0.1", 5432):
+        if REQUIRE_SERVICES:
+            pytest.exit("REQUIRE_SERVICES=1 but PostgreSQL is not reachable on 127.0.0.1:5432", 3)
+        return None
+    engine = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f"DROP DATABASE IF EXISTS {PG_TEST_DB} WITH (FORCE)"))
+        conn.execute(text(f"CREATE DATABASE {PG_TEST_DB}"))
+    engine.dispose()
+    return f"postgresql+psycopg://postgres@127.0.0.1:5432/{PG_TEST_DB}"
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory) -> str:
+    """PostgreSQL when reachable, else a SQLite file (not :memory:, threads share it)."""
+    url = _postgres_url()
+    if url is None:
+        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'portal-test.db'}"
+    return url
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> Iterator[str]:
+    """Database 15 of the local Redis when it answers, else a private redis-server."""
+    if os.environ.get("TEST_REDIS_URL"):
+        yield os.environ["TEST_REDIS_URL"]
+        return
+    if _port_open("127.0.0.1", 6379):
+        yield "redis://127.0.0.1:6379/15"
+        return
+    if REQUIRE_SERVICES:
+        pytest.exit("REQUIRE_SERVICES=1 but Redis is not reachable on 127.0.0.1:6379", 3)
+    from portal.localredis import PrivateRedis
+
+    with PrivateRedis() as server:
+        yield server.url
+
+
+@pytest.fixture(scope="session")
+def smtp_sink(tmp_path_factory) -> Iterator[SmtpSink]:
+    """A real SMTP server (aiosmtpd) on a free loopback port; messages land in a Mailbox."""
+    with SmtpSink(tmp_path_factory.mktemp("mailbox")) as sink:
+        yield sink
+
+
+@pytest.fixture(scope="session")
+def app(database_url, redis_url, smtp_sink):
+    """The app on the test database, with the schema built by running the migrations."""
+    from flask_migrate import upgrade
+
+    from portal import create_app
+
+    app = create_app({
+        "TESTING": True,
+        "SECRET_KEY": "test-secret-key",
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "REDIS_URL": redis_url,
+        "RATELIMIT_STORAGE_URI": "memory://",
+        "MAIL_SERVER": "127.0.0.1",
+        "MAIL_PORT": smtp_sink.port,
+        "MAIL_SUPPRESS_SEND": False,
+        "MAILBOX_DIR": str(smtp_sink.mailbox.directory),
+        "PASSWORD_HASH_PROFILE": "test",
+        "SERVER_NAME": None,
+    })
+    app.test_client_class = PortalClient
+    with app.app_context():
+        upgrade()
+    yield app
+    with app.app_context():
+        from portal.extensions import db
+
+        db.engine.dispose()
+
+
+def _clean_database(app) -> None:
+    from portal.extensions import db
+
+    with app.app_context():
+        tables = [t.name for t in reversed(db.metadata.sorted_tables)]
+        with db.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                conn.execute(text("TRUNCATE " + ", ".join(tables) + " RESTART IDENTITY CASCADE"))
+            else:
+                for table in tables:
+                    conn.execute(text(f"DELETE FROM {table}"))
+        db.session.remove()
+
+
+@pytest.fixture(autouse=True)
+def _isolation(request, app, redis_url, smtp_sink):
+    """Every test starts from a clean database, mailbox, queue, rate limit and clock."""
+    from redis import Redis
+
+    from portal.extensions import limiter
+
+    _clean_database(app)
+    smtp_sink.mailbox.clear()
+    Redis.from_url(redis_url).flushdb()
+    with app.app_context():
+        limiter.reset()
+    clock.unfreeze()
+    yield
+    clock.unfreeze()
+
+
+@pytest.fixture
+def app_ctx(app):
+    """An app context for service-level tests."""
+    with app.app_context():
+        yield app
+
+
+@pytest.fixture
+def client(app) -> PortalClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def mailbox(smtp_sink) -> Mailbox:
+    return smtp_sink.mailbox
+
+
+@pytest.fixture
+def frozen_clock():
+    """The shared clock, for tests that move time (call .freeze / .advance)."""
+    return clock
+
+
+CSRF_RE = re.compile(r'"X-CSRFToken": "([^"]+)"')
+
+
+class PortalClient(FlaskClient):
+    """The Flask test client plus the steps a browser does: CSRF tokens and logging in."""
+
+    def csrf_token(self) -> str:
+        page = self.get("/doctors/").get_data(as_text=True)
+        match = CSRF_RE.search(page)
+        assert match, "the base layout must carry the CSRF token for HTMX"
+        return match.group(1)
+
+    def post_form(self, url: str, data: dict | None = None, **kwargs):
+        """POST a form as the browser would, CSRF token included."""
+        return self.post(url, data={**(data or {}), "csrf_token": self.csrf_token()}, **kwargs)
+
+    def login(self, email: str, password: str = "correct-horse-9"):
+        response = self.post_form("/account/login", {"email": email, "password": password})
+        assert response.status_code == 302, response.get_data(as_text=True)[:500]
+        return response
+
+    def api_token(self, email: str, password: str = "correct-horse-9") -> str:
+        response = self.post("/api/v1/auth/token", json={"email": email, "password": password})
+        assert response.status_code == 200, response.get_json()
+        return response.get_json()["access_token"]
+
+
+@pytest.fixture
+def factory(app_ctx):
+    """Builders for users and doctors (see tests/factories.py)."""
+    from tests import factories
+
+    return factories
+
+
+class LiveServer:
+    def __init__(self, app) -> None:
+        self._server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.url = f"http://127.0.0.1:{self._server.server_port}"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def start(self) -> LiveServer:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._thread.join(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def live_server(app) -> Iterator[LiveServer]:
+    """The app served over HTTP on a free loopback port, for browsers and concurrency tests."""
+    server = LiveServer(app).start()
+    yield server
+    server.stop()
+
+
