@@ -5,7 +5,9 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+import click
 from flask import Flask, g, jsonify, request
+from flask.cli import with_appcontext
 from flask_login import current_user
 from sqlalchemy import text
 
@@ -33,6 +35,13 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if app.config["TRUSTED_PROXIES"]:
+        # Behind N proxies, take the client address and scheme from their X-Forwarded headers
+        # (rate limits are per client address; url_for must build https links).
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     _init_extensions(app)
     _register_blueprints(app)
     _register_request_hooks(app)
@@ -42,9 +51,12 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     register_error_handlers(app)
 
+    from portal.availability.cli import regenerate_slots
     from portal.cli import register_cli
 
     register_cli(app)
+    app.cli.add_command(regenerate_slots)
+    app.cli.add_command(cron_command)
 
     @app.get("/healthz")
     def healthz():
@@ -57,6 +69,17 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         return jsonify(status="ok")
 
     return app
+
+
+@click.command("cron")
+@with_appcontext
+def cron_command() -> None:
+    """Run the scheduler of periodic jobs (jobs/cron.py); run one per deployment."""
+    from flask import current_app
+
+    from portal.queue import run_cron
+
+    run_cron(current_app._get_current_object())
 
 
 def _init_extensions(app: Flask) -> None:
@@ -86,14 +109,16 @@ def _register_blueprints(app: Flask) -> None:
     from portal.api import bp as api_bp
     from portal.auth.api import bp as auth_api_bp
     from portal.auth.views import bp as auth_bp
+    from portal.availability.api import bp as availability_api_bp
+    from portal.availability.views import bp as availability_bp
     from portal.doctors.api import bp as doctors_api_bp
     from portal.doctors.views import bp as doctors_bp
     from portal.main import bp as main_bp
 
-    for blueprint in (main_bp, auth_bp, doctors_bp, admin_bp):
+    for blueprint in (main_bp, auth_bp, doctors_bp, availability_bp, admin_bp):
         app.register_blueprint(blueprint)
     # Domain APIs nest under the shared /api/v1 blueprint (OpenAPI, docs, bearer auth).
-    for blueprint in (auth_api_bp, doctors_api_bp):
+    for blueprint in (auth_api_bp, doctors_api_bp, availability_api_bp):
         api_bp.register_blueprint(blueprint)
     app.register_blueprint(api_bp)
 

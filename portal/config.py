@@ -105,6 +105,7 @@ def load_config(env: Mapping[str, str] | None = None) -> dict:
         "VAPID_PUBLIC_KEY": env.get("VAPID_PUBLIC_KEY", ""),
         "VAPID_PRIVATE_KEY": env.get("VAPID_PRIVATE_KEY", ""),
         "VAPID_SUBJECT": env.get("VAPID_SUBJECT", "mailto:admin@example.com"),
+        "TRUSTED_PROXIES": _int(env, "TRUSTED_PROXIES", 0),
         "VIDEO_ROOM_BASE_URL": env.get("VIDEO_ROOM_BASE_URL", "https://meet.example.com/room/"),
         "RQ_QUEUES": ["default", "appointment-events", "payment-events", "notifications"],
     }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import time
+
 from portal.auth.models import Role
 from portal.auth.service import Registration, create_user, find_user_by_email
 from portal.doctors.service import DoctorProfile, create_doctor
@@ -40,10 +42,27 @@ def seed() -> list[tuple[str, str]]:
         accounts.append(("doctor", email))
         if find_user_by_email(email) is not None:
             continue
-        create_doctor(
+        doctor = create_doctor(
             Registration(name, email, phone, zone, DEMO_PASSWORD),
             DoctorProfile(specialty=specialty, timezone=zone, fee_video_paise=video,
                           fee_in_person_paise=in_person, qualifications=quals, languages=langs,
                           bio=f"{name.split(' ', 1)[1]} practises {specialty.lower()} and "
                               "sees patients by video and in person."))
+        _demo_hours(doctor)
     return accounts
+
+
+def _demo_hours(doctor) -> None:
+    """Mornings in person (or by video), evenings by video, Monday to Saturday."""
+    from portal.availability.service import RangeInput, local_today, set_weekly_schedule
+
+    kinds = [kind.value for kind in doctor.consultation_types]
+    morning = "IN_PERSON" if "IN_PERSON" in kinds else kinds[0]
+    evening = "VIDEO" if "VIDEO" in kinds else kinds[0]
+    ranges = []
+    for weekday in range(6):
+        ranges.append(RangeInput(weekday, time(9, 0), time(13, 0), morning, doctor.slot_minutes))
+        if weekday < 5:
+            ranges.append(RangeInput(weekday, time(17, 0), time(20, 0), evening,
+                                     doctor.slot_minutes))
+    set_weekly_schedule(doctor, ranges, local_today(doctor))

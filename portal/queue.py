@@ -31,10 +31,10 @@ class AppWorker(SimpleWorker):
 
     app: Flask
 
-    def perform_job(self, job, queue):
+    def perform_job(self, job, queue, *args, **kwargs):
         with self.app.app_context():
             try:
-                return super().perform_job(job, queue)
+                return super().perform_job(job, queue, *args, **kwargs)
             finally:
                 from portal.extensions import db
 
@@ -48,3 +48,12 @@ def run_worker(app: Flask, burst: bool = False) -> None:
     worker.app = app
     log.info("worker listening on %s", ", ".join(app.config["RQ_QUEUES"]))
     worker.work(with_scheduler=True, burst=burst)
+
+
+def run_cron(app: Flask) -> None:
+    """Run RQ's cron scheduler with the periodic jobs of `jobs.cron` (one per deployment)."""
+    from rq.cron import CronScheduler
+
+    scheduler = CronScheduler(connection=redis_connection(app.config["REDIS_URL"]))
+    scheduler.load_config_from_file("jobs.cron")
+    scheduler.start()

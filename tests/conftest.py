@@ -126,12 +126,21 @@ def _clean_database(app) -> None:
 
 
 @pytest.fixture(autouse=True)
-def _isolation(request, app, redis_url, smtp_sink):
-    """Every test starts from a clean database, mailbox, queue, rate limit and clock."""
+def _isolation(request):
+    """Every test starts from a clean database, mailbox, queue, rate limit and clock.
+
+    Unit tests (tests/unit) need none of the services, so they do not start them.
+    """
+    if "unit" in request.node.path.parts:
+        yield
+        return
     from redis import Redis
 
     from portal.extensions import limiter
 
+    app = request.getfixturevalue("app")
+    redis_url = request.getfixturevalue("redis_url")
+    smtp_sink = request.getfixturevalue("smtp_sink")
     _clean_database(app)
     smtp_sink.mailbox.clear()
     Redis.from_url(redis_url).flushdb()

@@ -1,0 +1,12 @@
+"""Periodic jobs, loaded by `flask cron` (RQ's CronScheduler). Run exactly one cron process;
+the jobs it enqueues are idempotent, so a restart or an overlap does no harm."""
+
+from __future__ import annotations
+
+from rq import cron
+
+from jobs import availability
+
+# 00:15 UTC daily: every doctor's 30-day window gains its new last day.
+cron.register(availability.extend_windows, "default", cron="15 0 * * *",
+              name="extend-slot-windows")

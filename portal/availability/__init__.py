@@ -1,0 +1,1 @@
+"""Doctor availability: weekly schedules, overrides, blocks and the slots they produce."""

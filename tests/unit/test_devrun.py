@@ -1,0 +1,69 @@
+"""devrun's process management, without the app: stopping children, building their environment."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from portal.devrun import build_child_env, start_child, stop_processes, supervise, web_cmd
+
+IGNORES_SIGTERM = (
+    "import signal, sys, time\n"
+    "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
+    "print('ready', flush=True)\n"
+    "time.sleep(30)\n"
+)
+
+
+def test_a_child_that_ignores_sigterm_is_killed_after_the_timeout():
+    stubborn = subprocess.Popen(
+        [sys.executable, "-c", IGNORES_SIGTERM], stdout=subprocess.PIPE, start_new_session=True
+    )
+    polite = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(30)"], start_new_session=True
+    )
+    assert stubborn.stdout.readline() == b"ready\n"
+
+    started = time.monotonic()
+    stop_processes([stubborn, polite], timeout=0.3)
+
+    assert stubborn.returncode == -9
+    assert polite.returncode == -15
+    assert time.monotonic() - started < 1.5
+    stubborn.stdout.close()
+
+
+def test_supervise_reports_the_first_child_that_exits():
+    sleeper = start_child([sys.executable, "-c", "import time; time.sleep(30)"], {}, cwd=Path.cwd())
+    quitter = start_child([sys.executable, "-c", "raise SystemExit(3)"], {}, cwd=Path.cwd())
+    try:
+        assert supervise({"web": sleeper, "worker": quitter}, poll_interval=0.02) == ("worker", 3)
+    finally:
+        stop_processes([sleeper, quitter], timeout=1)
+
+
+def test_children_get_redis_smtp_sink_and_mailbox_settings(tmp_path):
+    env = build_child_env(
+        {"PATH": "/bin"}, redis_url="redis://127.0.0.1:6400/0", mailbox_dir=tmp_path, mail_port=2525
+    )
+
+    assert env["REDIS_URL"] == "redis://127.0.0.1:6400/0"
+    assert (env["MAIL_SERVER"], env["MAIL_PORT"]) == ("127.0.0.1", "2525")
+    assert env["MAILBOX_DIR"] == str(tmp_path)
+    assert env["PATH"] == "/bin"
+
+
+def test_an_external_mail_server_is_left_alone(tmp_path):
+    base = {"MAIL_SERVER": "smtp.example.test", "MAIL_PORT": "587"}
+
+    env = build_child_env(base, redis_url="redis://x", mailbox_dir=tmp_path, mail_port=None)
+
+    assert (env["MAIL_SERVER"], env["MAIL_PORT"]) == ("smtp.example.test", "587")
+
+
+def test_the_web_server_never_uses_the_reloader():
+    assert "--no-reload" in web_cmd(5000, debug=True)
+    assert "--debug" in web_cmd(5000, debug=True)
+    assert "--debug" not in web_cmd(5000, debug=False)
