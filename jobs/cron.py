@@ -5,8 +5,13 @@ from __future__ import annotations
 
 from rq import cron
 
-from jobs import availability
+from jobs import appointments, availability
 
 # 00:15 UTC daily: every doctor's 30-day window gains its new last day.
 cron.register(availability.extend_windows, "default", cron="15 0 * * *",
               name="extend-slot-windows")
+
+# Every minute: holds whose expiry job never ran. Reads already treat them as free; this
+# writes the EXPIRED state, history and event.
+cron.register(appointments.sweep_lapsed_holds, "default", interval=60,
+              name="sweep-lapsed-holds")

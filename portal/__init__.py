@@ -43,6 +43,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         hops = app.config["TRUSTED_PROXIES"]
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     _init_extensions(app)
+    _import_models()
     _register_blueprints(app)
     _register_request_hooks(app)
     _register_template_helpers(app)
@@ -104,9 +105,19 @@ def _init_extensions(app: Flask) -> None:
     login_manager.request_loader(load_bearer_user)
 
 
+def _import_models() -> None:
+    """Every table, so metadata (migrations, test clean-up) sees them all."""
+    import portal.appointments.models
+    import portal.auth.models
+    import portal.availability.models
+    import portal.doctors.models
+    import portal.events  # noqa: F401
+
+
 def _register_blueprints(app: Flask) -> None:
     from portal.admin.views import bp as admin_bp
     from portal.api import bp as api_bp
+    from portal.appointments.api import bp as appointments_api_bp
     from portal.auth.api import bp as auth_api_bp
     from portal.auth.views import bp as auth_bp
     from portal.availability.api import bp as availability_api_bp
@@ -118,7 +129,7 @@ def _register_blueprints(app: Flask) -> None:
     for blueprint in (main_bp, auth_bp, doctors_bp, availability_bp, admin_bp):
         app.register_blueprint(blueprint)
     # Domain APIs nest under the shared /api/v1 blueprint (OpenAPI, docs, bearer auth).
-    for blueprint in (auth_api_bp, doctors_api_bp, availability_api_bp):
+    for blueprint in (auth_api_bp, doctors_api_bp, availability_api_bp, appointments_api_bp):
         api_bp.register_blueprint(blueprint)
     app.register_blueprint(api_bp)
 

@@ -51,6 +51,21 @@ def normalise_database_url(url: str) -> str:
     return url
 
 
+def parse_policy(text: str) -> list[tuple[int, int]]:
+    """'24:100,2:50,0:0' -> [(24, 100), (2, 50), (0, 0)]: refund percent by hours before."""
+    rules = []
+    try:
+        for part in text.split(","):
+            hours, percent = part.split(":")
+            rules.append((int(hours), int(percent)))
+    except ValueError as exc:
+        raise ConfigError(f"CANCELLATION_POLICY must look like '24:100,2:50,0:0', got {text!r}"
+                          ) from exc
+    if any(not 0 <= percent <= 100 or hours < 0 for hours, percent in rules):
+        raise ConfigError("CANCELLATION_POLICY percentages are 0-100 and hours are >= 0.")
+    return sorted(rules, reverse=True)
+
+
 def load_config(env: Mapping[str, str] | None = None) -> dict:
     """Build the app config from an environment mapping (os.environ by default)."""
     env = os.environ if env is None else env
@@ -106,6 +121,11 @@ def load_config(env: Mapping[str, str] | None = None) -> dict:
         "VAPID_PRIVATE_KEY": env.get("VAPID_PRIVATE_KEY", ""),
         "VAPID_SUBJECT": env.get("VAPID_SUBJECT", "mailto:admin@example.com"),
         "TRUSTED_PROXIES": _int(env, "TRUSTED_PROXIES", 0),
+        # Booking rules.
+        "HOLD_MINUTES": _int(env, "HOLD_MINUTES", 5),
+        "MAX_ACTIVE_HOLDS": _int(env, "MAX_ACTIVE_HOLDS", 2),
+        "RESCHEDULE_CUTOFF_HOURS": _int(env, "RESCHEDULE_CUTOFF_HOURS", 4),
+        "CANCELLATION_POLICY": parse_policy(env.get("CANCELLATION_POLICY", "24:100,2:50,0:0")),
         "VIDEO_ROOM_BASE_URL": env.get("VIDEO_ROOM_BASE_URL", "https://meet.example.com/room/"),
         "RQ_QUEUES": ["default", "appointment-events", "payment-events", "notifications"],
     }

@@ -23,7 +23,8 @@ from portal.sandbox.mailbox import Mailbox
 from portal.sandbox.smtp import SmtpSink
 
 PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-PG_TEST_DB = "portal_test"
+# One database per test run, so runs side by side (several developers' shells) never share one.
+PG_TEST_DB = f"portal_test_{os.getpid()}"
 REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
 
 
@@ -48,13 +49,23 @@ def _postgres_url() -> str | None:
     return f"postgresql+psycopg://postgres@127.0.0.1:5432/{PG_TEST_DB}"
 
 
+def _drop_postgres_test_database() -> None:
+    engine = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        conn.execute(text(f"DROP DATABASE IF EXISTS {PG_TEST_DB} WITH (FORCE)"))
+    engine.dispose()
+
+
 @pytest.fixture(scope="session")
-def database_url(tmp_path_factory) -> str:
+def database_url(tmp_path_factory) -> Iterator[str]:
     """PostgreSQL when reachable, else a SQLite file (not :memory:, threads share it)."""
     url = _postgres_url()
     if url is None:
-        url = f"sqlite:///{tmp_path_factory.mktemp('db') / 'portal-test.db'}"
-    return url
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'portal-test.db'}"
+        return
+    yield url
+    if not os.environ.get("TEST_DATABASE_URL"):
+        _drop_postgres_test_database()
 
 
 @pytest.fixture(scope="session")
@@ -64,7 +75,8 @@ def redis_url() -> Iterator[str]:
         yield os.environ["TEST_REDIS_URL"]
         return
     if _port_open("127.0.0.1", 6379):
-        yield "redis://127.0.0.1:6379/15"
+        # Databases 1-15 by process, so concurrent runs rarely flush each other's queues.
+        yield f"redis://127.0.0.1:6379/{1 + os.getpid() % 15}"
         return
     if REQUIRE_SERVICES:
         pytest.exit("REQUIRE_SERVICES=1 but Redis is not reachable on 127.0.0.1:6379", 3)

@@ -118,7 +118,10 @@ def get_schedule(doctor: Doctor, now: datetime | None = None) -> Schedule:
 
 def free_slots(doctor: Doctor, start: datetime, end: datetime,
                now: datetime | None = None) -> list[AvailableSlot]:
-    """Bookable slots starting in [start, end): free, or held with a lapsed hold."""
+    """Bookable slots starting in [start, end): free, or held with a lapsed hold.
+
+    Slots inside the doctor's notice period are left out even if generated earlier.
+    """
     now = now or utcnow()
     if end <= start:
         raise ValidationFailed({"to": "The end of the range must be after its start."})
@@ -126,7 +129,9 @@ def free_slots(doctor: Doctor, start: datetime, end: datetime,
         raise ValidationFailed({"to": f"Ask for at most {MAX_QUERY_DAYS} days at a time."})
     stmt = (select(AvailableSlot)
             .where(AvailableSlot.doctor_id == doctor.id,
-                   AvailableSlot.start_at >= max(start, now), AvailableSlot.start_at < end,
+                   AvailableSlot.start_at >= max(start, now + timedelta(
+                       minutes=doctor.min_notice_minutes)),
+                   AvailableSlot.start_at < end,
                    or_(AvailableSlot.status == SlotStatus.FREE.value,
                        (AvailableSlot.status == SlotStatus.HELD.value)
                        & (AvailableSlot.held_until <= now)))

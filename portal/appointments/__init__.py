@@ -1,0 +1,1 @@
+"""Booking: holds, confirmation, cancellation, rescheduling, completion."""

@@ -1,0 +1,181 @@
+"""Appointments API: reserve, confirm, cancel, reschedule, complete; lists per role."""
+
+from __future__ import annotations
+
+import uuid
+
+from flask import Blueprint, request
+from flask_login import current_user
+
+from portal.api import Money, operation, parse_body, parse_query, respond
+from portal.appointments import service
+from portal.appointments.schemas import (
+    AppointmentList,
+    AppointmentOut,
+    CancelIn,
+    ConfirmIn,
+    ListQuery,
+    QuoteOut,
+    RescheduleIn,
+    ReserveIn,
+)
+from portal.auth.models import Role
+from portal.doctors.service import doctor_for_user
+from portal.exceptions import NotFound, ValidationFailed
+from portal.security import login_required, roles_required
+
+bp = Blueprint("appointments_api", __name__, url_prefix="/appointments")
+
+patients_only = roles_required(Role.PATIENT)
+doctors_and_admins = roles_required(Role.DOCTOR, Role.ADMIN)
+
+
+def appointment_out(appointment) -> AppointmentOut:
+    status = service.effective_status(appointment)
+    return AppointmentOut(
+        id=appointment.id, status=status.value, patient_id=appointment.patient_id,
+        patient_name=appointment.patient.name, doctor_id=appointment.doctor_id,
+        doctor_name=appointment.doctor.name, slot_id=appointment.slot_id,
+        start=appointment.start_at, end=appointment.end_at,
+        consultation_type=appointment.consultation_type,
+        fee=Money(amount=appointment.fee_paise, currency=appointment.currency),
+        reserved_until=appointment.reserved_until if status == "RESERVED" else None,
+        reason_for_visit=appointment.reason_for_visit,
+        video_room_url=appointment.video_room_url if status == "CONFIRMED" else None,
+        cancelled_by=appointment.cancelled_by, cancel_reason=appointment.cancel_reason,
+        refund=Money(amount=appointment.refund_paise, currency=appointment.currency)
+        if appointment.refund_paise is not None else None,
+        created_at=appointment.created_at, confirmed_at=appointment.confirmed_at,
+        cancelled_at=appointment.cancelled_at)
+
+
+def _page_out(page) -> AppointmentList:
+    return AppointmentList(items=[appointment_out(a) for a in page.items], page=page.page,
+                           per_page=page.per_page, total=page.total, pages=page.pages)
+
+
+def _scope(value: str) -> bool | None:
+    return {"upcoming": True, "past": False}.get(value)
+
+
+@bp.post("/reserve")
+@patients_only
+@operation("Hold a free slot for 5 minutes", tags=("appointments",), body=ReserveIn,
+           response=AppointmentOut, status=201, errors=(404, 409),
+           description="Send an `Idempotency-Key` header to make retries safe: the same key "
+                       "returns the same hold.")
+def reserve():
+    data = parse_body(ReserveIn)
+    key = request.headers.get("Idempotency-Key", "").strip() or None
+    if key and len(key) > 100:
+        raise ValidationFailed({"Idempotency-Key": "Use at most 100 characters."})
+    appointment = service.reserve(current_user, data.slot_id, idempotency_key=key,
+                                  reason=data.reason)
+    return respond(appointment_out(appointment), 201)
+
+
+@bp.get("/<uuid:appointment_id>")
+@login_required
+@operation("One appointment (yours)", tags=("appointments",), response=AppointmentOut,
+           errors=(404,))
+def get_appointment(appointment_id: uuid.UUID):
+    return respond(appointment_out(service.get_visible(current_user, appointment_id)))
+
+
+@bp.post("/<uuid:appointment_id>/confirm")
+@login_required
+@operation("Confirm a held appointment", tags=("appointments",), body=ConfirmIn,
+           response=AppointmentOut, errors=(402, 404, 409),
+           description="Free consultations are confirmed at once; paid ones need a captured "
+                       "payment (payments API).")
+def confirm(appointment_id: uuid.UUID):
+    parse_body(ConfirmIn)
+    appointment = service.get_visible(current_user, appointment_id)
+    if current_user.role == Role.DOCTOR or (current_user.role == Role.PATIENT
+                                            and appointment.patient_id != current_user.id):
+        raise NotFound("No such appointment.")
+    if appointment.fee_paise > 0:
+        raise service.PaymentRequired("This consultation is paid: pay for it to confirm it.")
+    return respond(appointment_out(service.confirm(appointment.id, actor_id=current_user.id)))
+
+
+@bp.get("/<uuid:appointment_id>/cancellation")
+@login_required
+@operation("What cancelling now would refund", tags=("appointments",), response=QuoteOut,
+           errors=(404,))
+def cancellation_quote(appointment_id: uuid.UUID):
+    appointment = service.get_visible(current_user, appointment_id)
+    quote = service.cancellation_quote(appointment)
+    if current_user.role != Role.PATIENT:
+        quote = service.CancellationQuote(appointment.fee_paise if appointment.status
+                                          == "CONFIRMED" else 0, 100,
+                                          "A cancellation by the clinic refunds in full.")
+    return respond(QuoteOut(refund=Money(amount=quote.refund_paise, currency=appointment.currency),
+                            percent=quote.percent, explanation=quote.explanation))
+
+
+@bp.post("/<uuid:appointment_id>/cancel")
+@login_required
+@operation("Cancel an appointment", tags=("appointments",), body=CancelIn,
+           response=AppointmentOut, errors=(404, 409),
+           description="Patients are refunded by the cancellation policy; a cancellation by "
+                       "the doctor or an admin refunds in full and needs a reason.")
+def cancel(appointment_id: uuid.UUID):
+    data = parse_body(CancelIn)
+    if current_user.role == Role.PATIENT:
+        appointment = service.cancel_by_patient(current_user, appointment_id, data.reason)
+    else:
+        appointment = service.cancel_by_doctor(current_user, appointment_id, data.reason)
+    return respond(appointment_out(appointment))
+
+
+@bp.post("/<uuid:appointment_id>/reschedule")
+@login_required
+@operation("Move a confirmed appointment to another free slot", tags=("appointments",),
+           body=RescheduleIn, response=AppointmentOut, errors=(404, 409))
+def reschedule(appointment_id: uuid.UUID):
+    data = parse_body(RescheduleIn)
+    return respond(appointment_out(service.reschedule(current_user, appointment_id,
+                                                      data.slot_id)))
+
+
+@bp.post("/<uuid:appointment_id>/complete")
+@doctors_and_admins
+@operation("Mark an appointment completed", tags=("appointments",), response=AppointmentOut,
+           errors=(404, 409))
+def complete(appointment_id: uuid.UUID):
+    return respond(appointment_out(service.mark_completed(current_user, appointment_id)))
+
+
+@bp.post("/<uuid:appointment_id>/no-show")
+@doctors_and_admins
+@operation("Mark that the patient did not come", tags=("appointments",),
+           response=AppointmentOut, errors=(404, 409))
+def no_show(appointment_id: uuid.UUID):
+    return respond(appointment_out(service.mark_no_show(current_user, appointment_id)))
+
+
+@bp.get("/doctor/<uuid:doctor_id>")
+@doctors_and_admins
+@operation("A doctor's appointments", tags=("appointments",), query=ListQuery,
+           response=AppointmentList, errors=(404,))
+def doctor_list(doctor_id: uuid.UUID):
+    if current_user.role == Role.DOCTOR:
+        own = doctor_for_user(current_user)
+        if own is None or own.id != doctor_id:
+            raise NotFound("No such doctor.")
+    query = parse_query(ListQuery)
+    return respond(_page_out(service.doctor_appointments(
+        doctor_id, upcoming=_scope(query.scope), page=query.page, per_page=query.per_page)))
+
+
+@bp.get("/patient/<uuid:patient_id>")
+@login_required
+@operation("A patient's appointments", tags=("appointments",), query=ListQuery,
+           response=AppointmentList, errors=(404,))
+def patient_list(patient_id: uuid.UUID):
+    if current_user.role != Role.ADMIN and current_user.id != patient_id:
+        raise NotFound("No such patient.")
+    query = parse_query(ListQuery)
+    return respond(_page_out(service.patient_appointments(
+        patient_id, upcoming=_scope(query.scope), page=query.page, per_page=query.per_page)))

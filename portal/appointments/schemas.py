@@ -1,0 +1,73 @@
+"""JSON shapes of the appointments API."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from portal.api import ApiModel, Money
+
+
+class ReserveIn(ApiModel):
+    slot_id: uuid.UUID
+    reason: str = Field(default="", max_length=1000, description="Reason for the visit")
+
+
+class ConfirmIn(ApiModel):
+    payment_id: str | None = Field(default=None, max_length=64,
+                                   description="Captured payment (paid consultations)")
+
+
+class CancelIn(ApiModel):
+    reason: str = Field(default="", max_length=500,
+                        description="Required when a doctor or admin cancels")
+
+
+class RescheduleIn(ApiModel):
+    slot_id: uuid.UUID
+
+
+class ListQuery(BaseModel):
+    scope: Literal["upcoming", "past", "all"] = "upcoming"
+    page: int = Field(default=1, ge=1, le=100_000)
+    per_page: int = Field(default=20, ge=1, le=100)
+
+
+class QuoteOut(BaseModel):
+    refund: Money
+    percent: int
+    explanation: str
+
+
+class AppointmentOut(BaseModel):
+    id: uuid.UUID
+    status: str = Field(description="RESERVED, CONFIRMED, EXPIRED, CANCELLED, COMPLETED, NO_SHOW")
+    patient_id: uuid.UUID
+    patient_name: str
+    doctor_id: uuid.UUID
+    doctor_name: str
+    slot_id: uuid.UUID | None
+    start: datetime
+    end: datetime
+    consultation_type: str
+    fee: Money
+    reserved_until: datetime | None
+    reason_for_visit: str
+    video_room_url: str | None
+    cancelled_by: str | None
+    cancel_reason: str | None
+    refund: Money | None
+    created_at: datetime
+    confirmed_at: datetime | None
+    cancelled_at: datetime | None
+
+
+class AppointmentList(BaseModel):
+    items: list[AppointmentOut]
+    page: int
+    per_page: int
+    total: int
+    pages: int
