@@ -23,6 +23,7 @@ def doctor(factory, frozen_clock):
     frozen_clock.freeze(MONDAY)
     doc = factory.doctor(timezone="Asia/Kolkata", fee_video_paise=50_000,
                          fee_in_person_paise=0)
+    doc.booking_window_days = 8  # a short window keeps each test fast
     availability.set_weekly_schedule(doc, [
         availability.RangeInput(d, time(9), time(12), "IN_PERSON", 30) for d in range(5)
     ] + [availability.RangeInput(d, time(17), time(19), "VIDEO", 30) for d in range(5)],
