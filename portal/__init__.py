@@ -118,6 +118,7 @@ def _register_blueprints(app: Flask) -> None:
     from portal.admin.views import bp as admin_bp
     from portal.api import bp as api_bp
     from portal.appointments.api import bp as appointments_api_bp
+    from portal.appointments.views import bp as appointments_bp
     from portal.auth.api import bp as auth_api_bp
     from portal.auth.views import bp as auth_bp
     from portal.availability.api import bp as availability_api_bp
@@ -126,7 +127,7 @@ def _register_blueprints(app: Flask) -> None:
     from portal.doctors.views import bp as doctors_bp
     from portal.main import bp as main_bp
 
-    for blueprint in (main_bp, auth_bp, doctors_bp, availability_bp, admin_bp):
+    for blueprint in (main_bp, auth_bp, doctors_bp, availability_bp, appointments_bp, admin_bp):
         app.register_blueprint(blueprint)
     # Domain APIs nest under the shared /api/v1 blueprint (OpenAPI, docs, bearer auth).
     for blueprint in (auth_api_bp, doctors_api_bp, availability_api_bp, appointments_api_bp):
