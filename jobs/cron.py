@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from rq import cron
 
-from jobs import appointments, availability
+from jobs import appointments, availability, events, payments
 
 # 00:15 UTC daily: every doctor's 30-day window gains its new last day.
 cron.register(availability.extend_windows, "default", cron="15 0 * * *",
@@ -15,3 +15,11 @@ cron.register(availability.extend_windows, "default", cron="15 0 * * *",
 # writes the EXPIRED state, history and event.
 cron.register(appointments.sweep_lapsed_holds, "default", interval=60,
               name="sweep-lapsed-holds")
+
+# Every 5 seconds: the outbox relay (events wait in the database while Redis is down).
+cron.register(events.relay, "default", interval=5, name="relay-outbox")
+
+# Every 2 minutes: payments stuck after a lost webhook, unsent refunds, stored webhooks.
+cron.register(payments.reconcile, "default", interval=120, name="reconcile-payments")
+# Mondays 01:00 UTC: last week's doctor payouts.
+cron.register(payments.compute_payouts, "default", cron="0 1 * * 1", name="weekly-payouts")

@@ -111,7 +111,8 @@ def _import_models() -> None:
     import portal.auth.models
     import portal.availability.models
     import portal.doctors.models
-    import portal.events  # noqa: F401
+    import portal.events
+    import portal.payments.models  # noqa: F401
 
 
 def _register_blueprints(app: Flask) -> None:
@@ -126,12 +127,18 @@ def _register_blueprints(app: Flask) -> None:
     from portal.doctors.api import bp as doctors_api_bp
     from portal.doctors.views import bp as doctors_bp
     from portal.main import bp as main_bp
+    from portal.payments.api import bp as payments_api_bp
+    from portal.payments.views import bp as payments_bp
 
-    for blueprint in (main_bp, auth_bp, doctors_bp, availability_bp, appointments_bp, admin_bp):
+    for blueprint in (main_bp, auth_bp, doctors_bp, availability_bp, appointments_bp,
+                      payments_bp, admin_bp):
         app.register_blueprint(blueprint)
     # Domain APIs nest under the shared /api/v1 blueprint (OpenAPI, docs, bearer auth).
-    for blueprint in (auth_api_bp, doctors_api_bp, availability_api_bp, appointments_api_bp):
+    for blueprint in (auth_api_bp, doctors_api_bp, availability_api_bp, appointments_api_bp,
+                      payments_api_bp):
         api_bp.register_blueprint(blueprint)
+    # Razorpay signs its webhooks; it cannot send our CSRF token (the only exempt form route).
+    CSRF_EXEMPT_ENDPOINTS.add("api.payments_api.webhook")
     app.register_blueprint(api_bp)
 
     if app.config["PORTAL_ENV"] != "production":

@@ -74,14 +74,21 @@ def load_config(env: Mapping[str, str] | None = None) -> dict:
         env.get("DATABASE_URL") or f"sqlite:///{INSTANCE / 'portal.db'}"
     )
     redis_url = env.get("REDIS_URL", "")
+    # A blank or whitespace-only key is no key: it would sign sessions with nothing secret.
+    secret_key = (env.get("SECRET_KEY") or "").strip()
     config: dict = {
         "PORTAL_ENV": portal_env,
-        "SECRET_KEY": env.get("SECRET_KEY") or "dev-only-insecure-secret-key",
-        "SECRET_KEY_SET": bool(env.get("SECRET_KEY")),
+        "SECRET_KEY": secret_key or "dev-only-insecure-secret-key",
+        "SECRET_KEY_SET": bool(secret_key),
         "SQLALCHEMY_DATABASE_URI": database_url,
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "REDIS_URL": redis_url,
         "CLINIC_NAME": env.get("CLINIC_NAME", "CareConnect Clinic"),
+        # The portal's address as people reach it, for links in emails: a request's Host header
+        # can be forged (a reset link pointing elsewhere), and workers have no request at all.
+        "PUBLIC_URL": (env.get("PUBLIC_URL", "").strip()
+                       or f"http://127.0.0.1:{env.get('PORT') or 5000}").rstrip("/"),
+        "PUBLIC_URL_SET": bool(env.get("PUBLIC_URL", "").strip()),
         "CURRENCY": "INR",
         "DEFAULT_TIMEZONE": env.get("DEFAULT_TIMEZONE", "Asia/Kolkata"),
         # Sessions: signed cookies; HttpOnly always, Secure in production.
@@ -108,10 +115,19 @@ def load_config(env: Mapping[str, str] | None = None) -> dict:
         "MAIL_USE_SSL": _flag(env.get("MAIL_USE_SSL")),
         "MAIL_DEFAULT_SENDER": env.get("MAIL_DEFAULT_SENDER", "CareConnect <no-reply@example.com>"),
         "MAILBOX_DIR": env.get("MAILBOX_DIR") or str(INSTANCE / "mailbox"),
-        # Razorpay; without keys the sandbox stand-in is used.
-        "RAZORPAY_KEY_ID": env.get("RAZORPAY_KEY_ID", ""),
-        "RAZORPAY_KEY_SECRET": env.get("RAZORPAY_KEY_SECRET", ""),
-        "RAZORPAY_WEBHOOK_SECRET": env.get("RAZORPAY_WEBHOOK_SECRET", ""),
+        # Razorpay; without keys the sandbox stand-in is used (with these fixed sandbox keys).
+        "RAZORPAY_KEY_ID": env.get("RAZORPAY_KEY_ID") or "rzp_test_sandbox0001",
+        "RAZORPAY_KEY_SECRET": env.get("RAZORPAY_KEY_SECRET") or "sandbox-key-secret",
+        "RAZORPAY_WEBHOOK_SECRET": env.get("RAZORPAY_WEBHOOK_SECRET") or "sandbox-webhook-secret",
+        # Empty: the client's own default (api.razorpay.com). `make run` and the tests point
+        # it at the sandbox, e.g. http://127.0.0.1:5001/v1.
+        "RAZORPAY_BASE_URL": env.get("RAZORPAY_BASE_URL", ""),
+        # Sandbox checkout page; with real keys the page loads Razorpay's checkout.js instead.
+        "RAZORPAY_CHECKOUT_URL": env.get("RAZORPAY_CHECKOUT_URL", ""),
+        "PLATFORM_COMMISSION_PERCENT": _int(env, "PLATFORM_COMMISSION_PERCENT", 10),
+        # GST included in consultation fees, shown as a line on receipts.
+        "GST_PERCENT": _int(env, "GST_PERCENT", 18),
+        "RECONCILE_AFTER_MINUTES": _int(env, "RECONCILE_AFTER_MINUTES", 5),
         # Twilio; without an account SID the sandbox stand-in is used.
         "TWILIO_ACCOUNT_SID": env.get("TWILIO_ACCOUNT_SID", ""),
         "TWILIO_AUTH_TOKEN": env.get("TWILIO_AUTH_TOKEN", ""),
@@ -146,6 +162,9 @@ def production_problems(config: Mapping) -> list[str]:
         problems.append("DATABASE_URL must point to PostgreSQL in production, not SQLite.")
     if not config.get("REDIS_URL"):
         problems.append("REDIS_URL must be set in production.")
+    if not config.get("PUBLIC_URL_SET"):
+        problems.append("PUBLIC_URL must be set in production to the portal's https address "
+                        "(links in emails use it).")
     for switch, credential in SANDBOX_SWITCHES.items():
         if config.get(switch):
             problems.append(

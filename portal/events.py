@@ -8,16 +8,20 @@ published twice after a crash does no harm.
 
 from __future__ import annotations
 
+import logging
 import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Index, Integer, String
+from sqlalchemy import JSON, BigInteger, Index, Integer, String, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.clock import utcnow
 from portal.extensions import db
 from portal.types import UTCDateTime
+
+log = logging.getLogger(__name__)
 
 APPOINTMENT_EVENTS = "appointment-events"
 PAYMENT_EVENTS = "payment-events"
@@ -52,3 +56,66 @@ def record_event(topic: str, event_type: str, aggregate_id: uuid.UUID,
                         created_at=utcnow())
     db.session.add(event)
     return event
+
+
+class ConsumedEvent(db.Model):
+    """Which consumer has handled which event: consumers are idempotent by event id."""
+
+    __tablename__ = "consumed_events"
+
+    consumer: Mapped[str] = mapped_column(String(60), primary_key=True)
+    event_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    consumed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+def relay_pending(limit: int = 200) -> int:
+    """Publish unpublished events, oldest first, to the RQ queue named by their topic.
+
+    Each becomes a `jobs.events.dispatch` job. If Redis is down nothing is marked published
+    and the next pass tries again (invariant 4). Rows are claimed with SKIP LOCKED on
+    PostgreSQL, so several relays never publish the same rows at the same time.
+    """
+    from redis.exceptions import RedisError
+
+    from portal.queue import get_queue
+    from portal.transactions import begin_write
+
+    begin_write()
+    events = db.session.scalars(
+        select(OutboxEvent).where(OutboxEvent.published_at.is_(None))
+        .order_by(OutboxEvent.seq).limit(limit).with_for_update(skip_locked=True)).all()
+    published = 0
+    now = utcnow()
+    try:
+        for event in events:
+            get_queue(event.topic).enqueue("jobs.events.dispatch", str(event.id),
+                                           job_id=f"event-{event.id}")
+            event.published_at = now
+            event.attempts += 1
+            published += 1
+    except RedisError:
+        log.warning("Redis unavailable: %d events stay in the outbox for the next pass",
+                    len(events) - published)
+    db.session.commit()
+    return published
+
+
+def consume(event_id: uuid.UUID, consumer: str, handler) -> bool:
+    """Run `handler(event)` once per consumer and event; False when it already ran.
+
+    The handler does its own commits; the consumed mark is written after it succeeds, so a
+    crash in between runs the handler again: handlers must be idempotent themselves too
+    (they are: refunds by idempotency key, notifications by their log).
+    """
+    if db.session.get(ConsumedEvent, (consumer, event_id)) is not None:
+        return False
+    event = db.session.scalar(select(OutboxEvent).where(OutboxEvent.id == event_id))
+    if event is None:
+        return False
+    handler(event)
+    db.session.add(ConsumedEvent(consumer=consumer, event_id=event_id, consumed_at=utcnow()))
+    try:
+        db.session.commit()
+    except IntegrityError:  # a concurrent consumer marked it first: same outcome
+        db.session.rollback()
+    return True

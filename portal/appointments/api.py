@@ -89,14 +89,27 @@ def get_appointment(appointment_id: uuid.UUID):
            description="Free consultations are confirmed at once; paid ones need a captured "
                        "payment (payments API).")
 def confirm(appointment_id: uuid.UUID):
-    parse_body(ConfirmIn)
+    data = parse_body(ConfirmIn)
     appointment = service.get_visible(current_user, appointment_id)
     if current_user.role == Role.DOCTOR or (current_user.role == Role.PATIENT
                                             and appointment.patient_id != current_user.id):
         raise NotFound("No such appointment.")
-    if appointment.fee_paise > 0:
-        raise service.PaymentRequired("This consultation is paid: pay for it to confirm it.")
+    if appointment.fee_paise > 0 and not _captured_for(appointment, data.payment_id):
+        raise service.PaymentRequired("This consultation is paid: confirm it with the id of "
+                                      "a payment captured for it.", "payment_id")
     return respond(appointment_out(service.confirm(appointment.id, actor_id=current_user.id)))
+
+
+def _captured_for(appointment, gateway_payment_id: str | None) -> bool:
+    """Only a payment captured for this very appointment confirms it."""
+    if not gateway_payment_id:
+        return False
+    from portal.payments.models import PAYMENT_RANK, PaymentStatus
+    from portal.payments.service import payment_for_appointment
+
+    payment = payment_for_appointment(appointment.id)
+    return (payment is not None and payment.gateway_payment_id == gateway_payment_id
+            and PAYMENT_RANK[payment.status_enum] >= PAYMENT_RANK[PaymentStatus.CAPTURED])
 
 
 @bp.get("/<uuid:appointment_id>/cancellation")

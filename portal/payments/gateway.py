@@ -1,0 +1,112 @@
+"""Razorpay, through its official client. In development and tests the same client talks to
+the local stand-in (portal/sandbox/razorpay) through its `base_url` option."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import razorpay
+import requests
+from flask import current_app
+from razorpay.errors import BadRequestError, GatewayError, ServerError, SignatureVerificationError
+
+from portal.exceptions import DomainError
+
+log = logging.getLogger(__name__)
+
+TIMEOUT = 10  # seconds; the client has none by default
+# Razorpay docs, "Create a Normal Refund (Idempotent Request)".
+REFUND_IDEMPOTENCY_HEADER = "X-Refund-Idempotency"
+
+
+class GatewayUnavailable(DomainError):
+    """Razorpay could not be reached or failed; nothing was charged by this call."""
+
+    status = 503
+    title = "Payment service unavailable"
+
+
+class GatewayRejected(DomainError):
+    """Razorpay refused the request (a 4xx from the gateway)."""
+
+    status = 409
+    title = "Payment gateway refused the request"
+
+
+def client() -> razorpay.Client:
+    config = current_app.config
+    options: dict[str, Any] = {}
+    if config["RAZORPAY_BASE_URL"]:
+        options["base_url"] = config["RAZORPAY_BASE_URL"]
+    return razorpay.Client(auth=(config["RAZORPAY_KEY_ID"], config["RAZORPAY_KEY_SECRET"]),
+                           **options)
+
+
+def _call(what: str, fn, *args, **kwargs) -> dict:
+    try:
+        return fn(*args, timeout=TIMEOUT, **kwargs)
+    except BadRequestError as exc:
+        raise GatewayRejected(f"The payment gateway refused to {what}: {exc}") from exc
+    except (GatewayError, ServerError, requests.RequestException, ValueError) as exc:
+        log.warning("razorpay %s failed: %s", what, type(exc).__name__)
+        raise GatewayUnavailable("The payment service is not answering right now. Nothing was "
+                                 "charged; please try again in a minute.") from exc
+
+
+def create_order(amount_paise: int, currency: str, receipt: str, notes: dict) -> dict:
+    return _call("create the order", client().order.create,
+                 {"amount": amount_paise, "currency": currency, "receipt": receipt,
+                  "notes": notes})
+
+
+def find_order_by_receipt(receipt: str) -> dict | None:
+    result = _call("list orders", client().order.all, {"receipt": receipt, "count": 1})
+    items = result.get("items", [])
+    return items[0] if items else None
+
+
+def fetch_order_payments(order_id: str) -> list[dict]:
+    return _call("list the order's payments", client().order.payments, order_id).get("items", [])
+
+
+def fetch_payment(payment_id: str) -> dict:
+    return _call("fetch the payment", client().payment.fetch, payment_id)
+
+
+def capture(payment_id: str, amount_paise: int, currency: str) -> dict:
+    return _call("capture the payment", client().payment.capture, payment_id, amount_paise,
+                 {"currency": currency})
+
+
+def refund(payment_id: str, amount_paise: int, idempotency_key: str, notes: dict) -> dict:
+    return _call("refund the payment", client().payment.refund, payment_id,
+                 {"amount": amount_paise, "speed": "normal", "notes": notes},
+                 headers={REFUND_IDEMPOTENCY_HEADER: idempotency_key})
+
+
+def fetch_refund(refund_id: str) -> dict:
+    return _call("fetch the refund", client().refund.fetch, refund_id)
+
+
+def payment_signature_valid(order_id: str, payment_id: str, signature: str) -> bool:
+    """Checkout's signature over `order_id|payment_id`, with the order id WE stored."""
+    try:
+        client().utility.verify_payment_signature({
+            "razorpay_order_id": order_id, "razorpay_payment_id": payment_id,
+            "razorpay_signature": signature})
+    except SignatureVerificationError:
+        return False
+    return True
+
+
+def webhook_signature_valid(raw_body: bytes, signature: str) -> bool:
+    """HMAC-SHA256 of the raw body with the webhook secret (never a re-serialised body)."""
+    secret = current_app.config["RAZORPAY_WEBHOOK_SECRET"]
+    if not signature or not secret:
+        return False
+    try:
+        client().utility.verify_webhook_signature(raw_body.decode("utf-8"), signature, secret)
+    except (SignatureVerificationError, UnicodeDecodeError):
+        return False
+    return True

@@ -1,0 +1,552 @@
+"""Payment rules: orders, verification, webhooks, refunds, reconciliation. No request here.
+
+Money safety (invariant 3):
+- the amount is the appointment's fee, computed on the server when the hold was made;
+- every gateway call is recorded before (a PENDING row) and after (the gateway's ids);
+- a payment only moves forward (PAYMENT_RANK), so a late, repeated or out-of-order webhook
+  changes nothing; webhook events are stored by Razorpay's event id and applied once;
+- a payment captured after its slot went to someone else is refunded in full, automatically;
+- refunds carry Razorpay's idempotency header, so a retried refund never pays out twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from portal.appointments import service as appointments
+from portal.appointments.models import Appointment
+from portal.auth.models import Role, User
+from portal.clock import utcnow
+from portal.events import PAYMENT_EVENTS, record_event
+from portal.exceptions import Conflict, DomainError, NotFound, ValidationFailed
+from portal.extensions import db
+from portal.payments import gateway
+from portal.payments.models import (
+    PAYMENT_RANK,
+    PaymentStatus,
+    PaymentTransaction,
+    Refund,
+    RefundSource,
+    RefundStatus,
+    WebhookEvent,
+)
+from portal.transactions import begin_write
+
+log = logging.getLogger(__name__)
+
+P = PaymentStatus
+HANDLED_WEBHOOKS = {"payment.authorized", "payment.captured", "payment.failed", "order.paid",
+                    "refund.processed", "refund.failed", "refund.created"}
+
+
+class InvalidSignature(DomainError):
+    status = 400
+    title = "Invalid signature"
+
+
+class NothingToPay(Conflict):
+    title = "Nothing to pay"
+
+
+# --- reading ---------------------------------------------------------------------------------
+
+
+def get_payment(payment_id: uuid.UUID) -> PaymentTransaction:
+    payment = db.session.get(PaymentTransaction, payment_id)
+    if payment is None:
+        raise NotFound("No such payment.")
+    return payment
+
+
+def get_visible_payment(user: User, payment_id: uuid.UUID) -> PaymentTransaction:
+    """The payment if it is the user's own, or any for an admin; otherwise NotFound."""
+    payment = db.session.get(PaymentTransaction, payment_id)
+    if payment is None or (user.role != Role.ADMIN and payment.patient_id != user.id):
+        raise NotFound("No such payment.")
+    return payment
+
+
+def payment_for_appointment(appointment_id: uuid.UUID) -> PaymentTransaction | None:
+    return db.session.scalar(select(PaymentTransaction).where(
+        PaymentTransaction.appointment_id == appointment_id))
+
+
+def receipt_for(appointment: Appointment) -> str:
+    """Names the appointment, unique per appointment, within Razorpay's 40 characters."""
+    return f"appt_{appointment.id.hex}"
+
+
+def tax_included(amount_paise: int) -> int:
+    """The GST contained in a tax-inclusive amount, for the receipt's tax line."""
+    rate = current_app.config["GST_PERCENT"]
+    return round(amount_paise * rate / (100 + rate))
+
+
+# --- starting a payment --------------------------------------------------------------------
+
+
+def initiate(patient: User, appointment_id: uuid.UUID,
+             now: datetime | None = None) -> PaymentTransaction:
+    """Create (or find again) the gateway order for a held appointment.
+
+    The amount is the fee fixed when the slot was held. A retry returns the same order: the
+    row is written before the gateway call, and an order made by a call whose answer was lost
+    is found again by its receipt.
+    """
+    now = now or utcnow()
+    appointment = appointments.get_visible(patient, appointment_id)
+    if appointment.patient_id != patient.id:
+        raise NotFound("No such appointment.")
+    existing = payment_for_appointment(appointment.id)
+    if existing is not None and existing.gateway_order_id:
+        if PAYMENT_RANK[existing.status_enum] >= PAYMENT_RANK[P.CAPTURED]:
+            raise NothingToPay("This appointment is already paid.")
+        _check_payable(appointment, now)
+        return existing
+    _check_payable(appointment, now)
+    if existing is None:
+        begin_write()
+        existing = PaymentTransaction(
+            appointment_id=appointment.id, patient_id=patient.id,
+            doctor_id=appointment.doctor_id, amount_paise=appointment.fee_paise,
+            currency=appointment.currency, receipt=receipt_for(appointment),
+            status=P.PENDING.value, created_at=now, updated_at=now)
+        db.session.add(existing)
+        try:
+            db.session.commit()
+        except IntegrityError:  # a concurrent initiate wrote the row first
+            db.session.rollback()
+            existing = payment_for_appointment(appointment.id)
+    return _ensure_order(existing, now)
+
+
+def _check_payable(appointment: Appointment, now: datetime) -> None:
+    if appointment.fee_paise <= 0:
+        raise NothingToPay("This consultation is free; confirm it without paying.")
+    status = appointments.effective_status(appointment, now)
+    if status == "EXPIRED":
+        raise appointments.HoldExpired("Your hold on this time has lapsed. Choose the time "
+                                       "again to book it.")
+    if status != "RESERVED":
+        raise NothingToPay(f"This appointment is {status.label.lower()}; there is nothing to "
+                           "pay.")
+
+
+def _ensure_order(payment: PaymentTransaction, now: datetime) -> PaymentTransaction:
+    if payment.gateway_order_id:
+        return payment
+    order = gateway.find_order_by_receipt(payment.receipt)
+    if order is None:
+        order = gateway.create_order(payment.amount_paise, payment.currency, payment.receipt,
+                                     {"appointment_id": str(payment.appointment_id)})
+    begin_write()
+    payment = _locked(payment.id)
+    if payment.gateway_order_id is None:
+        payment.gateway_order_id = order["id"]
+        payment.status = P.CREATED.value
+        payment.updated_at = now
+        _event("PAYMENT_INITIATED", payment)
+    db.session.commit()
+    return payment
+
+
+# --- the patient comes back from checkout ---------------------------------------------------
+
+
+def verify_checkout(payment_txn_id: uuid.UUID, gateway_payment_id: str, signature: str,
+                    *, user: User | None = None) -> PaymentTransaction:
+    """Check Checkout's signature against the order id WE stored, then settle the payment.
+
+    Captures when the account does not auto-capture, and confirms the appointment.
+    """
+    payment = get_payment(payment_txn_id)
+    if user is not None and user.role != Role.ADMIN and payment.patient_id != user.id:
+        raise NotFound("No such payment.")
+    if not payment.gateway_order_id or not gateway_payment_id or not signature or \
+            not gateway.payment_signature_valid(payment.gateway_order_id, gateway_payment_id,
+                                                signature):
+        raise InvalidSignature("The payment confirmation could not be verified. If money "
+                               "was taken, it is refunded automatically.", "razorpay_signature")
+    entity = gateway.fetch_payment(gateway_payment_id)
+    return apply_gateway_payment(payment.id, entity, source="checkout")
+
+
+# --- the state machine ---------------------------------------------------------------------
+
+
+def apply_gateway_payment(payment_txn_id: uuid.UUID, entity: dict[str, Any], *,
+                          source: str, now: datetime | None = None) -> PaymentTransaction:
+    """Apply what the gateway says about one payment attempt of our order. Idempotent.
+
+    From verify, webhooks and reconciliation alike; a state the payment has passed is ignored.
+    """
+    now = now or utcnow()
+    begin_write()
+    payment = _locked(payment_txn_id)
+    if entity.get("order_id") != payment.gateway_order_id:
+        db.session.rollback()
+        log.warning("payment %s does not belong to order %s; ignored", entity.get("id"),
+                    payment.gateway_order_id)
+        return payment
+    if int(entity.get("amount", -1)) != payment.amount_paise:
+        db.session.rollback()
+        log.error("payment %s amount %s differs from %s; ignored", entity.get("id"),
+                  entity.get("amount"), payment.amount_paise)
+        return payment
+
+    state = entity.get("status")
+    rank = PAYMENT_RANK[payment.status_enum]
+    if state == "failed":
+        if rank < PAYMENT_RANK[P.FAILED]:
+            payment.status = P.FAILED.value
+            payment.error_code = (entity.get("error_code") or "")[:60] or None
+            payment.error_description = (entity.get("error_description") or "")[:500] or None
+            payment.updated_at = now
+            _event("PAYMENT_FAILED", payment, error=payment.error_description)
+        db.session.commit()
+        return payment
+
+    if state == "authorized":
+        if rank < PAYMENT_RANK[P.AUTHORIZED]:
+            _take_payment_id(payment, entity, P.AUTHORIZED, now)
+        db.session.commit()
+        if PAYMENT_RANK[payment.status_enum] < PAYMENT_RANK[P.CAPTURED]:
+            return _capture(payment, entity, source=source, now=now)
+        return _settle_appointment(payment, now)
+
+    if state in ("captured", "refunded"):
+        if rank < PAYMENT_RANK[P.CAPTURED]:
+            _take_payment_id(payment, entity, P.CAPTURED, now)
+            payment.captured_at = now
+            _event("PAYMENT_COMPLETED", payment, gateway_payment_id=entity.get("id"),
+                   method=entity.get("method"))
+        db.session.commit()
+        return _settle_appointment(payment, now)
+
+    db.session.commit()
+    return payment
+
+
+def _take_payment_id(payment: PaymentTransaction, entity: dict, status: PaymentStatus,
+                     now: datetime) -> None:
+    payment.gateway_payment_id = entity["id"]
+    payment.method = (entity.get("method") or "")[:20] or None
+    payment.status = status.value
+    payment.error_code = payment.error_description = None
+    payment.updated_at = now
+
+
+def _capture(payment: PaymentTransaction, entity: dict, *, source: str,
+             now: datetime) -> PaymentTransaction:
+    try:
+        captured = gateway.capture(entity["id"], payment.amount_paise, payment.currency)
+    except gateway.GatewayRejected:
+        # Most often: captured meanwhile (auto-capture, or the webhook raced us). Ask again.
+        captured = gateway.fetch_payment(entity["id"])
+        if captured.get("status") not in ("captured", "refunded"):
+            raise
+    return apply_gateway_payment(payment.id, captured, source=source, now=now)
+
+
+def _settle_appointment(payment: PaymentTransaction, now: datetime) -> PaymentTransaction:
+    """A captured payment books its appointment, or is refunded when the slot was lost."""
+    appointment = db.session.get(Appointment, payment.appointment_id)
+    if appointment.status in ("CONFIRMED", "COMPLETED", "NO_SHOW"):
+        return payment
+    try:
+        appointments.confirm(appointment.id, reason="payment captured", now=now)
+    except (appointments.HoldExpired, appointments.TransitionNotAllowed) as exc:
+        log.info("payment %s captured after its slot was lost: refunding", payment.id)
+        refund(payment.id, payment.amount_paise, RefundSource.SLOT_LOST,
+               f"The slot was no longer available when the payment arrived: {exc.message}",
+               idempotency_key=f"slot-lost-{payment.id}", now=now)
+    db.session.refresh(payment)
+    return payment
+
+
+# --- webhooks ------------------------------------------------------------------------------
+
+
+def receive_webhook(raw_body: bytes, signature: str | None, event_id: str | None,
+                    now: datetime | None = None) -> tuple[WebhookEvent | None, bool]:
+    """Check and store a webhook. Returns (event, is_new); the work happens in a job.
+
+    Raises InvalidSignature for a missing or bad signature (checked over the raw bytes).
+    """
+    now = now or utcnow()
+    if not gateway.webhook_signature_valid(raw_body, signature or ""):
+        raise InvalidSignature("The webhook signature is missing or wrong.",
+                               "X-Razorpay-Signature")
+    import hashlib
+    import json
+
+    try:
+        body = json.loads(raw_body)
+    except ValueError:
+        raise ValidationFailed({"body": "The webhook body is not JSON."}) from None
+    event_type = str(body.get("event", ""))[:40]
+    # Razorpay sends x-razorpay-event-id; without one, the body itself identifies the event.
+    key = (event_id or "").strip()[:64] or "sha256:" + hashlib.sha256(raw_body).hexdigest()[:56]
+    if db.session.get(WebhookEvent, key) is not None:
+        return None, False
+    begin_write()
+    event = WebhookEvent(id=key, event_type=event_type, payload=body, received_at=now,
+                         status="RECEIVED" if event_type in HANDLED_WEBHOOKS else "IGNORED")
+    db.session.add(event)
+    try:
+        db.session.commit()
+    except IntegrityError:  # the same event delivered twice at once
+        db.session.rollback()
+        return None, False
+    return event, True
+
+
+def process_webhook(event_id: str, now: datetime | None = None) -> str:
+    """Apply one stored webhook event (the job). A processed event is not applied again."""
+    now = now or utcnow()
+    event = db.session.get(WebhookEvent, event_id)
+    if event is None or event.status != "RECEIVED":
+        return event.status if event else "MISSING"
+    payload = event.payload.get("payload", {})
+    try:
+        if event.event_type.startswith(("payment.", "order.")):
+            entity = payload.get("payment", {}).get("entity", {})
+            order_id = entity.get("order_id") or payload.get("order", {}).get(
+                "entity", {}).get("id")
+            payment = db.session.scalar(select(PaymentTransaction).where(
+                PaymentTransaction.gateway_order_id == order_id)) if order_id else None
+            if payment is not None and entity:
+                apply_gateway_payment(payment.id, entity, source="webhook", now=now)
+        elif event.event_type.startswith("refund."):
+            apply_gateway_refund(payload.get("refund", {}).get("entity", {}), now=now)
+    except DomainError as exc:
+        db.session.rollback()
+        _finish_webhook(event_id, "FAILED", exc.message, now)
+        raise
+    _finish_webhook(event_id, "PROCESSED", None, now)
+    return "PROCESSED"
+
+
+def _finish_webhook(event_id: str, status: str, error: str | None, now: datetime) -> None:
+    event = db.session.get(WebhookEvent, event_id)
+    event.status = status
+    event.error = error
+    event.processed_at = now
+    db.session.commit()
+
+
+# --- refunds -------------------------------------------------------------------------------
+
+
+def refund(payment_txn_id: uuid.UUID, amount_paise: int, source: RefundSource, reason: str, *,
+           idempotency_key: str, actor_id: uuid.UUID | None = None,
+           now: datetime | None = None) -> Refund:
+    """Refund part or all of a captured payment, once per idempotency key.
+
+    The refund row (and the amount it reserves) is committed before the gateway call; the
+    same key is sent to Razorpay, so a retry after a lost answer cannot pay out twice.
+    """
+    now = now or utcnow()
+    existing = db.session.scalar(select(Refund).where(Refund.idempotency_key == idempotency_key))
+    if existing is not None:
+        return _send_refund(existing, now) if existing.status == RefundStatus.PENDING \
+            and existing.gateway_refund_id is None else existing
+    begin_write()
+    payment = _locked(payment_txn_id)
+    if PAYMENT_RANK[payment.status_enum] < PAYMENT_RANK[P.CAPTURED] or not \
+            payment.gateway_payment_id:
+        db.session.rollback()
+        raise Conflict("Only a captured payment can be refunded.", "payment_id")
+    if not 1 <= amount_paise <= payment.refundable_paise:
+        db.session.rollback()
+        raise ValidationFailed({"amount": f"Refund between 1 and {payment.refundable_paise} "
+                                          "paise (what is left of this payment)."})
+    row = Refund(payment_id=payment.id, amount_paise=amount_paise, source=source.value,
+                 reason=reason[:500], idempotency_key=idempotency_key,
+                 status=RefundStatus.PENDING.value, created_by_id=actor_id, created_at=now)
+    db.session.add(row)
+    _reserve_refund(payment, amount_paise, now)
+    db.session.flush()
+    _event("REFUND_INITIATED", payment, refund_id=str(row.id), amount_paise=amount_paise,
+           source=source.value, reason=reason)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        db.session.rollback()
+        return db.session.scalar(select(Refund).where(Refund.idempotency_key == idempotency_key))
+    return _send_refund(row, now)
+
+
+def _send_refund(row: Refund, now: datetime) -> Refund:
+    payment = row.payment
+    try:
+        answer = gateway.refund(payment.gateway_payment_id, row.amount_paise,
+                                row.idempotency_key, {"refund_id": str(row.id)})
+    except gateway.GatewayUnavailable as exc:
+        # Recorded and reserved; reconciliation retries with the same idempotency key.
+        row.error = exc.message[:500]
+        db.session.commit()
+        return row
+    except gateway.GatewayRejected as exc:
+        begin_write()
+        row = db.session.get(Refund, row.id)
+        _fail_refund(row, exc.message, now)
+        db.session.commit()
+        raise
+    begin_write()
+    row = db.session.get(Refund, row.id)
+    row.gateway_refund_id = answer["id"]
+    row.error = None
+    db.session.commit()
+    return apply_gateway_refund(answer, now=now) or row
+
+
+def apply_gateway_refund(entity: dict[str, Any], now: datetime | None = None) -> Refund | None:
+    """Follow a refund's state from the gateway; PROCESSED and FAILED are final."""
+    now = now or utcnow()
+    if not entity.get("id"):
+        return None
+    begin_write()
+    row = db.session.scalar(select(Refund).where(Refund.gateway_refund_id == entity["id"])
+                            .with_for_update())
+    if row is None:
+        db.session.rollback()
+        log.info("refund %s is not one of ours; ignored", entity.get("id"))
+        return None
+    state = entity.get("status")
+    if row.status == RefundStatus.PENDING:
+        if state == "processed":
+            row.status = RefundStatus.PROCESSED.value
+            row.processed_at = now
+            _event("REFUND_COMPLETED", row.payment, refund_id=str(row.id),
+                   amount_paise=row.amount_paise, source=row.source)
+        elif state == "failed":
+            _fail_refund(row, "The bank or gateway failed the refund.", now)
+    db.session.commit()
+    return row
+
+
+def _reserve_refund(payment: PaymentTransaction, amount: int, now: datetime) -> None:
+    payment.refunded_paise += amount
+    payment.status = (P.REFUNDED if payment.refunded_paise >= payment.amount_paise
+                      else P.PARTIALLY_REFUNDED).value
+    payment.updated_at = now
+
+
+def _fail_refund(row: Refund, error: str, now: datetime) -> None:
+    row.status = RefundStatus.FAILED.value
+    row.error = error[:500]
+    payment = db.session.get(PaymentTransaction, row.payment_id)
+    payment.refunded_paise -= row.amount_paise  # the money is the patient's again to refund
+    payment.status = (P.PARTIALLY_REFUNDED if payment.refunded_paise else P.CAPTURED).value
+    payment.updated_at = now
+
+
+def refund_for_cancellation(appointment_id: uuid.UUID, refund_paise: int,
+                            reason: str) -> Refund | None:
+    """The CANCELLED event's reaction: refund the policy amount of the captured payment."""
+    payment = payment_for_appointment(appointment_id)
+    if payment is None or refund_paise <= 0 or \
+            PAYMENT_RANK[payment.status_enum] < PAYMENT_RANK[P.CAPTURED]:
+        return None
+    return refund(payment.id, min(refund_paise, payment.refundable_paise),
+                  RefundSource.CANCELLATION, reason or "appointment cancelled",
+                  idempotency_key=f"cancel-{appointment_id}")
+
+
+# --- reconciliation ------------------------------------------------------------------------
+
+
+def reconcile(now: datetime | None = None, limit: int = 200) -> dict[str, int]:
+    """Settle what a lost webhook or a crash left behind; idempotent, run every few minutes.
+
+    - orders still created/failed/authorized after RECONCILE_AFTER_MINUTES: ask the gateway
+      for their payments and apply them (a patient charged gets a booking or a refund);
+    - captured payments whose appointment was neither confirmed nor refunded: settle again;
+    - refunds recorded but never accepted by the gateway: send again with the same key;
+    - webhook events stored but not processed: process them.
+    """
+    now = now or utcnow()
+    cutoff = now - timedelta(minutes=current_app.config["RECONCILE_AFTER_MINUTES"])
+    done = {"payments": 0, "settled": 0, "refunds": 0, "webhooks": 0}
+    stale = list(db.session.scalars(select(PaymentTransaction.id).where(
+        PaymentTransaction.status.in_([P.CREATED.value, P.FAILED.value, P.AUTHORIZED.value]),
+        PaymentTransaction.updated_at <= cutoff,
+        PaymentTransaction.created_at >= now - timedelta(days=7)).limit(limit)))
+    for payment_id in stale:
+        payment = db.session.get(PaymentTransaction, payment_id)
+        try:
+            for entity in gateway.fetch_order_payments(payment.gateway_order_id):
+                apply_gateway_payment(payment.id, entity, source="reconciliation", now=now)
+        except DomainError:
+            db.session.rollback()
+            log.warning("reconciliation of payment %s failed; next pass", payment_id)
+            continue
+        payment = db.session.get(PaymentTransaction, payment_id)
+        payment.updated_at = now  # checked: wait another interval before asking again
+        db.session.commit()
+        done["payments"] += 1
+    unsettled = db.session.scalars(select(PaymentTransaction.id).join(Appointment).where(
+        PaymentTransaction.status == P.CAPTURED.value,
+        Appointment.status.in_(["RESERVED", "EXPIRED", "CANCELLED"]),
+        PaymentTransaction.captured_at <= cutoff).limit(limit)).all()
+    for payment_id in unsettled:
+        _settle_appointment(db.session.get(PaymentTransaction, payment_id), now)
+        done["settled"] += 1
+    for row in db.session.scalars(select(Refund).where(
+            Refund.status == RefundStatus.PENDING.value, Refund.gateway_refund_id.is_(None),
+            Refund.created_at <= cutoff).limit(limit)).all():
+        _send_refund(row, now)
+        done["refunds"] += 1
+    for event_id in db.session.scalars(select(WebhookEvent.id).where(
+            WebhookEvent.status == "RECEIVED", WebhookEvent.received_at <= now - timedelta(
+                minutes=1)).limit(limit)).all():
+        try:
+            process_webhook(event_id, now)
+        except DomainError:
+            continue
+        done["webhooks"] += 1
+    return done
+
+
+# --- shared steps --------------------------------------------------------------------------
+
+
+def _locked(payment_id: uuid.UUID) -> PaymentTransaction:
+    payment = db.session.scalar(select(PaymentTransaction)
+                                .where(PaymentTransaction.id == payment_id)
+                                .with_for_update(of=PaymentTransaction)
+                                .execution_options(populate_existing=True))
+    if payment is None:
+        db.session.rollback()
+        raise NotFound("No such payment.")
+    return payment
+
+
+def _event(event_type: str, payment: PaymentTransaction, **extra: Any) -> None:
+    record_event(PAYMENT_EVENTS, event_type, payment.id, {
+        "payment_id": str(payment.id),
+        "appointment_id": str(payment.appointment_id),
+        "patient_id": str(payment.patient_id),
+        "doctor_id": str(payment.doctor_id),
+        "amount_paise": payment.amount_paise,
+        "currency": payment.currency,
+        "status": payment.status,
+        **extra,
+    })
+
+
+def totals_for(payments_query) -> dict[str, int]:
+    """Gross, refunded and net of the payments a filtered query selects."""
+    sub = payments_query.subquery()
+    gross, refunded = db.session.execute(select(
+        func.coalesce(func.sum(sub.c.amount_paise), 0),
+        func.coalesce(func.sum(sub.c.refunded_paise), 0))).one()
+    return {"gross": int(gross), "refunded": int(refunded), "net": int(gross - refunded)}
