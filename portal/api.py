@@ -17,7 +17,21 @@ from pydantic.json_schema import models_json_schema
 from portal.errors import PROBLEM_JSON, problem
 from portal.exceptions import DomainError
 
-bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+class _ApiBlueprint(Blueprint):
+    """The /api/v1 blueprint, which each `create_app` nests the domain APIs into.
+
+    Nesting happens once per process: a second app (tests, a CLI next to a server) nests the
+    same domain blueprints again, which is a no-op instead of Flask's "already registered" error.
+    """
+
+    def register_blueprint(self, blueprint: Blueprint, **options: Any) -> None:
+        if any(nested is blueprint for nested, _ in self._blueprints):
+            return
+        super().register_blueprint(blueprint, **options)
+
+
+bp = _ApiBlueprint("api", __name__, url_prefix="/api/v1")
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -64,6 +78,9 @@ def authenticate_bearer():
     except InvalidToken as exc:
         return problem(401, exc.title, exc.message,
                        headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
+    # The token names the caller, even beside a browser's session cookie: Flask-Login would
+    # otherwise prefer the session's user, in a request that skipped the CSRF check.
+    current_app.login_manager._update_request_context_with_user(g.api_user)
     return None
 
 

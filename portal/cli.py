@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import click
 from flask import Flask, current_app
+from flask.cli import with_appcontext
 
 from portal.auth.service import Registration
 from portal.exceptions import DomainError
 
 
 def register_cli(app: Flask) -> None:
+    # Commands added with add_command get no app context from app.cli (only `flask` itself
+    # pushes one), so each command asks for it with @with_appcontext.
     app.cli.add_command(seed_demo)
     app.cli.add_command(create_doctor)
     app.cli.add_command(deactivate_doctor)
@@ -17,6 +20,7 @@ def register_cli(app: Flask) -> None:
 
 
 @click.command("seed-demo")
+@with_appcontext
 def seed_demo() -> None:
     """Create the demo accounts (idempotent) and print them."""
     from portal.demo import DEMO_PASSWORD, seed
@@ -39,6 +43,7 @@ def seed_demo() -> None:
 @click.option("--qualifications", default="")
 @click.option("--languages", default="English", show_default=True)
 @click.password_option(help="Initial password (prompted when omitted)")
+@with_appcontext
 def create_doctor(name, email, phone, specialty, timezone, fee_video, fee_in_person,
                   slot_minutes, qualifications, languages, password) -> None:
     """Create a doctor account and profile."""
@@ -63,6 +68,7 @@ def create_doctor(name, email, phone, specialty, timezone, fee_video, fee_in_per
 @click.command("deactivate-doctor")
 @click.argument("email")
 @click.option("--reactivate", is_flag=True, help="Make the doctor active again instead.")
+@with_appcontext
 def deactivate_doctor(email: str, reactivate: bool) -> None:
     """Hide a doctor from the directory and end their sessions (or --reactivate)."""
     from portal.doctors.service import doctor_by_email, set_doctor_active
@@ -78,6 +84,7 @@ def deactivate_doctor(email: str, reactivate: bool) -> None:
 
 @click.command("worker")
 @click.option("--burst", is_flag=True, help="Work until the queues are empty, then exit.")
+@with_appcontext
 def worker(burst: bool) -> None:
     """Run an RQ worker with its scheduler inside this app's context."""
     from portal.queue import run_worker

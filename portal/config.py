@@ -120,7 +120,7 @@ def load_config(env: Mapping[str, str] | None = None) -> dict:
         "RAZORPAY_KEY_SECRET": env.get("RAZORPAY_KEY_SECRET") or "sandbox-key-secret",
         "RAZORPAY_WEBHOOK_SECRET": env.get("RAZORPAY_WEBHOOK_SECRET") or "sandbox-webhook-secret",
         # Empty: the client's own default (api.razorpay.com). `make run` and the tests point
-        # it at the sandbox, e.g. http://127.0.0.1:5001/v1.
+        # it at the sandbox root, e.g. http://127.0.0.1:5001 (the client appends /v1/...).
         "RAZORPAY_BASE_URL": env.get("RAZORPAY_BASE_URL", ""),
         # Sandbox checkout page; with real keys the page loads Razorpay's checkout.js instead.
         "RAZORPAY_CHECKOUT_URL": env.get("RAZORPAY_CHECKOUT_URL", ""),

@@ -50,7 +50,8 @@ def _html_error(status: int, title: str, message: str):
     if getattr(request, "htmx", False):
         response = render_template("errors/_error.html", status=status, title=title,
                                    message=message)
-        return response, status, {"HX-Retarget": "#messages", "HX-Reswap": "innerHTML"}
+        return response, status, {"HX-Retarget": "#messages", "HX-Reswap": "innerHTML",
+                                   "HX-Push-Url": "false"}
     return render_template("errors/error.html", status=status, title=title, message=message), status
 
 
@@ -97,10 +98,12 @@ def register_error_handlers(app: Flask) -> None:
             return problem(status, title, message if status != 404 else "Not found.",
                            headers=headers)
         if status == 401:
+            # Back to this page after login; full_path alone would end in a stray "?".
+            here = request.full_path if request.query_string else request.path
             if getattr(request, "htmx", False):
-                return "", 401, {"HX-Redirect": url_for("auth.login", next=request.full_path)}
+                return "", 401, {"HX-Redirect": url_for("auth.login", next=here)}
             flash(message, "info")
-            return redirect(url_for("auth.login", next=request.full_path))
+            return redirect(url_for("auth.login", next=here))
         return _html_error(status, title, message)
 
     @app.errorhandler(Exception)

@@ -7,6 +7,7 @@ TEST_DATABASE_URL and TEST_REDIS_URL point the suite elsewhere.
 
 from __future__ import annotations
 
+import contextvars
 import os
 import re
 import socket
@@ -129,11 +130,9 @@ def _clean_database(app) -> None:
     with app.app_context():
         tables = [t.name for t in reversed(db.metadata.sorted_tables)]
         with db.engine.begin() as conn:
-            if conn.dialect.name == "postgresql":
-                conn.execute(text("TRUNCATE " + ", ".join(tables) + " RESTART IDENTITY CASCADE"))
-            else:
-                for table in tables:
-                    conn.execute(text(f"DELETE FROM {table}"))
+            # Children first; DELETE takes ~10 ms where TRUNCATE takes ~300 ms on PostgreSQL.
+            for table in tables:
+                conn.execute(text(f"DELETE FROM {table}"))
         db.session.remove()
 
 
@@ -196,6 +195,11 @@ CSRF_RE = re.compile(r'"X-CSRFToken": "([^"]+)"')
 
 class PortalClient(FlaskClient):
     """The Flask test client plus the steps a browser does: CSRF tokens and logging in."""
+
+    def open(self, *args, **kwargs):
+        # Each request in a context of its own, as in production: a test holding an app
+        # context (factory, app_ctx) would otherwise share g and the db session with it.
+        return contextvars.Context().run(super().open, *args, **kwargs)
 
     def csrf_token(self) -> str:
         page = self.get("/doctors/").get_data(as_text=True)

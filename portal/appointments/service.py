@@ -220,9 +220,11 @@ def reserve(patient: User, slot_id: uuid.UUID, *, idempotency_key: str | None = 
         currency=current_app.config["CURRENCY"], reason_for_visit=reason.strip(),
         idempotency_key=idempotency_key, created_at=now, updated_at=now)
     db.session.add(appointment)
-    db.session.flush()
-    _record(appointment, None, S.RESERVED, patient.id, "slot held", now)
     try:
+        # The INSERT (at this flush) is where the unique indexes and the exclusion constraint
+        # fire, so it belongs inside the try as much as the commit does.
+        db.session.flush()
+        _record(appointment, None, S.RESERVED, patient.id, "slot held", now)
         db.session.commit()
     except IntegrityError:
         db.session.rollback()

@@ -9,10 +9,11 @@ from dataclasses import dataclass
 from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
-from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
 from sqlalchemy import func, select
 
 from portal.auth.models import Role, User
+from portal.clock import utcnow
 from portal.exceptions import DomainError, ValidationFailed
 from portal.extensions import db
 from portal.validation import check_password, check_timezone, normalise_email, normalise_phone
@@ -171,8 +172,16 @@ def _set_password(user: User, new: str) -> None:
     db.session.commit()
 
 
+class _ClockSigner(TimestampSigner):
+    """Stamps and ages tokens by the portal's clock, so their expiry follows it in tests too."""
+
+    def get_timestamp(self) -> int:
+        return int(utcnow().timestamp())
+
+
 def _serializer(salt: str) -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=salt)
+    return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=salt,
+                                  signer=_ClockSigner)
 
 
 def _hash_fingerprint(user: User) -> str:

@@ -45,6 +45,10 @@ def _safe_next(target: str | None) -> str | None:
     """Only same-site paths, so a crafted link cannot bounce a user to another site."""
     if not target:
         return None
+    # Browsers read a backslash as "/" and drop tabs and newlines, so "/\\evil.example" and
+    # "/<tab>/evil.example" would leave the site just as "//evil.example" does.
+    if "\\" in target or any(char.isspace() or not char.isprintable() for char in target):
+        return None
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
         return None
@@ -128,7 +132,8 @@ def forgot_password():
         user = service.find_user_by_email(form.email.data)
         if user is not None and user.active:
             token = service.make_reset_token(user)
-            link = url_for("auth.reset_password", token=token, _external=True)
+            # From PUBLIC_URL, never the request's Host header, which the asker controls.
+            link = current_app.config["PUBLIC_URL"] + url_for("auth.reset_password", token=token)
             try:
                 send_templated_email(user.email, "Reset your password", "password_reset",
                                      user=user, link=link,
@@ -166,7 +171,8 @@ def reset_password(token: str):
             session.clear()
             flash("Your password has been changed. Log in with the new one.", "success")
             return redirect(url_for("auth.login"))
-    return render_template("auth/reset.html", form=form, token=token)
+    status = 422 if form.is_submitted() and form.errors else 200
+    return render_template("auth/reset.html", form=form, token=token), status
 
 
 @bp.route("/password", methods=["GET", "POST"])
@@ -185,4 +191,5 @@ def change_password():
             flash("Your password has been changed. Other devices have been logged out.",
                   "success")
             return redirect(url_for("auth.change_password"))
-    return render_template("auth/password.html", form=form)
+    status = 422 if form.is_submitted() and form.errors else 200
+    return render_template("auth/password.html", form=form), status

@@ -1,0 +1,28 @@
+"""A local stand-in for Razorpay that the official ``razorpay`` client talks to unchanged.
+
+    app = create_sandbox_app(key_id, key_secret, webhook_url, webhook_secret)
+    client = razorpay.Client(auth=(key_id, key_secret), base_url="http://127.0.0.1:<port>")
+
+``base_url`` is the server root: the client builds ``base_url + "/v1/orders"`` itself.
+Standalone: ``python -m portal.sandbox.razorpay --port 5001 --webhook-url http://.../webhook``.
+See app.py (the app), api.py (/v1), checkout.py (/checkout), controls.py (/_sandbox) and
+webhooks.py (delivery and retries). Refused when PORTAL_ENV=production.
+"""
+
+from portal.sandbox.razorpay.app import (
+    Sandbox,
+    SandboxRefused,
+    create_sandbox_app,
+    refuse_in_production,
+    sandbox_of,
+)
+from portal.sandbox.razorpay.server import SandboxServer
+
+__all__ = [
+    "Sandbox",
+    "SandboxRefused",
+    "SandboxServer",
+    "create_sandbox_app",
+    "refuse_in_production",
+    "sandbox_of",
+]

@@ -1,0 +1,152 @@
+"""Razorpay's REST API under /v1: the routes the official ``razorpay`` client calls for orders,
+payments and refunds (razorpay/resources/{order,payment,refund}.py), with HTTP Basic auth.
+
+Bodies are JSON (what the client sends) or form-encoded (what ``curl -d`` sends). Collections are
+``{"entity": "collection", "count": n, "items": [...]}``, newest first, with ``count`` (1-100,
+default 10), ``skip``, ``from`` and ``to`` (created_at, epoch seconds).
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, jsonify, request
+
+from portal.sandbox.razorpay.app import EXTENSION, Sandbox
+from portal.sandbox.razorpay.entities import (
+    collection,
+    order_entity,
+    payment_entity,
+    refund_entity,
+)
+from portal.sandbox.razorpay.errors import NOT_APPLICABLE, ApiError, not_found
+
+bp = Blueprint("api", __name__, url_prefix="/v1")
+
+# razorpay.com/docs/api/refunds/normal-refunds-idempotent/
+IDEMPOTENCY_HEADER = "X-Refund-Idempotency"
+AUTH_FAILED = "Authentication failed"
+
+
+def sandbox() -> Sandbox:
+    return current_app.extensions[EXTENSION]
+
+
+def request_body() -> dict:
+    """The request's parameters: a JSON object, or form fields; ``{}`` when there is no body."""
+    if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        return request.form.to_dict()
+    if not request.get_data(cache=True):
+        return {}
+    body = request.get_json(force=True, silent=True)
+    if not isinstance(body, dict):
+        raise ApiError("The request body must be a JSON object.", origin=NOT_APPLICABLE)
+    return body
+
+
+@bp.before_request
+def require_basic_auth():
+    if not sandbox().authorized():
+        response = jsonify(ApiError(AUTH_FAILED, status=401, origin=NOT_APPLICABLE).body())
+        response.status_code = 401
+        response.headers["WWW-Authenticate"] = 'Basic realm="Razorpay sandbox API"'
+        return response
+    return None
+
+
+# -- orders --------------------------------------------------------------------------------------
+
+
+@bp.post("/orders")
+def create_order():
+    return jsonify(order_entity(sandbox().ledger.create_order(request_body())))
+
+
+@bp.get("/orders")
+def list_orders():
+    orders = sandbox().ledger.list_orders(request.args)
+    return jsonify(collection([order_entity(o) for o in orders]))
+
+
+@bp.get("/orders/<order_id>")
+def fetch_order(order_id: str):
+    return jsonify(order_entity(sandbox().ledger.order(order_id)))
+
+
+@bp.get("/orders/<order_id>/payments")
+def order_payments(order_id: str):
+    payments = sandbox().ledger.order_payments(order_id)
+    return jsonify(collection([payment_entity(p) for p in payments]))
+
+
+# -- payments ------------------------------------------------------------------------------------
+
+
+@bp.get("/payments")
+def list_payments():
+    payments = sandbox().ledger.list_payments(request.args)
+    return jsonify(collection([payment_entity(p) for p in payments]))
+
+
+@bp.get("/payments/<payment_id>")
+def fetch_payment(payment_id: str):
+    return jsonify(payment_entity(sandbox().ledger.payment(payment_id)))
+
+
+@bp.post("/payments/<payment_id>/capture")
+def capture_payment(payment_id: str):
+    return jsonify(payment_entity(sandbox().ledger.capture(payment_id, request_body())))
+
+
+@bp.post("/payments/<payment_id>/refund")
+def refund_payment(payment_id: str):
+    return _refund(payment_id, request_body())
+
+
+@bp.get("/payments/<payment_id>/refunds")
+def payment_refunds(payment_id: str):
+    refunds = sandbox().ledger.payment_refunds(payment_id)
+    return jsonify(collection([refund_entity(r) for r in refunds]))
+
+
+@bp.get("/payments/<payment_id>/refunds/<refund_id>")
+def payment_refund(payment_id: str, refund_id: str):
+    ledger = sandbox().ledger
+    ledger.payment(payment_id)
+    refund = ledger.refund_record(refund_id)
+    if refund["payment_id"] != payment_id:
+        raise not_found()
+    return jsonify(refund_entity(refund))
+
+
+# -- refunds -------------------------------------------------------------------------------------
+
+
+@bp.post("/refunds")
+def create_refund():
+    """The older ``POST /v1/refunds`` with ``payment_id`` in the body (client.refund.create)."""
+    body = request_body()
+    payment_id = body.pop("payment_id", None)
+    if not payment_id:
+        raise ApiError("The payment id field is required.", field="payment_id")
+    return _refund(str(payment_id), body)
+
+
+@bp.get("/refunds")
+def list_refunds():
+    refunds = sandbox().ledger.list_refunds(request.args)
+    return jsonify(collection([refund_entity(r) for r in refunds]))
+
+
+@bp.get("/refunds/<refund_id>")
+def fetch_refund(refund_id: str):
+    return jsonify(refund_entity(sandbox().ledger.refund_record(refund_id)))
+
+
+def _refund(payment_id: str, body: dict):
+    box = sandbox()
+    refund = box.ledger.refund(
+        payment_id,
+        body,
+        idempotency_key=request.headers.get(IDEMPOTENCY_HEADER),
+        auto_process=box.settings["auto_process_refunds"],
+    )
+    return jsonify(refund_entity(refund))

@@ -1,0 +1,156 @@
+"""Test controls under /_sandbox: not part of Razorpay. Same HTTP Basic auth as the API.
+
+- ``GET  /_sandbox/webhooks``                   delivery log (``?event=``, ``?status=``,
+                                                ``?event_id=`` filter it)
+- ``POST /_sandbox/webhooks/deliver``           one attempt of every pending delivery, now
+                                                ({"only_due": true}: only those due by schedule)
+- ``POST /_sandbox/webhooks/drop-next``         the next ``count`` (default 1) events are recorded
+                                                but never sent: a lost webhook
+- ``POST /_sandbox/webhooks/<event_id>/redeliver``  send an event again: same id, same body
+- ``POST /_sandbox/orders/<order_id>/pay``      pay without a browser: {"outcome": "success" |
+                                                "failure", "method": "card", "capture": bool}
+- ``POST /_sandbox/payments/<id>/refund-status``  {"status": "processed" | "failed"} for the
+                                                pending refunds of a payment (or one refund:
+                                                a ``rfnd_`` id, or "refund_id" in the body)
+- ``GET|POST /_sandbox/settings``               auto_capture, auto_process_refunds,
+                                                background_delivery, webhook_url
+- ``POST /_sandbox/reset``                      forget all orders, payments, refunds and events
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, request
+
+from portal.sandbox.razorpay.api import request_body, sandbox
+from portal.sandbox.razorpay.entities import collection, refund_entity
+from portal.sandbox.razorpay.errors import NOT_APPLICABLE, ApiError, error_body, not_found
+
+bp = Blueprint("controls", __name__, url_prefix="/_sandbox")
+
+DELIVERY_FIELDS = (
+    "id", "event_id", "event", "kind", "status", "attempts", "next_attempt_at", "created_at",
+    "in_flight",
+)  # fmt: skip
+
+
+@bp.before_request
+def require_basic_auth():
+    if not sandbox().authorized():
+        body = ApiError("Authentication failed", status=401, origin=NOT_APPLICABLE).body()
+        response = jsonify(body)
+        response.status_code = 401
+        response.headers["WWW-Authenticate"] = 'Basic realm="Razorpay sandbox controls"'
+        return response
+    return None
+
+
+def _delivery_view(delivery: dict, events: dict) -> dict:
+    view = {key: delivery[key] for key in DELIVERY_FIELDS}
+    view["attempts"] = [dict(a) for a in delivery["attempts"]]
+    view["body"] = events.get(delivery["event_id"], {}).get("body")
+    return view
+
+
+def _deliveries(deliveries) -> list[dict]:
+    box = sandbox()
+    with box.store.lock:
+        return [_delivery_view(d, box.store.events) for d in deliveries]
+
+
+@bp.get("/webhooks")
+def webhook_log():
+    box = sandbox()
+    filters = {k: request.args[k] for k in ("event", "status", "event_id") if k in request.args}
+    with box.store.lock:
+        chosen = [
+            d for d in box.store.deliveries
+            if all(d[key] == value for key, value in filters.items())
+        ]  # fmt: skip
+        body = collection(_deliveries(chosen))
+        body["drop_next"] = box.store.drop_next
+        body["webhook_url"] = box.settings["webhook_url"]
+    return jsonify(body)
+
+
+@bp.post("/webhooks/deliver")
+def deliver_webhooks():
+    body = request_body()
+    touched = sandbox().webhooks.deliver_now(only_due=bool(body.get("only_due", False)))
+    return jsonify(collection(_deliveries(touched)))
+
+
+@bp.post("/webhooks/drop-next")
+def drop_next_webhooks():
+    count = request_body().get("count", 1)
+    if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+        raise ApiError("count must be a whole number", field="count", origin=NOT_APPLICABLE)
+    return jsonify({"drop_next": sandbox().webhooks.drop_next(count)})
+
+
+@bp.post("/webhooks/<event_id>/redeliver")
+def redeliver_webhook(event_id: str):
+    delivery = sandbox().webhooks.redeliver(event_id)
+    if delivery is None:
+        raise not_found()
+    return jsonify(_deliveries([delivery])[0])
+
+
+@bp.post("/orders/<order_id>/pay")
+def pay_order(order_id: str):
+    """Checkout's payment without a browser. A success answers the three fields Checkout posts to
+    the callback URL; a failure answers Checkout's error object (HTTP 200 either way)."""
+    body = request_body()
+    outcome = body.get("outcome", "success")
+    if outcome not in ("success", "failure"):
+        raise ApiError("outcome must be 'success' or 'failure'", field="outcome",
+                       origin=NOT_APPLICABLE)  # fmt: skip
+    capture = body.get("capture")
+    if capture is not None and not isinstance(capture, bool):
+        raise ApiError("capture must be true or false", field="capture", origin=NOT_APPLICABLE)
+    box = sandbox()
+    payment = box.ledger.pay(
+        order_id,
+        success=outcome == "success",
+        method=body.get("method", "card"),
+        capture=capture,
+        email=body.get("email"),
+        contact=body.get("contact"),
+        description=body.get("description"),
+        auto_capture=box.settings["auto_capture"],
+    )
+    if outcome == "success":
+        return jsonify(box.ledger.signature_fields(payment))
+    error = error_body(
+        payment["error_description"],
+        code=payment["error_code"],
+        source=payment["error_source"],
+        step=payment["error_step"],
+        reason=payment["error_reason"],
+        metadata={"payment_id": payment["id"], "order_id": order_id},
+    )
+    return jsonify({"razorpay_payment_id": payment["id"], "razorpay_order_id": order_id, **error})
+
+
+@bp.post("/payments/<target_id>/refund-status")
+def refund_status(target_id: str):
+    body = request_body()
+    refunds = sandbox().ledger.settle_refunds(
+        target_id, body.get("status"), refund_id=body.get("refund_id")
+    )
+    return jsonify(collection([refund_entity(r) for r in refunds]))
+
+
+@bp.get("/settings")
+def get_settings():
+    return jsonify(sandbox().settings)
+
+
+@bp.post("/settings")
+def update_settings():
+    return jsonify(sandbox().update_settings(request_body()))
+
+
+@bp.post("/reset")
+def reset():
+    sandbox().store.reset()
+    return jsonify({"reset": True})

@@ -1,0 +1,147 @@
+"""Razorpay's entities (order, payment, refund) and webhook payloads, shaped like the documented
+samples in razorpay-samples/: the same keys in the same order, per API response and per event.
+
+Quirks of the real API that are kept on purpose, so our code meets them here first:
+- empty ``notes`` are an empty JSON *array* ``[]`` (as in most documented payment and order
+  entities); non-empty notes are an object;
+- payment entities differ by event, as documented: ``payment.authorized`` and ``payment.failed``
+  carry the API's keys, ``payment.captured`` and the refund events add ``base_amount`` and
+  ``amount_transferred``, and ``order.paid`` leaves out ``error_source``, ``error_step``,
+  ``error_reason`` and ``acquirer_data``.
+"""
+
+from __future__ import annotations
+
+# api-payments-fetch.json (GET /v1/payments/:id), and the payment.authorized/failed webhooks.
+API_PAYMENT_KEYS = (
+    "id", "entity", "amount", "currency", "status", "order_id", "invoice_id", "international",
+    "method", "amount_refunded", "refund_status", "captured", "description", "card_id", "bank",
+    "wallet", "vpa", "email", "contact", "notes", "fee", "tax", "error_code",
+    "error_description", "error_source", "error_step", "error_reason", "acquirer_data",
+    "created_at",
+)  # fmt: skip
+# webhook-payment.captured.json and the refund.* webhooks.
+WEBHOOK_PAYMENT_KEYS = (
+    "id", "entity", "amount", "currency", "base_amount", "status", "order_id", "invoice_id",
+    "international", "method", "amount_refunded", "amount_transferred", "refund_status",
+    "captured", "description", "card_id", "bank", "wallet", "vpa", "email", "contact", "notes",
+    "fee", "tax", "error_code", "error_description", "error_source", "error_step",
+    "error_reason", "acquirer_data", "created_at",
+)  # fmt: skip
+# webhook-order.paid.json's payment.
+ORDER_PAID_PAYMENT_KEYS = tuple(
+    key for key in API_PAYMENT_KEYS
+    if key not in ("error_source", "error_step", "error_reason", "acquirer_data")
+)  # fmt: skip
+
+PAYMENT_KEYS_BY_EVENT = {
+    "payment.authorized": API_PAYMENT_KEYS,
+    "payment.failed": API_PAYMENT_KEYS,
+    "payment.captured": WEBHOOK_PAYMENT_KEYS,
+    "order.paid": ORDER_PAID_PAYMENT_KEYS,
+    "refund.created": WEBHOOK_PAYMENT_KEYS,
+    "refund.processed": WEBHOOK_PAYMENT_KEYS,
+    "refund.failed": WEBHOOK_PAYMENT_KEYS,
+}
+
+
+def notes_value(notes: dict | None):
+    """Razorpay serialises empty notes as ``[]`` and others as an object."""
+    return dict(notes) if notes else []
+
+
+def order_entity(order: dict) -> dict:
+    """Keys and order of api-orders-fetch.json (without the offer fields we do not model)."""
+    return {
+        "id": order["id"],
+        "entity": "order",
+        "amount": order["amount"],
+        "amount_paid": order["amount_paid"],
+        "amount_due": order["amount"] - order["amount_paid"],
+        "currency": order["currency"],
+        "receipt": order["receipt"],
+        "offer_id": None,
+        "status": order["status"],
+        "attempts": order["attempts"],
+        "notes": notes_value(order["notes"]),
+        "created_at": order["created_at"],
+    }
+
+
+def refund_status(payment: dict) -> str | None:
+    if payment["amount_refunded"] == 0:
+        return None
+    return "full" if payment["amount_refunded"] >= payment["amount"] else "partial"
+
+
+def payment_entity(payment: dict, keys: tuple[str, ...] = API_PAYMENT_KEYS) -> dict:
+    """A payment with ``keys`` (the API's by default; see PAYMENT_KEYS_BY_EVENT for webhooks)."""
+    full = {
+        "id": payment["id"],
+        "entity": "payment",
+        "amount": payment["amount"],
+        "currency": payment["currency"],
+        "base_amount": payment["amount"],
+        "status": payment["status"],
+        "order_id": payment["order_id"],
+        "invoice_id": None,
+        "international": False,
+        "method": payment["method"],
+        "amount_refunded": payment["amount_refunded"],
+        "amount_transferred": 0,
+        "refund_status": refund_status(payment),
+        "captured": payment["captured"],
+        "description": payment["description"],
+        "card_id": payment["card_id"],
+        "bank": payment["bank"],
+        "wallet": payment["wallet"],
+        "vpa": payment["vpa"],
+        "email": payment["email"],
+        "contact": payment["contact"],
+        "notes": notes_value(payment["notes"]),
+        "fee": payment["fee"],
+        "tax": payment["tax"],
+        "error_code": payment["error_code"],
+        "error_description": payment["error_description"],
+        "error_source": payment["error_source"],
+        "error_step": payment["error_step"],
+        "error_reason": payment["error_reason"],
+        "acquirer_data": dict(payment["acquirer_data"]),
+        "created_at": payment["created_at"],
+    }
+    return {key: full[key] for key in keys}
+
+
+def refund_entity(refund: dict) -> dict:
+    """Keys and order of api-refunds-fetch.json."""
+    return {
+        "id": refund["id"],
+        "entity": "refund",
+        "amount": refund["amount"],
+        "currency": refund["currency"],
+        "payment_id": refund["payment_id"],
+        "notes": notes_value(refund["notes"]),
+        "receipt": refund["receipt"],
+        "acquirer_data": dict(refund["acquirer_data"]),
+        "created_at": refund["created_at"],
+        "batch_id": None,
+        "status": refund["status"],
+        "speed_processed": refund["speed_processed"],
+        "speed_requested": refund["speed_requested"],
+    }
+
+
+def collection(items: list[dict]) -> dict:
+    return {"entity": "collection", "count": len(items), "items": items}
+
+
+def event_payload(
+    event: str, *, payment: dict, order: dict | None = None, refund: dict | None = None
+) -> dict:
+    """``payload`` of a webhook envelope; its keys, in order, are the envelope's ``contains``."""
+    payment_part = {"entity": payment_entity(payment, PAYMENT_KEYS_BY_EVENT[event])}
+    if event.startswith("refund."):
+        return {"refund": {"entity": refund_entity(refund)}, "payment": payment_part}
+    if event == "order.paid":
+        return {"payment": payment_part, "order": {"entity": order_entity(order)}}
+    return {"payment": payment_part}
