@@ -273,9 +273,12 @@ def block_interval(doctor: Doctor, start: datetime, end: datetime, reason: str =
                        "appointment first.", "start")
     block = BlockedSlot(doctor_id=doctor.id, start_at=start, end_at=end, reason=reason.strip())
     db.session.add(block)
+    # Free slots, and held ones whose hold lapsed (they count as free everywhere).
     db.session.execute(delete(AvailableSlot).where(
         AvailableSlot.doctor_id == doctor.id, AvailableSlot.start_at < end,
-        AvailableSlot.end_at > start, AvailableSlot.status == SlotStatus.FREE.value))
+        AvailableSlot.end_at > start,
+        or_(AvailableSlot.status == SlotStatus.FREE.value,
+            (AvailableSlot.status == SlotStatus.HELD.value) & (AvailableSlot.held_until <= now))))
     db.session.commit()
     return block
 

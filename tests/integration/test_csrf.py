@@ -13,7 +13,7 @@ from flask_login import current_user
 
 from portal.auth.models import User
 from portal.security import login_required
-from tests.integration.conftest import IsolatedClient
+from tests.conftest import PortalClient
 from tests.integration.support import (
     PASSWORD,
     build_app,
@@ -45,8 +45,8 @@ def probe_app(app):
 
 
 @pytest.fixture
-def probe(probe_app) -> IsolatedClient:
-    return IsolatedClient(probe_app, probe_app.response_class, use_cookies=True)
+def probe(probe_app) -> PortalClient:
+    return PortalClient(probe_app, probe_app.response_class, use_cookies=True)
 
 
 def test_a_form_post_without_the_csrf_token_is_refused_with_a_clear_message(client, app_ctx):

@@ -7,7 +7,7 @@ import logging
 
 import pytest
 
-from tests.integration.conftest import IsolatedClient
+from tests.conftest import PortalClient
 from tests.integration.support import build_app, dispose, page_text, problem_errors
 
 HTMX = {"HX-Request": "true"}
@@ -29,8 +29,8 @@ def failing_app(app):
 
 
 @pytest.fixture
-def failing(failing_app) -> IsolatedClient:
-    return IsolatedClient(failing_app, failing_app.response_class, use_cookies=True)
+def failing(failing_app) -> PortalClient:
+    return PortalClient(failing_app, failing_app.response_class, use_cookies=True)
 
 
 def test_an_unknown_page_gets_the_404_page(client):
