@@ -253,3 +253,59 @@ def live_server(app) -> Iterator[LiveServer]:
     server.stop()
 
 
+
+
+class RazorpaySandbox:
+    """The Razorpay stand-in on a free port, with the test app pointed at it."""
+
+    def __init__(self, server, key_id: str, key_secret: str) -> None:
+        import requests
+
+        self.server = server
+        self.url = server.url
+        self._http = requests.Session()
+        self._http.auth = (key_id, key_secret)
+
+    def control(self, method: str, path: str, json: dict | None = None) -> dict:
+        response = self._http.request(method, f"{self.url}/_sandbox{path}", json=json,
+                                      timeout=30)
+        assert response.status_code < 400, response.text
+        return response.json()
+
+    def pay(self, order_id: str, outcome: str = "success", **extra) -> dict:
+        """Pay an order as Checkout would; returns the three signed fields (or the error)."""
+        return self.control("POST", f"/orders/{order_id}/pay", {"outcome": outcome, **extra})
+
+    def deliver_webhooks(self) -> list[dict]:
+        """Send every pending webhook now (delivery is manual in tests: deterministic)."""
+        return self.control("POST", "/webhooks/deliver").get("items", [])
+
+    def webhooks(self, **filters) -> list[dict]:
+        query = "&".join(f"{k}={v}" for k, v in filters.items())
+        return self.control("GET", f"/webhooks?{query}").get("items", [])
+
+
+@pytest.fixture(scope="session")
+def _razorpay_server(app, live_server):
+    from portal.sandbox.razorpay import SandboxServer, create_sandbox_app
+
+    config = app.config
+    sandbox_app = create_sandbox_app(
+        config["RAZORPAY_KEY_ID"], config["RAZORPAY_KEY_SECRET"],
+        f"{live_server.url}/api/v1/payments/webhook", config["RAZORPAY_WEBHOOK_SECRET"],
+        retry_delays=(0.05, 0.1), background_delivery=False)
+    with SandboxServer(sandbox_app) as server:
+        previous = {k: config[k] for k in ("RAZORPAY_BASE_URL", "RAZORPAY_CHECKOUT_URL")}
+        config["RAZORPAY_BASE_URL"] = server.base_url
+        config["RAZORPAY_CHECKOUT_URL"] = f"{server.url}/checkout"
+        yield server
+        config.update(previous)
+
+
+@pytest.fixture
+def razorpay(app, _razorpay_server) -> RazorpaySandbox:
+    """The Razorpay sandbox, emptied for this test; webhooks go out when the test says."""
+    sandbox = RazorpaySandbox(_razorpay_server, app.config["RAZORPAY_KEY_ID"],
+                              app.config["RAZORPAY_KEY_SECRET"])
+    sandbox.control("POST", "/reset")
+    return sandbox
