@@ -116,6 +116,7 @@ def _import_models() -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
+    from portal.admin.payments import bp as admin_payments_bp
     from portal.admin.views import bp as admin_bp
     from portal.api import bp as api_bp
     from portal.appointments.api import bp as appointments_api_bp
@@ -131,7 +132,7 @@ def _register_blueprints(app: Flask) -> None:
     from portal.payments.views import bp as payments_bp
 
     for blueprint in (main_bp, auth_bp, doctors_bp, availability_bp, appointments_bp,
-                      payments_bp, admin_bp):
+                      payments_bp, admin_bp, admin_payments_bp):
         app.register_blueprint(blueprint)
     # Domain APIs nest under the shared /api/v1 blueprint (OpenAPI, docs, bearer auth).
     for blueprint in (auth_api_bp, doctors_api_bp, availability_api_bp, appointments_api_bp,
