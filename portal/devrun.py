@@ -88,6 +88,25 @@ def build_child_env(
     return env
 
 
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((LOOPBACK, 0))
+        return sock.getsockname()[1]
+
+
+def razorpay_env(sandbox_port: int) -> dict[str, str]:
+    """Point the portal's razorpay client and checkout page at the local stand-in."""
+    root = f"http://{LOOPBACK}:{sandbox_port}"
+    return {"RAZORPAY_BASE_URL": root, "RAZORPAY_CHECKOUT_URL": f"{root}/checkout"}
+
+
+def razorpay_cmd(sandbox_port: int, web_port: int) -> list[str]:
+    """The Razorpay stand-in; its state survives restarts in instance/."""
+    return [sys.executable, "-m", "portal.sandbox.razorpay", "--port", str(sandbox_port),
+            "--webhook-url", f"http://{LOOPBACK}:{web_port}/api/v1/payments/webhook",
+            "--state-file", str(INSTANCE / "razorpay-sandbox.json")]
+
+
 def port_is_free(port: int, host: str = LOOPBACK) -> bool:
     """True if a server could listen on host:port now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -217,6 +236,11 @@ def _start_and_supervise(
     env = build_child_env(
         environ, redis_url=redis_url, mailbox_dir=mailbox_dir, mail_port=mail_port
     )
+    razorpay_port = None
+    if not environ.get("RAZORPAY_KEY_ID"):
+        # No real keys: the Razorpay stand-in, its webhooks aimed at our own endpoint.
+        razorpay_port = free_port()
+        env.update(razorpay_env(razorpay_port))
     run_step(flask_cmd("db", "upgrade"), env)
     run_step(flask_cmd("seed-demo"), env)
     # Bring every rolling window up to today (the cron job does it daily after this).
@@ -224,6 +248,11 @@ def _start_and_supervise(
 
     children: list[subprocess.Popen] = []
     stack.callback(stop_processes, children)
+    if razorpay_port is not None:
+        razorpay = start_child(razorpay_cmd(razorpay_port, port), env)
+        children.append(razorpay)
+        watched["razorpay-sandbox"] = razorpay
+        _say(f"Razorpay sandbox on {LOOPBACK}:{razorpay_port}")
     worker = start_child(flask_cmd("worker"), env)
     children.append(worker)
     cron = start_child(flask_cmd("cron"), env)

@@ -67,3 +67,14 @@ def test_the_web_server_never_uses_the_reloader():
     assert "--no-reload" in web_cmd(5000, debug=True)
     assert "--debug" in web_cmd(5000, debug=True)
     assert "--debug" not in web_cmd(5000, debug=False)
+
+
+def test_without_real_keys_the_portal_talks_to_the_razorpay_sandbox():
+    from portal.devrun import razorpay_cmd, razorpay_env
+
+    env = razorpay_env(5099)
+    assert env == {"RAZORPAY_BASE_URL": "http://127.0.0.1:5099",
+                   "RAZORPAY_CHECKOUT_URL": "http://127.0.0.1:5099/checkout"}
+    cmd = razorpay_cmd(5099, 5000)
+    assert cmd[1:3] == ["-m", "portal.sandbox.razorpay"]
+    assert "http://127.0.0.1:5000/api/v1/payments/webhook" in cmd
