@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from rq import cron
 
-from jobs import appointments, availability, events, payments
+from jobs import appointments, availability, events, notifications, payments
 
 # 00:15 UTC daily: every doctor's 30-day window gains its new last day.
 cron.register(availability.extend_windows, "default", cron="15 0 * * *",
@@ -23,3 +23,6 @@ cron.register(events.relay, "default", interval=5, name="relay-outbox")
 cron.register(payments.reconcile, "default", interval=120, name="reconcile-payments")
 # Mondays 01:00 UTC: last week's doctor payouts.
 cron.register(payments.compute_payouts, "default", cron="0 1 * * 1", name="weekly-payouts")
+
+# Every minute: due reminders and deliveries whose jobs Redis or a dead worker dropped.
+cron.register(notifications.sweep, "default", interval=60, name="sweep-notifications")

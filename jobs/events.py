@@ -22,9 +22,31 @@ def _refund_cancelled(event: OutboxEvent) -> None:
                                      payload.get("reason") or "appointment cancelled")
 
 
+def _notify_appointment(event: OutboxEvent) -> None:
+    from portal.notifications import service as notifications
+
+    notifications.on_appointment_event(event)
+
+
+def _notify_payment(event: OutboxEvent) -> None:
+    from portal.notifications import service as notifications
+
+    notifications.on_payment_event(event)
+
+
+NOTIFY_APPOINTMENT = ("notifications.appointment", _notify_appointment)
+NOTIFY_PAYMENT = ("notifications.payment", _notify_payment)
+
 # event type -> [(consumer name, handler)]
 CONSUMERS: dict[str, list[tuple[str, Callable[[OutboxEvent], None]]]] = {
-    "CANCELLED": [("payments.refund-on-cancel", _refund_cancelled)],
+    "RESERVED": [NOTIFY_APPOINTMENT],
+    "CONFIRMED": [NOTIFY_APPOINTMENT],
+    "CANCELLED": [("payments.refund-on-cancel", _refund_cancelled), NOTIFY_APPOINTMENT],
+    "RESCHEDULED": [NOTIFY_APPOINTMENT],
+    "PAYMENT_COMPLETED": [NOTIFY_PAYMENT],
+    "PAYMENT_FAILED": [NOTIFY_PAYMENT],
+    "REFUND_INITIATED": [NOTIFY_PAYMENT],
+    "REFUND_COMPLETED": [NOTIFY_PAYMENT],
 }
 
 

@@ -112,6 +112,7 @@ def _import_models() -> None:
     import portal.availability.models
     import portal.doctors.models
     import portal.events
+    import portal.notifications.models
     import portal.payments.models  # noqa: F401
 
 
@@ -128,6 +129,7 @@ def _register_blueprints(app: Flask) -> None:
     from portal.doctors.api import bp as doctors_api_bp
     from portal.doctors.views import bp as doctors_bp
     from portal.main import bp as main_bp
+    from portal.notifications.api import bp as notifications_api_bp
     from portal.payments.api import bp as payments_api_bp
     from portal.payments.views import bp as payments_bp
 
@@ -136,10 +138,12 @@ def _register_blueprints(app: Flask) -> None:
         app.register_blueprint(blueprint)
     # Domain APIs nest under the shared /api/v1 blueprint (OpenAPI, docs, bearer auth).
     for blueprint in (auth_api_bp, doctors_api_bp, availability_api_bp, appointments_api_bp,
-                      payments_api_bp):
+                      payments_api_bp, notifications_api_bp):
         api_bp.register_blueprint(blueprint)
     # Razorpay signs its webhooks; it cannot send our CSRF token (the only exempt form route).
     CSRF_EXEMPT_ENDPOINTS.add("api.payments_api.webhook")
+    # Twilio's status callback is signed by Twilio (X-Twilio-Signature) in the same way.
+    CSRF_EXEMPT_ENDPOINTS.add("api.notifications_api.sms_status")
     app.register_blueprint(api_bp)
 
     if app.config["PORTAL_ENV"] != "production":

@@ -7,6 +7,7 @@ descriptions and the pydantic models, so the document cannot drift from the code
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -153,13 +154,10 @@ def _rule_path(rule) -> tuple[str, list[dict]]:
         kind = type(converter).__name__
         if kind == "UUIDConverter":
             schema["format"] = "uuid"
-            path = path.replace(f"<uuid:{name}>", "{" + name + "}")
         elif kind == "IntegerConverter":
             schema = {"type": "integer"}
-            path = path.replace(f"<int:{name}>", "{" + name + "}")
-        else:
-            path = path.replace(f"<{name}>", "{" + name + "}").replace(
-                f"<string:{name}>", "{" + name + "}")
+        # <name>, <uuid:name>, <path:name>... all become {name}
+        path = re.sub(r"<(?:\w+:)?" + re.escape(name) + ">", "{" + name + "}", path)
         params.append({"name": name, "in": "path", "required": True, "schema": schema})
     return path, params
 

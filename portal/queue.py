@@ -12,10 +12,14 @@ log = logging.getLogger(__name__)
 
 
 def redis_connection(url: str | None = None) -> Redis:
+    """One client per URL and app: redis-py pools connections inside it (thread-safe)."""
     url = url or current_app.config["REDIS_URL"]
     if not url:
         raise RuntimeError("REDIS_URL is not set; `make run` starts a private Redis for you.")
-    return Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5)
+    clients = current_app.extensions.setdefault("redis_clients", {})
+    if url not in clients:
+        clients[url] = Redis.from_url(url, socket_connect_timeout=2, socket_timeout=5)
+    return clients[url]
 
 
 def get_queue(name: str = "default") -> Queue:

@@ -1,0 +1,1 @@
+"""Notifications: email, SMS, web push and in-app, from domain events, with reminders."""
