@@ -31,6 +31,9 @@ DOCTORS = [
 
 def seed() -> list[tuple[str, str]]:
     """Create whatever demo account is missing; return (role, email) of all of them."""
+    from portal.notifications.service import seed_default_templates
+
+    seed_default_templates()
     accounts = [("admin", "admin@example.com"), ("patient", "patient@example.com")]
     people = [("Clinic Admin", "admin@example.com", "+919820000100", Role.ADMIN),
               ("Pat Kumar", "patient@example.com", "+919820000101", Role.PATIENT)]

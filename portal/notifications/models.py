@@ -50,6 +50,7 @@ class ReminderStatus(enum.StrEnum):
     SCHEDULED = "SCHEDULED"
     SENT = "SENT"
     CANCELLED = "CANCELLED"  # the appointment was cancelled or moved
+    SKIPPED = "SKIPPED"  # found too late to be useful (a closer reminder follows)
 
 
 class NotificationTemplate(db.Model):

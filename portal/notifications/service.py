@@ -529,6 +529,11 @@ def send_reminder(reminder_id: uuid.UUID, now: datetime | None = None) -> str:
         row.status = ReminderStatus.CANCELLED.value
         db.session.commit()
         return row.status
+    if now > row.due_at + timedelta(minutes=row.offset_minutes / 2):
+        # "Tomorrow" is wrong an hour before: a reminder this late is skipped, not sent.
+        row.status = ReminderStatus.SKIPPED.value
+        db.session.commit()
+        return row.status
     offset = row.offset_minutes
     db.session.commit()
     # Notifications first (unique per reminder, so a second runner adds nothing), then the

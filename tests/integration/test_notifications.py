@@ -1,0 +1,278 @@
+"""Notifications from events, through a real SMTP server (aiosmtpd), with reminders on a
+controllable clock, and nothing lost or doubled while Redis is down."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+
+import pytest
+from rq import Queue
+from sqlalchemy import func, select
+
+from portal.appointments import service as appointments
+from portal.availability import service as availability
+from portal.events import OutboxEvent, relay_pending
+from portal.extensions import db
+from portal.notifications import service
+from portal.notifications.models import (
+    Channel,
+    NotificationLog,
+    NotificationType,
+    ScheduledNotification,
+)
+
+MONDAY = datetime(2026, 12, 7, 0, 30, tzinfo=UTC)  # 06:00 IST
+
+
+@pytest.fixture
+def clinic(factory, frozen_clock):
+    frozen_clock.freeze(MONDAY)
+    doctor = factory.doctor(fee_video_paise=0, fee_in_person_paise=None)
+    doctor.booking_window_days = 4
+    availability.set_weekly_schedule(doctor, [
+        availability.RangeInput(d, time(9), time(13), "VIDEO", 30) for d in range(5)],
+        date(2026, 12, 7))
+    patient = factory.patient()
+    service.update_preferences(patient, channels_={"SMS": {t.value: False
+                                                           for t in NotificationType}})
+    slots = availability.free_slots(doctor, MONDAY, MONDAY + timedelta(days=4))
+    return {"doctor": doctor, "patient": patient, "slots": slots}
+
+
+def run_jobs(app, redis_url=None) -> None:
+    from portal.queue import AppWorker, redis_connection
+
+    connection = redis_connection(redis_url or app.config["REDIS_URL"])
+    worker = AppWorker([Queue(n, connection=connection) for n in app.config["RQ_QUEUES"]],
+                       connection=connection)
+    worker.app = app
+    worker.work(burst=True)
+    db.session.expire_all()
+
+
+def settle(app) -> None:
+    """What the relay cron job and the worker do, now: events -> consumers -> deliveries."""
+    for _ in range(3):
+        relay_pending()
+        run_jobs(app)
+
+
+def book(clinic, index=0):
+    appointment = appointments.reserve(clinic["patient"], clinic["slots"][index].id)
+    return appointments.confirm(appointment.id, actor_id=clinic["patient"].id)
+
+
+def logs(user, channel=None, kind=None) -> list[NotificationLog]:
+    stmt = select(NotificationLog).where(NotificationLog.user_id == user.id)
+    if channel:
+        stmt = stmt.where(NotificationLog.channel == channel)
+    if kind:
+        stmt = stmt.where(NotificationLog.type == kind)
+    return list(db.session.scalars(stmt.order_by(NotificationLog.created_at)))
+
+
+def test_a_confirmation_is_emailed_with_an_invite_and_noted_in_app(app, clinic, mailbox):
+    appointment = book(clinic)
+    settle(app)
+
+    emails = [m for m in mailbox.list() if clinic["patient"].email in m.to]
+    confirmations = [m for m in emails if "is confirmed" in m.subject]
+    assert len(confirmations) == 1
+    message = confirmations[0]
+    assert clinic["doctor"].name in message.text
+    assert "meet.example.com/room/" in message.text
+    assert "appointment.ics" in message.meta.get("attachments", [])
+    assert "<p" in (message.html or "")
+    inbox = service.inbox(clinic["patient"].id)
+    assert {n.type for n in inbox} == {"APPOINTMENT_CONFIRMED", "APPOINTMENT_RESERVED"}
+    assert service.unread_count(clinic["patient"].id) == 2
+    doctor_mail = [m for m in mailbox.list() if clinic["doctor"].user.email in m.to]
+    assert [m.subject.split(":")[0] for m in doctor_mail] == ["New booking"]
+    assert appointment.id
+
+
+def test_switched_off_channels_are_not_used(app, clinic, mailbox):
+    book(clinic)
+    settle(app)
+    assert logs(clinic["patient"], channel="SMS") == []
+
+
+def test_reminders_are_scheduled_at_the_offsets_and_past_ones_skipped(app, clinic):
+    appointment = book(clinic, index=3)  # Monday 10:30 IST = 05:00 UTC, 4.5 h from now
+    settle(app)
+    rows = db.session.scalars(select(ScheduledNotification).where(
+        ScheduledNotification.appointment_id == appointment.id)
+        .order_by(ScheduledNotification.due_at)).all()
+    assert [r.offset_minutes for r in rows] == [60, 15]  # 24 h before is already past
+    assert [r.due_at for r in rows] == [appointment.start_at - timedelta(minutes=60),
+                                        appointment.start_at - timedelta(minutes=15)]
+
+
+def test_a_reminder_goes_out_at_its_time_and_only_once(app, clinic, frozen_clock, mailbox):
+    appointment = book(clinic, index=3)
+    settle(app)
+    mailbox.clear()
+    assert service.sweep_reminders() == 0  # nothing due yet
+
+    frozen_clock.freeze(appointment.start_at - timedelta(minutes=60))
+    assert service.sweep_reminders() == 1
+    assert service.sweep_reminders() == 0
+    settle(app)
+
+    reminders = [m for m in mailbox.list() if m.subject.startswith("Reminder")]
+    assert [m.subject for m in reminders] == [f"Reminder: {clinic['doctor'].name} in 1 hour"]
+
+
+def test_no_reminder_after_a_cancellation(app, clinic, frozen_clock, mailbox):
+    appointment = book(clinic, index=3)
+    settle(app)
+    appointments.cancel_by_patient(clinic["patient"], appointment.id)
+    settle(app)
+    frozen_clock.freeze(appointment.start_at - timedelta(minutes=15))
+    assert service.sweep_reminders() == 0
+    settle(app)
+    assert logs(clinic["patient"], kind="APPOINTMENT_REMINDER") == []
+    assert any("is cancelled" in m.subject for m in mailbox.list())
+
+
+def test_reminders_move_with_a_rescheduled_appointment(app, clinic, frozen_clock):
+    appointment = book(clinic, index=8)  # Tuesday
+    settle(app)
+    new_slot = clinic["slots"][12]
+    appointments.reschedule(clinic["patient"], appointment.id, new_slot.id)
+    settle(app)
+
+    pending = db.session.scalars(select(ScheduledNotification).where(
+        ScheduledNotification.appointment_id == appointment.id,
+        ScheduledNotification.status == "SCHEDULED")).all()
+    assert {r.due_at for r in pending} == {new_slot.start_at - timedelta(minutes=m)
+                                           for m in (1440, 60, 15)
+                                           if new_slot.start_at - timedelta(minutes=m) > MONDAY}
+    moved = logs(clinic["patient"], channel="EMAIL", kind="APPOINTMENT_RESCHEDULED")
+    assert len(moved) == 1
+
+    # The new time's reminders go out at their times; the 24-hour one found an hour before
+    # is skipped as stale, and none of the old time's are sent.
+    frozen_clock.freeze(new_slot.start_at - timedelta(minutes=60))
+    service.sweep_reminders()
+    frozen_clock.freeze(new_slot.start_at - timedelta(minutes=15))
+    service.sweep_reminders()
+    settle(app)
+    sent = logs(clinic["patient"], channel="EMAIL", kind="APPOINTMENT_REMINDER")
+    assert sorted(row.subject for row in sent) == [
+        f"Reminder: {clinic['doctor'].name} in 1 hour",
+        f"Reminder: {clinic['doctor'].name} in 15 minutes"]
+
+
+def test_a_delivery_never_sends_twice(app, clinic, mailbox):
+    book(clinic)
+    relay_pending()
+    run_jobs(app)
+    row = logs(clinic["patient"], channel="EMAIL")[0]
+    assert row.status == "SENT"
+    count = len(mailbox.list())
+    assert service.deliver(row.id) == "SENT"  # a retried job
+    assert len(mailbox.list()) == count
+
+
+def test_a_failing_mail_server_is_retried_with_backoff_then_marked_failed(
+        app, clinic, frozen_clock, monkeypatch):
+    book(clinic)
+    relay_pending()
+    from portal.notifications import channels
+
+    def broken(*args, **kwargs):
+        raise channels.TransientFailure("mail server down")
+
+    monkeypatch.setattr(channels, "send_email", broken)
+    run_jobs(app)
+    row = logs(clinic["patient"], channel="EMAIL")[0]
+    assert (row.status, row.attempts) == ("PENDING", 1)
+    assert row.next_attempt_at == MONDAY + timedelta(seconds=60)
+    for _ in range(service.MAX_ATTEMPTS):
+        frozen_clock.advance(timedelta(hours=1))
+        service.deliver(row.id)
+    db.session.expire_all()
+    row = db.session.get(NotificationLog, row.id)
+    assert (row.status, row.attempts) == ("FAILED", service.MAX_ATTEMPTS)
+
+
+def test_every_notification_arrives_once_after_redis_comes_back(app, clinic, mailbox):
+    from portal.localredis import PrivateRedis
+
+    with PrivateRedis() as redis:
+        previous = app.config["REDIS_URL"]
+        app.config["REDIS_URL"] = redis.url
+        try:
+            redis.stop()
+            first = book(clinic, 0)
+            second = book(clinic, 1)  # bookings succeed with Redis down
+            assert relay_pending() == 0  # events wait in the outbox
+            assert db.session.scalar(select(func.count()).select_from(OutboxEvent).where(
+                OutboxEvent.published_at.is_(None))) == 4
+
+            redis.start()
+            settle(app)
+            settle(app)  # a second relay and worker pass adds nothing
+        finally:
+            app.config["REDIS_URL"] = previous
+
+    confirmations = [m for m in mailbox.list() if clinic["patient"].email in m.to
+                     and "is confirmed" in m.subject]
+    assert len(confirmations) == 2
+    assert {first.id, second.id}
+    assert db.session.scalar(select(func.count()).select_from(OutboxEvent).where(
+        OutboxEvent.published_at.is_(None))) == 0
+
+
+def test_templates_render_in_a_sandbox_and_hindi_is_used_when_chosen(app, clinic, mailbox):
+    from portal.exceptions import ValidationFailed
+
+    with pytest.raises(ValidationFailed, match=r"does not render.*unsafe"):
+        service.render_source("", "{{ ''.__class__.__mro__[1].__subclasses__() }}", {})
+    service.update_preferences(clinic["patient"], language="hi")
+    book(clinic)
+    settle(app)
+    confirmation = [m for m in mailbox.list() if clinic["patient"].email in m.to
+                    and "पक्की" in m.subject]
+    assert len(confirmation) == 1
+
+
+def test_the_api_lists_a_users_notifications_and_preferences(app, clinic, client):
+    book(clinic)
+    settle(app)
+    token = client.api_token(clinic["patient"].email)
+    headers = {"Authorization": f"Bearer {token}"}
+    listed = client.get(f"/api/v1/notifications/user/{clinic['patient'].id}?channel=IN_APP",
+                        headers=headers).get_json()
+    assert listed["unread"] == 2
+    assert {n["type"] for n in listed["items"]} == {"APPOINTMENT_CONFIRMED",
+                                                    "APPOINTMENT_RESERVED"}
+    refused = client.put("/api/v1/notifications/preferences", headers=headers,
+                         json={"channels": {"EMAIL": {"PAYMENT_RECEIPT": False}}})
+    assert refused.status_code == 422
+    assert refused.get_json()["errors"][0]["field"] == "channels.EMAIL.PAYMENT_RECEIPT"
+    ok = client.put("/api/v1/notifications/preferences", headers=headers,
+                    json={"reminder_offsets": [120, 30], "language": "hi"})
+    assert ok.get_json()["reminder_offsets"] == [120, 30]
+    other = client.get(f"/api/v1/notifications/preferences/{clinic['doctor'].user.id}",
+                       headers=headers)
+    assert other.status_code == 404
+
+
+def test_admins_send_announcements(app, clinic, client, factory):
+    admin = factory.admin()
+    token = client.api_token(admin.email)
+    response = client.post("/api/v1/notifications/send",
+                           headers={"Authorization": f"Bearer {token}"},
+                           json={"user_ids": [str(clinic["patient"].id)], "title": "Closed",
+                                 "message": "Closed on Friday", "channels": ["IN_APP"]})
+    assert response.status_code == 202
+    assert response.get_json() == {"notifications": 1}
+    assert [n.subject for n in service.inbox(clinic["patient"].id)] == ["Closed"]
+    patient_token = client.api_token(clinic["patient"].email)
+    assert client.post("/api/v1/notifications/send",
+                       headers={"Authorization": f"Bearer {patient_token}"},
+                       json={"user_ids": [str(admin.id)], "title": "x", "message": "y"}
+                       ).status_code == 403
+    assert Channel.IN_APP
