@@ -1,7 +1,574 @@
-"""Booking pages for patients and doctors (being built)."""
+"""Booking pages: holding a slot, the appointment page, My appointments, cancelling,
+rescheduling, and the doctor's list of appointments.
+
+Endpoints (blueprint `appointments`, under /appointments):
+  reserve      POST /reserve                   the doctor page's slot picker posts here
+  index        GET  /                          My appointments (patients), ?scope=upcoming|past
+  practice     GET  /practice                  the doctor's today and upcoming appointments
+  detail       GET  /<id>                      the appointment page (hold, confirmation, history)
+  status       GET  /<id>/status               the hold's countdown, polled by HTMX
+  ics          GET  /<id>.ics                  an iCalendar file
+  confirm      POST /<id>/confirm              free consultations only (paid ones go via payments)
+  cancel       GET, POST /<id>/cancel          the refund quote, then the cancellation
+  reschedule   GET, POST /<id>/reschedule      a picker of the doctor's free times
+  complete     POST /<id>/complete             doctors, once the appointment has started
+  no_show      POST /<id>/no-show              doctors, once the appointment has started
+
+Every page is for the patient, the doctor or an admin: anyone else gets 404 (the service's
+`get_visible`), so ids cannot be probed. Each HTMX interaction also works as a plain link or
+form: HTMX gets a fragment, a browser without JavaScript a page or a redirect with a message.
+Times are shown in the viewer's zone (the doctor's zone for the doctor), always named.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint
+import math
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask_login import current_user
+
+from portal.appointments import service
+from portal.appointments.forms import (
+    DoctorCancelForm,
+    PatientCancelForm,
+    RescheduleForm,
+    ReserveForm,
+)
+from portal.appointments.ics import calendar_for
+from portal.appointments.models import Appointment, AppointmentStatus
+from portal.auth.models import Role
+from portal.availability import service as availability
+from portal.clock import utcnow
+from portal.doctors import service as doctors
+from portal.doctors.models import ConsultationType
+from portal.exceptions import DomainError, NotFound, ValidationFailed
+from portal.formatting import format_money, localtime
+from portal.security import doctor_required, login_required, patient_required, roles_required
+from portal.web import apply_errors, render_page
 
 bp = Blueprint("appointments", __name__, url_prefix="/appointments")
+
+staff_required = roles_required(Role.DOCTOR, Role.ADMIN)
+
+S = AppointmentStatus
+RESCHEDULE_DAYS = 14
+PER_PAGE = 10
+TIME_FMT = "%a %d %b %Y, %H:%M"
+
+
+# --- template helpers ----------------------------------------------------------------------------
+
+
+@bp.app_template_global()
+def new_idempotency_key() -> str:
+    """A fresh key for a booking form: submitting the same form twice returns the same hold."""
+    return str(uuid.uuid4())
+
+
+@bp.app_template_filter("doctor_title")
+def doctor_title(name: str) -> str:
+    """'Dr. Asha Mehta' stays as it is; 'Asha Mehta' becomes 'Dr Asha Mehta'."""
+    return name if name.lower().startswith(("dr ", "dr.")) else f"Dr {name}"
+
+
+# --- small helpers -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Row:
+    """An appointment as a list shows it: its status as the patient or doctor should read it."""
+
+    appointment: Appointment
+    status: AppointmentStatus
+    started: bool
+    error: str = ""
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    at: datetime
+    label: str
+    by: str
+    note: str = ""
+
+
+def _row(appointment: Appointment, now: datetime, error: str = "") -> Row:
+    return Row(appointment, service.effective_status(appointment, now),
+               appointment.start_at <= now, error)
+
+
+def _zone(appointment: Appointment | None = None) -> str:
+    """The viewer's zone: a doctor's own practice zone, everyone else their account's zone."""
+    if current_user.role == Role.DOCTOR and appointment is not None:
+        return appointment.doctor.timezone
+    if current_user.role == Role.DOCTOR:
+        doctor = doctors.doctor_for_user(current_user)
+        if doctor is not None:
+            return doctor.timezone
+    return current_user.timezone
+
+
+def _page_number() -> int:
+    try:
+        return max(1, min(int(request.args.get("page", 1)), 100_000))
+    except ValueError:
+        return 1
+
+
+def _is_htmx() -> bool:
+    return bool(getattr(request, "htmx", False))
+
+
+def _htmx_redirect(url: str):
+    """HTMX follows HX-Redirect with a full page load; browsers follow the 303."""
+    if _is_htmx():
+        return "", 200, {"HX-Redirect": url}
+    return redirect(url, 303)
+
+
+def _parse_uuid(raw: str | None) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(raw or "")
+    except ValueError:
+        return None
+
+
+def _is_owner(appointment: Appointment) -> bool:
+    return appointment.patient_id == current_user.id
+
+
+def _is_staff() -> bool:
+    return current_user.role in (Role.DOCTOR, Role.ADMIN)
+
+
+def _history(appointment: Appointment) -> list[HistoryEntry]:
+    """The status history in words: what happened, when, and who did it."""
+    entries = []
+    for row in service.history(appointment):
+        if row.changed_by_id is None:
+            by = "automatically"
+        elif row.changed_by_id == current_user.id:
+            by = "by you"
+        elif row.changed_by_id == appointment.patient_id:
+            by = "by the patient"
+        elif row.changed_by_id == appointment.doctor.user_id:
+            by = "by the doctor"
+        else:
+            by = "by the clinic"
+        to_status = AppointmentStatus(row.to_status)
+        label, note = to_status.label, ""
+        if row.from_status == row.to_status == S.CONFIRMED:
+            label = "Rescheduled"
+            note = _old_time_note(row.reason)
+        elif to_status == S.EXPIRED:
+            label = "Hold expired"
+        elif to_status == S.CANCELLED or (to_status == S.CONFIRMED
+                                          and row.reason != "confirmed"):
+            note = row.reason
+        entries.append(HistoryEntry(row.created_at, label, by, note))
+    return entries
+
+
+def _old_time_note(reason: str) -> str:
+    """'rescheduled from <ISO time>' (the service's wording) as a time in the viewer's zone."""
+    raw = reason.removeprefix("rescheduled from ").strip()
+    try:
+        old = datetime.fromisoformat(raw)
+    except ValueError:
+        return reason
+    if old.tzinfo is None:
+        old = old.replace(tzinfo=UTC)
+    return f"from {localtime(old, _zone(), TIME_FMT)}"
+
+
+# --- holding a slot ------------------------------------------------------------------------------
+
+
+@bp.post("/reserve")
+@patient_required
+def reserve():
+    """Hold the chosen slot and open its page; a taken, held or past slot, or too many holds,
+    sends the patient back to the doctor's page with the reason (HTMX: the reason in place
+    of the slot)."""
+    form = ReserveForm()
+    back = _doctor_page(form)
+    if not form.validate_on_submit():
+        return _reserve_failed("Choose a time from the list.", back, 422)
+    slot_id = uuid.UUID(form.slot_id.data)
+    key = (form.idempotency_key.data or "").strip() or None
+    try:
+        appointment = service.reserve(current_user, slot_id, idempotency_key=key)
+        if key and service.effective_status(appointment) not in (S.RESERVED, S.CONFIRMED):
+            # The form came back from history after that hold ended: not a double submit.
+            appointment = service.reserve(current_user, slot_id)
+    except NotFound as exc:
+        return _reserve_failed(exc.message, back, exc.status)
+    except DomainError as exc:
+        return _reserve_failed(exc.message, back, exc.status,
+                               too_many=isinstance(exc, service.TooManyHolds))
+    return _htmx_redirect(url_for(".detail", appointment_id=appointment.id))
+
+
+def _doctor_page(form: ReserveForm) -> str:
+    doctor_id = _parse_uuid(form.doctor_id.data)
+    if doctor_id is None:
+        return url_for("doctors.directory")
+    try:
+        day = date.fromisoformat(form.day.data or "").isoformat()
+    except ValueError:
+        day = None
+    return url_for("doctors.detail", doctor_id=doctor_id, day=day)
+
+
+def _reserve_failed(message: str, back: str, status: int, too_many: bool = False):
+    if _is_htmx():
+        return render_template("appointments/_reserve_error.html", message=message, back=back,
+                               too_many=too_many), status
+    flash(message, "error")
+    return redirect(back, 303)
+
+
+# --- the appointment page ------------------------------------------------------------------------
+
+
+@bp.get("/<uuid:appointment_id>")
+@login_required
+def detail(appointment_id: uuid.UUID):
+    """The appointment: a held one counts down and offers the next step; a confirmed one
+    has its details, calendar file, cancel and reschedule; every one its history."""
+    appointment = service.get_visible(current_user, appointment_id)
+    now = utcnow()
+    status = service.effective_status(appointment, now)
+    cutoff = current_app.config["RESCHEDULE_CUTOFF_HOURS"]
+    return render_template(
+        "appointments/detail.html", appointment=appointment, status=status, tz=_zone(appointment),
+        now=now, is_owner=_is_owner(appointment), is_staff=_is_staff(),
+        remaining=_remaining(appointment, now), started=appointment.start_at <= now,
+        can_reschedule=(status == S.CONFIRMED
+                        and appointment.start_at - now >= timedelta(hours=cutoff)),
+        reschedule_cutoff=cutoff, history=_history(appointment))
+
+
+def _remaining(appointment: Appointment, now: datetime) -> int:
+    if appointment.status != S.RESERVED or appointment.reserved_until is None:
+        return 0
+    # Rounded up: while the hold lasts the page never shows 0.
+    return max(0, math.ceil((appointment.reserved_until - now).total_seconds()))
+
+
+@bp.get("/<uuid:appointment_id>/status")
+@login_required
+def status(appointment_id: uuid.UUID):
+    """The hold's countdown, refreshed from the server's clock. Once the appointment is no
+    longer held (lapsed, confirmed, released), HTMX reloads the whole page."""
+    appointment = service.get_visible(current_user, appointment_id)
+    now = utcnow()
+    here = url_for(".detail", appointment_id=appointment.id)
+    if service.effective_status(appointment, now) != S.RESERVED or not _is_owner(appointment):
+        if _is_htmx():
+            return "", 200, {"HX-Refresh": "true"}
+        return redirect(here)
+    if not _is_htmx():
+        return redirect(here)
+    return render_template("appointments/_hold_status.html", appointment=appointment,
+                           tz=_zone(appointment), remaining=_remaining(appointment, now))
+
+
+@bp.get("/<uuid:appointment_id>.ics")
+@login_required
+def ics(appointment_id: uuid.UUID):
+    """The appointment as an iCalendar event (times in UTC), for the patient's calendar app."""
+    appointment = service.get_visible(current_user, appointment_id)
+    page = url_for(".detail", appointment_id=appointment.id, _external=True)
+    body = calendar_for(appointment, page, domain=request.host.split(":")[0])
+    response = make_response(body)
+    response.mimetype = "text/calendar"
+    response.charset = "utf-8"
+    filename = f"appointment-{appointment.start_at:%Y%m%d-%H%M}.ics"
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+@bp.post("/<uuid:appointment_id>/confirm")
+@login_required
+def confirm(appointment_id: uuid.UUID):
+    """Confirm a held free consultation. Paid ones are confirmed by the payment step."""
+    appointment = service.get_visible(current_user, appointment_id)
+    if current_user.role == Role.DOCTOR or (current_user.role == Role.PATIENT
+                                            and not _is_owner(appointment)):
+        raise NotFound("No such appointment.")
+    here = url_for(".detail", appointment_id=appointment.id)
+    if appointment.fee_paise > 0:
+        flash("This consultation is paid: it is confirmed once the payment is made.", "error")
+        return redirect(here, 303)
+    try:
+        service.confirm(appointment.id, actor_id=current_user.id)
+    except NotFound:
+        raise
+    except DomainError as exc:
+        flash(exc.message, "error")
+        return redirect(here, 303)
+    flash("Your booking is confirmed.", "success")
+    return redirect(here, 303)
+
+
+# --- My appointments -----------------------------------------------------------------------------
+
+
+@bp.get("/")
+@login_required
+def index():
+    """The patient's upcoming (soonest first) or past appointments; HTMX swaps the list."""
+    if current_user.role == Role.DOCTOR:
+        return redirect(url_for(".practice"))
+    if current_user.role != Role.PATIENT:
+        abort(403)
+    scope = "past" if request.args.get("scope") == "past" else "upcoming"
+    now = utcnow()
+    page = service.patient_appointments(current_user.id, upcoming=scope == "upcoming",
+                                        now=now, page=_page_number(), per_page=PER_PAGE)
+    return render_page("appointments/index.html", block="list", page=page, scope=scope,
+                       rows=[_row(a, now) for a in page.items], tz=current_user.timezone)
+
+
+# --- cancelling ----------------------------------------------------------------------------------
+
+
+@bp.route("/<uuid:appointment_id>/cancel", methods=["GET", "POST"])
+@login_required
+def cancel(appointment_id: uuid.UUID):
+    """GET: what cancelling now would refund, and the form. POST: cancel.
+
+    Patients are refunded by the policy (a hold simply ends); a doctor or an admin gives
+    a reason and the patient is refunded in full.
+    """
+    appointment = service.get_visible(current_user, appointment_id)
+    staff = _is_staff()
+    form = DoctorCancelForm() if staff else PatientCancelForm()
+    from_practice = staff and (form.return_to.data == "practice")
+    here = url_for(".detail", appointment_id=appointment.id)
+    status_code = 200
+    if form.is_submitted():
+        if form.validate():
+            try:
+                if staff:
+                    cancelled = service.cancel_by_doctor(current_user, appointment.id,
+                                                         form.reason.data or "")
+                else:
+                    cancelled = service.cancel_by_patient(current_user, appointment.id,
+                                                          form.reason.data or "")
+            except NotFound:
+                raise
+            except ValidationFailed as exc:
+                apply_errors(form, exc)
+            except DomainError as exc:
+                form.form_errors.append(exc.message)
+            else:
+                if from_practice and _is_htmx():
+                    return _practice_row(cancelled)
+                flash(_cancelled_message(cancelled, staff), "success")
+                return redirect(url_for(".practice") if from_practice else here, 303)
+        status_code = 422 if any(f.errors for f in form) else 409
+        if from_practice and _is_htmx():
+            errors = [*form.form_errors, *(e for f in form for e in f.errors)]
+            return _practice_row(appointment, " ".join(errors)), status_code
+    now = utcnow()
+    status = service.effective_status(appointment, now)
+    blocked = _why_not_cancellable(appointment, status, staff, now)
+    return render_template(
+        "appointments/cancel.html", appointment=appointment, status=status, form=form,
+        staff=staff, quote=_quote(appointment, staff, now), quote_until=_quote_until(
+            appointment, now) if not staff else None, blocked=blocked, tz=_zone(appointment),
+    ), status_code
+
+
+def _quote(appointment: Appointment, staff: bool, now: datetime) -> service.CancellationQuote:
+    if staff:
+        paid = appointment.status == S.CONFIRMED
+        return service.CancellationQuote(
+            appointment.fee_paise if paid else 0, 100 if paid else 0,
+            "A cancellation by the clinic refunds the patient in full." if paid
+            else "Nothing has been paid, so there is nothing to refund.")
+    return service.cancellation_quote(appointment, now)
+
+
+def _quote_until(appointment: Appointment, now: datetime) -> datetime | None:
+    """When the patient's quote drops to the next tier of the policy (None if it will not)."""
+    if appointment.status != S.CONFIRMED or appointment.fee_paise == 0:
+        return None
+    hours_before = (appointment.start_at - now) / timedelta(hours=1)
+    for min_hours, _percent in current_app.config["CANCELLATION_POLICY"]:
+        if hours_before >= min_hours:
+            return appointment.start_at - timedelta(hours=min_hours) if min_hours else None
+    return None
+
+
+def _why_not_cancellable(appointment: Appointment, status: AppointmentStatus, staff: bool,
+                         now: datetime) -> str:
+    if status not in (S.RESERVED, S.CONFIRMED):
+        return f"This appointment is {status.label.lower()}; there is nothing to cancel."
+    if status == S.CONFIRMED and appointment.start_at <= now and not staff:
+        return "The appointment has already started; it cannot be cancelled now."
+    return ""
+
+
+def _cancelled_message(appointment: Appointment, staff: bool) -> str:
+    refund = appointment.refund_paise or 0
+    money = format_money(refund, appointment.currency)
+    if staff:
+        return (f"Appointment cancelled. The patient is refunded {money} in full."
+                if refund else "Appointment cancelled. The patient has been told.")
+    if appointment.confirmed_at is None:
+        return "The hold is released; the time is free for others."
+    if refund:
+        return (f"Your appointment is cancelled. {money} will be refunded to the way you "
+                "paid, usually within 5–7 working days.")
+    return "Your appointment is cancelled."
+
+
+# --- rescheduling --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PickerDay:
+    date: date
+    slots: list[tuple[uuid.UUID, datetime]]  # slot id, start in the viewer's zone
+
+
+@bp.route("/<uuid:appointment_id>/reschedule", methods=["GET", "POST"])
+@login_required
+def reschedule(appointment_id: uuid.UUID):
+    """A picker of the doctor's free times of the same kind for the next two weeks; POST moves
+    the appointment. HTMX gets the picker in a <dialog>, browsers a page of its own."""
+    appointment = service.get_visible(current_user, appointment_id)
+    if current_user.role == Role.PATIENT and not _is_owner(appointment):
+        raise NotFound("No such appointment.")
+    tz = _zone(appointment)
+    form = RescheduleForm()
+    here = url_for(".detail", appointment_id=appointment.id)
+    status_code = 200
+    if form.is_submitted():
+        if form.validate():
+            try:
+                moved = service.reschedule(current_user, appointment.id,
+                                           uuid.UUID(form.slot_id.data))
+            except NotFound as exc:
+                if exc.field != "slot_id":
+                    raise
+                form.slot_id.errors = [exc.message]
+            except DomainError as exc:
+                form.form_errors.append(exc.message)
+            else:
+                flash(f"Moved to {localtime(moved.start_at, tz, TIME_FMT)} ({tz}).", "success")
+                return _htmx_redirect(here)
+        status_code = 409 if form.form_errors else 422
+    now = utcnow()
+    cutoff = current_app.config["RESCHEDULE_CUTOFF_HOURS"]
+    blocked = ""
+    if appointment.status != S.CONFIRMED:
+        blocked = "Only a confirmed appointment can be rescheduled."
+    elif appointment.start_at - now < timedelta(hours=cutoff):
+        blocked = (f"Appointments can be moved up to {cutoff} hours before they start; "
+                   "cancel instead.")
+    days = [] if blocked else _free_days(appointment, tz, now)
+    context = {"appointment": appointment, "form": form, "days": days, "tz": tz,
+               "blocked": blocked, "kind": ConsultationType(appointment.consultation_type)}
+    if _is_htmx():
+        fragment = "_reschedule_panel.html" if request.method == "POST" else (
+            "_reschedule_dialog.html")
+        return render_template(f"appointments/{fragment}", **context), status_code
+    return render_template("appointments/reschedule.html", **context), status_code
+
+
+def _free_days(appointment: Appointment, tz: str, now: datetime) -> list[PickerDay]:
+    zone = ZoneInfo(tz)
+    today = now.astimezone(zone).date()
+    start = datetime.combine(today, time(0), tzinfo=zone)
+    end = datetime.combine(today + timedelta(days=RESCHEDULE_DAYS), time(0), tzinfo=zone)
+    by_day: dict[date, list[tuple[uuid.UUID, datetime]]] = defaultdict(list)
+    for slot in availability.free_slots(appointment.doctor, start, end, now=now):
+        if slot.consultation_type == appointment.consultation_type:
+            local = slot.start_at.astimezone(zone)
+            by_day[local.date()].append((slot.id, local))
+    return [PickerDay(day, by_day[day]) for day in sorted(by_day)]
+
+
+# --- the doctor's appointments -------------------------------------------------------------------
+
+
+@bp.get("/practice")
+@doctor_required
+def practice():
+    """The logged-in doctor's appointments today (any outcome) and upcoming, with the patient's
+    details and reason for the visit, in the doctor's zone. HTMX pages the upcoming list."""
+    doctor = doctors.doctor_for_user(current_user)
+    if doctor is None:
+        abort(404)
+    zone = ZoneInfo(doctor.timezone)
+    now = utcnow()
+    today = now.astimezone(zone).date()
+    day_start = datetime.combine(today, time(0), tzinfo=zone).astimezone(UTC)
+    day_end = datetime.combine(today + timedelta(days=1), time(0), tzinfo=zone).astimezone(UTC)
+    todays = service.doctor_appointments(doctor.id, start=day_start, end=day_end, now=now,
+                                         per_page=100).items
+    upcoming = service.doctor_appointments(doctor.id, upcoming=True, start=day_end, now=now,
+                                           page=_page_number(), per_page=20)
+    return render_page(
+        "appointments/practice.html", block="upcoming", doctor=doctor, tz=doctor.timezone,
+        today=today, today_rows=[_row(a, now) for a in reversed(todays)], upcoming=upcoming,
+        upcoming_rows=[_row(a, now) for a in upcoming.items])
+
+
+def _practice_row(appointment: Appointment, error: str = ""):
+    return render_template("appointments/_practice_row.html",
+                           row=_row(appointment, utcnow(), error), tz=_zone(appointment))
+
+
+def _outcome(appointment_id: uuid.UUID, action, done: str):
+    """Mark completed / no-show: HTMX from the list gets the row back, browsers a redirect."""
+    from_practice = request.form.get("return_to") == "practice"
+    back = (url_for(".practice") if from_practice
+            else url_for(".detail", appointment_id=appointment_id))
+    try:
+        appointment = action(current_user, appointment_id)
+    except NotFound:
+        raise
+    except DomainError as exc:
+        if _is_htmx() and from_practice:
+            appointment = service.get_visible(current_user, appointment_id)
+            return _practice_row(appointment, exc.message), exc.status
+        flash(exc.message, "error")
+        return redirect(back, 303)
+    if _is_htmx() and from_practice:
+        return _practice_row(appointment)
+    flash(f"Appointment with {appointment.patient.name} {done}.", "success")
+    return redirect(back, 303)
+
+
+@bp.post("/<uuid:appointment_id>/complete")
+@staff_required
+def complete(appointment_id: uuid.UUID):
+    """The doctor saw the patient (allowed once the appointment has started)."""
+    return _outcome(appointment_id, service.mark_completed, "marked completed")
+
+
+@bp.post("/<uuid:appointment_id>/no-show")
+@staff_required
+def no_show(appointment_id: uuid.UUID):
+    """The patient did not come (allowed once the appointment has started)."""
+    return _outcome(appointment_id, service.mark_no_show, "marked as a no-show")
