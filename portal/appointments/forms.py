@@ -46,3 +46,9 @@ class RescheduleForm(FlaskForm):
 
     slot_id = RadioField("New time", choices=[], validate_choice=False,
                          validators=[InputRequired("Choose a new time."), _uuid])
+
+
+class ReasonForm(FlaskForm):
+    reason = TextAreaField("Reason for the visit (optional)",
+                           validators=[Optional(), Length(max=1000)],
+                           description="Symptoms or questions; only your doctor sees it.")

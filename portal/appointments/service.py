@@ -160,6 +160,30 @@ def effective_status(appointment: Appointment, now: datetime | None = None) -> A
     return appointment.status_enum
 
 
+def set_reason(patient: User, appointment_id: uuid.UUID, reason: str,
+               now: datetime | None = None) -> Appointment:
+    """The patient's reason for the visit, editable while held or confirmed, before it starts."""
+    from portal.exceptions import ValidationFailed
+
+    now = now or utcnow()
+    if len(reason) > 1000:
+        raise ValidationFailed({"reason": "Use at most 1000 characters."})
+    appointment = get_visible(patient, appointment_id)
+    if appointment.patient_id != patient.id:
+        raise NotFound("No such appointment.")
+    begin_write()
+    appointment = _locked(appointment.id)
+    if effective_status(appointment, now) not in (S.RESERVED, S.CONFIRMED) or \
+            appointment.start_at <= now:
+        db.session.rollback()
+        raise TransitionNotAllowed("The reason can be changed only before the appointment "
+                                   "starts.")
+    appointment.reason_for_visit = reason.strip()
+    appointment.updated_at = now
+    db.session.commit()
+    return appointment
+
+
 # --- holding a slot ----------------------------------------------------------------------------
 
 

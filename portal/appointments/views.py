@@ -46,6 +46,7 @@ from portal.appointments import service
 from portal.appointments.forms import (
     DoctorCancelForm,
     PatientCancelForm,
+    ReasonForm,
     RescheduleForm,
     ReserveForm,
 )
@@ -261,7 +262,8 @@ def detail(appointment_id: uuid.UUID):
         remaining=_remaining(appointment, now), started=appointment.start_at <= now,
         can_reschedule=(status == S.CONFIRMED
                         and appointment.start_at - now >= timedelta(hours=cutoff)),
-        reschedule_cutoff=cutoff, history=_history(appointment))
+        reschedule_cutoff=cutoff, history=_history(appointment),
+        reason_form=ReasonForm(reason=appointment.reason_for_visit))
 
 
 def _remaining(appointment: Appointment, now: datetime) -> int:
@@ -269,6 +271,23 @@ def _remaining(appointment: Appointment, now: datetime) -> int:
         return 0
     # Rounded up: while the hold lasts the page never shows 0.
     return max(0, math.ceil((appointment.reserved_until - now).total_seconds()))
+
+
+@bp.post("/<uuid:appointment_id>/reason")
+@patient_required
+def reason(appointment_id: uuid.UUID):
+    """Save the reason for the visit (the doctor reads it before the consultation)."""
+    form = ReasonForm()
+    if not form.validate():
+        flash(" ".join(form.reason.errors) or "Check the reason.", "error")
+    else:
+        try:
+            service.set_reason(current_user, appointment_id, form.reason.data or "")
+        except service.TransitionNotAllowed as exc:
+            flash(exc.message, "error")
+        else:
+            flash("Your reason for the visit is saved; your doctor will see it.", "success")
+    return redirect(url_for(".detail", appointment_id=appointment_id))
 
 
 @bp.get("/<uuid:appointment_id>/status")

@@ -594,3 +594,27 @@ def test_a_doctor_opening_my_appointments_is_sent_to_their_list(client, world):
 def test_only_patients_reserve(client, world):
     client.login(world["doctor"].user.email)
     assert reserve_form(client, world["in_person"][0]).status_code == 403
+
+
+def test_the_patient_gives_a_reason_for_the_visit_that_the_doctor_then_reads(client, world):
+    client.login(world["patient"].email)
+    appointment_id = appointment_id_from(reserve_form(client, world["in_person"][0]))
+    page = client.get(f"/appointments/{appointment_id}").get_data(as_text=True)
+    assert "Reason for the visit (optional)" in page
+
+    saved = client.post_form(f"/appointments/{appointment_id}/reason",
+                             {"reason": "Fever for three days"})
+    assert saved.status_code == 302
+    assert db.session.get(Appointment, appointment_id).reason_for_visit == "Fever for three days"
+    too_long = client.post_form(f"/appointments/{appointment_id}/reason", {"reason": "x" * 1001},
+                                follow_redirects=True)
+    assert "1000 characters" in too_long.get_data(as_text=True)
+
+    doctor = client.application.test_client()
+    doctor.login(world["doctor"].user.email)
+    assert "Fever for three days" in doctor.get("/appointments/practice").get_data(as_text=True)
+
+    stranger = client.application.test_client()
+    stranger.login(world["other_patient"].email)
+    assert stranger.post_form(f"/appointments/{appointment_id}/reason",
+                              {"reason": "hijack"}).status_code == 404
