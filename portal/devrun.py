@@ -107,6 +107,16 @@ def razorpay_cmd(sandbox_port: int, web_port: int) -> list[str]:
             "--state-file", str(INSTANCE / "razorpay-sandbox.json")]
 
 
+def twilio_cmd(sandbox_port: int, mailbox_dir: Path) -> list[str]:
+    """The Twilio stand-in with the portal's sandbox credentials (portal/config.py)."""
+    from portal.config import load_config
+
+    config = load_config({})
+    return [sys.executable, "-m", "portal.sandbox.twilio", "--port", str(sandbox_port),
+            "--account-sid", config["TWILIO_ACCOUNT_SID"],
+            "--auth-token", config["TWILIO_AUTH_TOKEN"], "--mailbox", str(mailbox_dir)]
+
+
 def port_is_free(port: int, host: str = LOOPBACK) -> bool:
     """True if a server could listen on host:port now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -236,6 +246,11 @@ def _start_and_supervise(
     env = build_child_env(
         environ, redis_url=redis_url, mailbox_dir=mailbox_dir, mail_port=mail_port
     )
+    twilio_port = None
+    if not environ.get("TWILIO_ACCOUNT_SID"):
+        # No real Twilio account: the stand-in, whose SMS land in the dev mailbox too.
+        twilio_port = free_port()
+        env["TWILIO_BASE_URL"] = f"http://{LOOPBACK}:{twilio_port}"
     razorpay_port = None
     if not environ.get("RAZORPAY_KEY_ID"):
         # No real keys: the Razorpay stand-in, its webhooks aimed at our own endpoint.
@@ -248,6 +263,11 @@ def _start_and_supervise(
 
     children: list[subprocess.Popen] = []
     stack.callback(stop_processes, children)
+    if twilio_port is not None:
+        twilio = start_child(twilio_cmd(twilio_port, mailbox_dir), env)
+        children.append(twilio)
+        watched["twilio-sandbox"] = twilio
+        _say(f"Twilio sandbox on {LOOPBACK}:{twilio_port}")
     if razorpay_port is not None:
         razorpay = start_child(razorpay_cmd(razorpay_port, port), env)
         children.append(razorpay)

@@ -309,3 +309,37 @@ def razorpay(app, _razorpay_server) -> RazorpaySandbox:
                               app.config["RAZORPAY_KEY_SECRET"])
     sandbox.control("POST", "/reset")
     return sandbox
+
+
+@pytest.fixture(scope="session")
+def _twilio_server(app, live_server, smtp_sink):
+    from portal.sandbox.twilio import SandboxServer, create_twilio_sandbox
+
+    config = app.config
+    sandbox_app = create_twilio_sandbox(config["TWILIO_ACCOUNT_SID"], config["TWILIO_AUTH_TOKEN"],
+                                        str(smtp_sink.mailbox.directory),
+                                        background_callbacks=False)
+    with SandboxServer(sandbox_app) as server:
+        previous = {k: config[k] for k in ("TWILIO_BASE_URL", "PUBLIC_URL")}
+        # Status callbacks are sent to PUBLIC_URL: the live server, in tests.
+        config.update(TWILIO_BASE_URL=server.base_url, PUBLIC_URL=live_server.url)
+        yield server
+        config.update(previous)
+
+
+@pytest.fixture
+def twilio(app, _twilio_server):
+    """The Twilio stand-in, emptied for this test; status callbacks go out when asked."""
+    import requests
+
+    session = requests.Session()
+    session.auth = (app.config["TWILIO_ACCOUNT_SID"], app.config["TWILIO_AUTH_TOKEN"])
+
+    def control(method: str, path: str, json: dict | None = None) -> dict:
+        response = session.request(method, f"{_twilio_server.base_url}/_sandbox{path}",
+                                    json=json, timeout=30)
+        assert response.status_code < 400, response.text
+        return response.json()
+
+    control("POST", "/reset")
+    return control

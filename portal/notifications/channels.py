@@ -43,7 +43,9 @@ def twilio_client():
     config = current_app.config
     client = Client(config["TWILIO_ACCOUNT_SID"], config["TWILIO_AUTH_TOKEN"])
     if config["TWILIO_BASE_URL"]:
-        # The local stand-in (portal/sandbox/twilio) in development and tests.
+        # The local stand-in (portal/sandbox/twilio) in development and tests; edge and region
+        # (from TWILIO_EDGE / TWILIO_REGION) would otherwise rewrite its host name.
+        client.edge = client.region = None
         client.api.base_url = config["TWILIO_BASE_URL"]
     return client
 

@@ -276,3 +276,49 @@ def test_admins_send_announcements(app, clinic, client, factory):
                        json={"user_ids": [str(admin.id)], "title": "x", "message": "y"}
                        ).status_code == 403
     assert Channel.IN_APP
+
+
+def test_an_sms_goes_through_twilio_and_its_signed_status_callback_marks_it_delivered(
+        app, clinic, twilio, mailbox, client):
+    service.update_preferences(clinic["patient"], channels_={
+        "SMS": {"APPOINTMENT_CONFIRMED": True}})
+    book(clinic)
+    settle(app)
+
+    (sms,) = logs(clinic["patient"], channel="SMS")
+    assert sms.status == "SENT"
+    assert sms.provider_id.startswith("SM")
+    texts = [m for m in mailbox.list(channel="sms") if clinic["patient"].phone in m.to]
+    assert len(texts) == 1
+    assert clinic["doctor"].name in texts[0].text
+
+    twilio("POST", "/callbacks/deliver")  # Twilio posts "sent", then "delivered", signed
+    db.session.expire_all()
+    assert db.session.get(NotificationLog, sms.id).status == "DELIVERED"
+
+    forged = client.post("/api/v1/notifications/sms-status", data={
+        "MessageSid": sms.provider_id, "MessageStatus": "failed"},
+        headers={"X-Twilio-Signature": "bm90IGEgc2lnbmF0dXJl"})
+    assert forged.status_code == 403
+    assert db.session.get(NotificationLog, sms.id).status == "DELIVERED"
+
+
+def test_an_invalid_number_fails_permanently_and_a_twilio_outage_is_retried(
+        app, clinic, twilio, frozen_clock):
+    service.update_preferences(clinic["patient"], channels_={
+        "SMS": {"APPOINTMENT_CONFIRMED": True}})
+    twilio("POST", "/fail-next", {"count": 1, "status": 503})
+    book(clinic)
+    settle(app)
+    (sms,) = logs(clinic["patient"], channel="SMS")
+    assert (sms.status, sms.attempts) == ("PENDING", 1)
+    frozen_clock.advance(timedelta(minutes=2))
+    assert service.deliver(sms.id) == "SENT"
+
+    clinic["patient"].phone = "+15005550001"  # Twilio's magic invalid number
+    db.session.commit()
+    book(clinic, index=1)
+    settle(app)
+    failed = [row for row in logs(clinic["patient"], channel="SMS") if row.id != sms.id]
+    assert [(row.status, row.attempts) for row in failed] == [("FAILED", 1)]
+    assert "21211" in failed[0].error

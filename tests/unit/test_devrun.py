@@ -78,3 +78,13 @@ def test_without_real_keys_the_portal_talks_to_the_razorpay_sandbox():
     cmd = razorpay_cmd(5099, 5000)
     assert cmd[1:3] == ["-m", "portal.sandbox.razorpay"]
     assert "http://127.0.0.1:5000/api/v1/payments/webhook" in cmd
+
+
+def test_without_a_twilio_account_sms_go_to_the_stand_in_and_the_mailbox(tmp_path):
+    from portal.config import load_config
+    from portal.devrun import twilio_cmd
+
+    cmd = twilio_cmd(5098, tmp_path)
+    assert cmd[1:3] == ["-m", "portal.sandbox.twilio"]
+    assert cmd[cmd.index("--account-sid") + 1] == load_config({})["TWILIO_ACCOUNT_SID"]
+    assert cmd[cmd.index("--mailbox") + 1] == str(tmp_path)
