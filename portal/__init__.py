@@ -117,6 +117,7 @@ def _import_models() -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
+    from portal.admin.notifications import bp as admin_notifications_bp
     from portal.admin.payments import bp as admin_payments_bp
     from portal.admin.views import bp as admin_bp
     from portal.api import bp as api_bp
@@ -129,7 +130,6 @@ def _register_blueprints(app: Flask) -> None:
     from portal.doctors.api import bp as doctors_api_bp
     from portal.doctors.views import bp as doctors_bp
     from portal.main import bp as main_bp
-    from portal.admin.notifications import bp as admin_notifications_bp
     from portal.notifications.api import bp as notifications_api_bp
     from portal.notifications.push_views import bp as push_bp
     from portal.notifications.views import bp as notifications_bp
@@ -181,12 +181,37 @@ def _register_request_hooks(app: Flask) -> None:
 
     @app.after_request
     def security_headers(response):
+        response.headers.setdefault("Content-Security-Policy",
+                                    content_security_policy(app.config))
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")
         response.headers.setdefault("X-Frame-Options", "DENY")
         # Pages vary with HTMX requests (fragment or full page); caches must key on it.
         response.vary.add("HX-Request")
         return response
+
+
+def content_security_policy(config) -> str:
+    """Only our own scripts, styles and frames, plus Razorpay's Checkout with real keys.
+
+    With the sandbox, the payment form's redirect goes to the stand-in's checkout page, so its
+    origin is allowed as a form target (browsers apply form-action to that redirect).
+    """
+    from urllib.parse import urlsplit
+
+    scripts, frames, forms = ["'self'"], ["'self'"], ["'self'"]
+    if not config["RAZORPAY_SANDBOX"]:
+        scripts.append("https://checkout.razorpay.com")
+        frames += ["https://api.razorpay.com", "https://checkout.razorpay.com"]
+    elif config["RAZORPAY_CHECKOUT_URL"]:
+        parts = urlsplit(config["RAZORPAY_CHECKOUT_URL"])
+        forms.append(f"{parts.scheme}://{parts.netloc}")
+    return "; ".join([
+        "default-src 'self'", f"script-src {' '.join(scripts)}", "style-src 'self'",
+        "img-src 'self' data:", "font-src 'self'", "connect-src 'self'",
+        f"frame-src {' '.join(frames)}", f"form-action {' '.join(forms)}",
+        "frame-ancestors 'none'", "base-uri 'self'", "object-src 'none'",
+    ])
 
 
 def _register_template_helpers(app: Flask) -> None:
