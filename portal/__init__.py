@@ -33,6 +33,10 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     if problems:
         raise ConfigError("Refusing to start in production:\n- " + "\n- ".join(problems))
 
+    from portal.notifications.vapid import ensure_dev_vapid_keys
+
+    ensure_dev_vapid_keys(app)  # development only: a key pair in instance/vapid.json
+
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if app.config["TRUSTED_PROXIES"]:

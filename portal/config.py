@@ -145,6 +145,11 @@ def load_config(env: Mapping[str, str] | None = None) -> dict:
         "MAX_ACTIVE_HOLDS": _int(env, "MAX_ACTIVE_HOLDS", 2),
         "RESCHEDULE_CUTOFF_HOURS": _int(env, "RESCHEDULE_CUTOFF_HOURS", 4),
         "CANCELLATION_POLICY": parse_policy(env.get("CANCELLATION_POLICY", "24:100,2:50,0:0")),
+        # Firebase Cloud Messaging (HTTP v1) for app tokens; without a service account FCM is off.
+        "FCM_PROJECT_ID": env.get("FCM_PROJECT_ID", ""),  # empty: the service account's project
+        "FCM_SERVICE_ACCOUNT_FILE": env.get("FCM_SERVICE_ACCOUNT_FILE", ""),
+        "FCM_BASE_URL": (env.get("FCM_BASE_URL") or "https://fcm.googleapis.com").rstrip("/"),
+        "PUSH_ALLOW_HTTP_ENDPOINTS": False,  # tests only: a local push service
         "VIDEO_ROOM_BASE_URL": env.get("VIDEO_ROOM_BASE_URL", "https://meet.example.com/room/"),
         "RQ_QUEUES": ["default", "appointment-events", "payment-events", "notifications"],
     }
@@ -168,6 +173,8 @@ def production_problems(config: Mapping) -> list[str]:
     if not config.get("PUBLIC_URL_SET"):
         problems.append("PUBLIC_URL must be set in production to the portal's https address "
                         "(links in emails use it).")
+    if config.get("PUSH_ALLOW_HTTP_ENDPOINTS"):
+        problems.append("PUSH_ALLOW_HTTP_ENDPOINTS is for tests; turn it off in production.")
     for switch, credential in SANDBOX_SWITCHES.items():
         if config.get(switch):
             problems.append(

@@ -95,7 +95,7 @@ def smtp_sink(tmp_path_factory) -> Iterator[SmtpSink]:
 
 
 @pytest.fixture(scope="session")
-def app(database_url, redis_url, smtp_sink):
+def app(database_url, redis_url, smtp_sink, tmp_path_factory):
     """The app on the test database, with the schema built by running the migrations."""
     from flask_migrate import upgrade
 
@@ -112,6 +112,7 @@ def app(database_url, redis_url, smtp_sink):
         "MAIL_SUPPRESS_SEND": False,
         "MAILBOX_DIR": str(smtp_sink.mailbox.directory),
         "PASSWORD_HASH_PROFILE": "test",
+        "VAPID_DEV_KEY_FILE": str(tmp_path_factory.mktemp("vapid") / "vapid.json"),
         "SERVER_NAME": None,
     })
     app.test_client_class = PortalClient
