@@ -203,13 +203,15 @@ def content_security_policy(config) -> str:
     """
     from urllib.parse import urlsplit
 
+    # The same rule as the payment pages: a sandbox checkout URL means the stand-in's page,
+    # none means Razorpay's own checkout.js.
     scripts, frames, forms = ["'self'"], ["'self'"], ["'self'"]
-    if not config["RAZORPAY_SANDBOX"]:
-        scripts.append("https://checkout.razorpay.com")
-        frames += ["https://api.razorpay.com", "https://checkout.razorpay.com"]
-    elif config["RAZORPAY_CHECKOUT_URL"]:
+    if config["RAZORPAY_CHECKOUT_URL"]:
         parts = urlsplit(config["RAZORPAY_CHECKOUT_URL"])
         forms.append(f"{parts.scheme}://{parts.netloc}")
+    else:
+        scripts.append("https://checkout.razorpay.com")
+        frames += ["https://api.razorpay.com", "https://checkout.razorpay.com"]
     return "; ".join([
         "default-src 'self'", f"script-src {' '.join(scripts)}", "style-src 'self'",
         "img-src 'self' data:", "font-src 'self'", "connect-src 'self'",

@@ -173,6 +173,9 @@ def production_problems(config: Mapping) -> list[str]:
     if not config.get("PUBLIC_URL_SET"):
         problems.append("PUBLIC_URL must be set in production to the portal's https address "
                         "(links in emails use it).")
+    if config.get("RAZORPAY_CHECKOUT_URL") or config.get("RAZORPAY_BASE_URL"):
+        problems.append("RAZORPAY_CHECKOUT_URL / RAZORPAY_BASE_URL point at the sandbox; leave "
+                        "them empty in production so Razorpay itself is used.")
     if config.get("PUSH_ALLOW_HTTP_ENDPOINTS"):
         problems.append("PUSH_ALLOW_HTTP_ENDPOINTS is for tests; turn it off in production.")
     for switch, credential in SANDBOX_SWITCHES.items():

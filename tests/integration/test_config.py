@@ -138,3 +138,15 @@ def test_a_sandbox_switch_can_be_forced_on_beside_real_credentials():
 
     assert config["RAZORPAY_SANDBOX"] is True
     assert load_config({"RAZORPAY_KEY_ID": "rzp_test_1"})["RAZORPAY_SANDBOX"] is False
+
+
+def test_production_refuses_a_sandbox_checkout_or_api_address():
+    from portal.config import load_config, production_problems
+
+    env = {"PORTAL_ENV": "production", "SECRET_KEY": "x" * 40,
+           "DATABASE_URL": "postgresql://u@db/portal", "REDIS_URL": "redis://r:6379/0",
+           "PUBLIC_URL": "https://clinic.example.com", "RAZORPAY_KEY_ID": "rzp_live_x",
+           "TWILIO_ACCOUNT_SID": "AC" + "1" * 32, "MAIL_SERVER": "smtp.example.com",
+           "RAZORPAY_CHECKOUT_URL": "http://127.0.0.1:5001/checkout"}
+    problems = production_problems(load_config(env))
+    assert any("RAZORPAY_CHECKOUT_URL" in p for p in problems), problems

@@ -5,8 +5,13 @@ from __future__ import annotations
 from portal import content_security_policy
 
 
-def test_pages_allow_only_our_own_scripts_and_styles(client):
-    policy = client.get("/doctors/").headers["Content-Security-Policy"]
+def test_pages_allow_only_our_own_scripts_and_styles(app, client):
+    app.config["RAZORPAY_CHECKOUT_URL"], previous = ("http://127.0.0.1:5001/checkout",
+                                                     app.config["RAZORPAY_CHECKOUT_URL"])
+    try:
+        policy = client.get("/doctors/").headers["Content-Security-Policy"]
+    finally:
+        app.config["RAZORPAY_CHECKOUT_URL"] = previous
     directives = dict(part.split(" ", 1) for part in policy.split("; "))
     assert directives["script-src"] == "'self'"
     assert directives["style-src"] == "'self'"
@@ -15,7 +20,7 @@ def test_pages_allow_only_our_own_scripts_and_styles(client):
 
 
 def test_real_razorpay_keys_allow_its_checkout_and_nothing_else(app):
-    config = {**app.config, "RAZORPAY_SANDBOX": False}
+    config = {**app.config, "RAZORPAY_SANDBOX": False, "RAZORPAY_CHECKOUT_URL": ""}
     policy = content_security_policy(config)
     assert "script-src 'self' https://checkout.razorpay.com" in policy
     assert "frame-src 'self' https://api.razorpay.com https://checkout.razorpay.com" in policy

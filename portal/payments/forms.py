@@ -1,0 +1,102 @@
+"""Forms of the payment pages. They only parse input; the rules live in `service.py`."""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal, InvalidOperation
+
+from flask_wtf import FlaskForm
+from wtforms import DateField, HiddenField, SelectField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, Length, Optional, ValidationError
+
+from portal.payments.models import RefundSource, RefundStatus
+from portal.payments.reports import STATUS_LABELS
+
+REFUND_STATUS_LABELS = {RefundStatus.PENDING: "Processing", RefundStatus.PROCESSED: "Refunded",
+                        RefundStatus.FAILED: "Failed"}
+REFUND_SOURCE_LABELS = {RefundSource.CANCELLATION: "Cancellation", RefundSource.ADMIN: "Manual",
+                        RefundSource.SLOT_LOST: "Slot lost"}
+
+
+def paise_from_rupees(text: str | None) -> int | None:
+    """'500', '500.5' or '1,250.00' rupees as paise; None unless positive, 2 decimals at most."""
+    try:
+        value = Decimal((text or "").replace(",", "").replace("₹", "").strip())
+    except InvalidOperation:
+        return None
+    if not value.is_finite() or value <= 0 or value != value.quantize(Decimal("0.01")):
+        return None
+    return int(value * 100)
+
+
+def _rupees(form, field) -> None:
+    if paise_from_rupees(field.data) is None:
+        raise ValidationError("Enter an amount in rupees, e.g. 250 or 250.50.")
+
+
+def _uuid(form, field) -> None:
+    try:
+        uuid.UUID(str(field.data or ""))
+    except ValueError:
+        raise ValidationError("The form is incomplete; start the refund again.") from None
+
+
+class PaymentFilterForm(FlaskForm):
+    """The dashboard's filters, read from the query string (a GET form: no CSRF token)."""
+
+    class Meta:
+        csrf = False
+
+    start = DateField("From", name="from", validators=[Optional()])
+    end = DateField("To", name="to", validators=[Optional()])
+    status = SelectField("Status", default="", validators=[Optional()], choices=[
+        SelectChoice("", "Any status"),
+        *(SelectChoice(s.value, label) for s, label in STATUS_LABELS.items())])
+    doctor = SelectField("Doctor", default="", validators=[Optional()])
+    method = SelectField("Method", default="", validators=[Optional()])
+
+    def validate_end(self, field) -> None:
+        if field.data and self.start.data and field.data < self.start.data:
+            raise ValidationError("The end date is before the start date.")
+
+
+class RefundFilterForm(FlaskForm):
+    class Meta:
+        csrf = False
+
+    status = SelectField("Status", default="", validators=[Optional()], choices=[
+        SelectChoice("", "Any status"),
+        *(SelectChoice(s.value, label) for s, label in REFUND_STATUS_LABELS.items())])
+    source = SelectField("Why", default="", validators=[Optional()], choices=[
+        SelectChoice("", "Any reason"),
+        *(SelectChoice(s.value, label) for s, label in REFUND_SOURCE_LABELS.items())])
+
+
+class RefundForm(FlaskForm):
+    """The detail page's refund form: a GET to the confirmation page (nothing happens yet)."""
+
+    class Meta:
+        csrf = False
+
+    amount = StringField("Amount to refund (₹)", validators=[DataRequired("Enter an amount."),
+                                                            _rupees])
+    reason = TextAreaField("Reason", validators=[
+        DataRequired("Give a reason: the patient and the records see it."), Length(max=500)])
+
+    @property
+    def paise(self) -> int | None:
+        return paise_from_rupees(self.amount.data)
+
+
+class RefundConfirmForm(RefundForm):
+    """The confirmation page's POST. `idempotency_key` is rendered into the page, so posting
+    the same confirmation twice refunds once."""
+
+    class Meta:
+        csrf = True
+
+    amount = HiddenField(validators=[DataRequired(), _rupees])
+    reason = HiddenField(validators=[DataRequired(), Length(max=500)])
+    idempotency_key = HiddenField(validators=[DataRequired(), _uuid])
+
