@@ -1,7 +1,358 @@
-"""(being built)"""
+"""Admin notification pages: the delivery log with "send again", the template editor with a
+live preview, and announcements.
+
+Endpoints (blueprint `admin_notifications`, under /admin/notifications; admins only, others 403):
+  log             GET  /                                   the delivery log: filters, pages
+  resend          POST /<id>/resend                        send a FAILED notification again
+  templates       GET  /templates                          every type x channel x language
+  edit_template   GET, POST /templates/<type>/<channel>/<language>
+                                                           the editor; POST saves (or, with
+                                                           action=preview, only previews)
+  reset_template  POST /templates/<type>/<channel>/<language>/reset
+                                                           delete the stored words: the
+                                                           built-in default applies again
+  preview         POST /templates/preview                  subject and body rendered on sample
+                                                           data, or the error (HTMX fragment)
+  send            GET, POST /send                          an announcement to all patients,
+                                                           all doctors or one person
+
+The log's filters are a plain GET form; HTMX swaps only the results block. The rules (resend,
+rendering, saving, sending) are in portal/notifications/service.py.
+"""
 
 from __future__ import annotations
 
-from flask import Blueprint
+import uuid
+from dataclasses import dataclass
+
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy import func, select
+
+from portal.auth.models import Role, User
+from portal.auth.service import find_user_by_email
+from portal.exceptions import Conflict, NotFound, ValidationFailed
+from portal.extensions import db
+from portal.notifications import service
+from portal.notifications.defaults import DEFAULTS, LANGUAGES
+from portal.notifications.forms import (
+    CHANNEL_LABELS,
+    AnnouncementForm,
+    LogFilterForm,
+    TemplateForm,
+    type_label,
+)
+from portal.notifications.models import (
+    Channel,
+    DeliveryStatus,
+    NotificationLog,
+    NotificationTemplate,
+    NotificationType,
+)
+from portal.pagination import paginate
+from portal.security import admin_required
+from portal.web import apply_errors, render_page
 
 bp = Blueprint("admin_notifications", __name__, url_prefix="/admin/notifications")
+
+PER_PAGE = 25
+
+
+def _page_number() -> int:
+    try:
+        return max(1, min(int(request.args.get("page", 1)), 100_000))
+    except ValueError:
+        return 1
+
+
+# --- the delivery log --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LogFilter:
+    status: str | None = None
+    channel: str | None = None
+    kind: str | None = None
+    email: str | None = None
+
+    def args(self) -> dict[str, str]:
+        """The query string of this filter, for links that keep it."""
+        pairs = {"status": self.status, "channel": self.channel, "type": self.kind,
+                 "email": self.email}
+        return {k: v for k, v in pairs.items() if v}
+
+
+def log_query(f: LogFilter):
+    """Notifications matching the filter: newest first; the most recent failures first when
+    the filter is FAILED."""
+    stmt = select(NotificationLog)
+    if f.status:
+        stmt = stmt.where(NotificationLog.status == f.status)
+    if f.channel:
+        stmt = stmt.where(NotificationLog.channel == f.channel)
+    if f.kind:
+        stmt = stmt.where(NotificationLog.type == f.kind)
+    if f.email:
+        stmt = stmt.join(User, User.id == NotificationLog.user_id).where(
+            func.lower(User.email).contains(f.email.lower(), autoescape=True))
+    if f.status == DeliveryStatus.FAILED:
+        newest = func.coalesce(NotificationLog.last_attempt_at, NotificationLog.created_at)
+        return stmt.order_by(newest.desc(), NotificationLog.id)
+    return stmt.order_by(NotificationLog.created_at.desc(), NotificationLog.id)
+
+
+def failed_count() -> int:
+    return db.session.scalar(select(func.count()).select_from(NotificationLog).where(
+        NotificationLog.status == DeliveryStatus.FAILED.value)) or 0
+
+
+def _filters() -> tuple[LogFilterForm, LogFilter]:
+    """The filter form from the query string; a field that does not parse is left out."""
+    form = LogFilterForm(request.args)
+    form.validate()
+
+    def ok(field) -> str | None:
+        return (field.data or "").strip() or None if not field.errors else None
+
+    return form, LogFilter(status=ok(form.status), channel=ok(form.channel), kind=ok(form.type),
+                           email=ok(form.email))
+
+
+def _users_of(rows: list[NotificationLog]) -> dict[uuid.UUID, User]:
+    ids = {row.user_id for row in rows}
+    if not ids:
+        return {}
+    return {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(ids)))}
+
+
+@bp.get("/")
+@admin_required
+def log():
+    """The delivery log: every notification on every channel with its status, attempts,
+    provider id and error; filter by status, channel, type and user email."""
+    form, f = _filters()
+    page = paginate(log_query(f), _page_number(), PER_PAGE)
+    return render_page("admin/notifications/log.html", block="results", form=form, filter=f,
+                       page=page, users=_users_of(page.items), failed=failed_count(),
+                       here=request.full_path if request.query_string else request.path)
+
+
+def _back_to_log() -> str:
+    """The log page the form came from (only a path under the log itself)."""
+    back = request.form.get("next", "")
+    if back.startswith(url_for(".log")) and not back.startswith("//"):
+        return back
+    return url_for(".log")
+
+
+@bp.post("/<uuid:log_id>/resend")
+@admin_required
+def resend(log_id: uuid.UUID):
+    """Send a failed notification again: a fresh set of attempts. HTMX gets the updated row;
+    a plain form goes back to the log. Raises NotFound for an unknown id."""
+    try:
+        row = service.resend(log_id, current_user)
+    except Conflict as exc:
+        if getattr(request, "htmx", False):
+            raise
+        flash(exc.message, "error")
+        return redirect(_back_to_log())
+    message = f"Sending again to {row.recipient}."
+    if getattr(request, "htmx", False):
+        return render_template("admin/notifications/_log_row.html", row=row,
+                               users=_users_of([row]), here=_back_to_log(), message=message)
+    flash(message, "success")
+    return redirect(_back_to_log())
+
+
+# --- templates ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TemplateCell:
+    language: str
+    state: str  # edited | stored | default | fallback | none
+    label: str
+    updated_at: object = None
+
+
+@dataclass(frozen=True)
+class TemplateRow:
+    kind: str
+    channel: str
+    cells: list[TemplateCell]
+
+    @property
+    def offered(self) -> bool:
+        return any(cell.state != "none" for cell in self.cells)
+
+
+def _template_rows() -> list[TemplateRow]:
+    stored = {(t.type, t.channel, t.language): t
+              for t in db.session.scalars(select(NotificationTemplate))}
+    rows = []
+    for kind in NotificationType:
+        for channel in Channel:
+            cells = []
+            for language in LANGUAGES:
+                row = stored.get((kind.value, channel.value, language))
+                default = DEFAULTS.get(language, {}).get(kind.value, {}).get(channel.value)
+                english = (stored.get((kind.value, channel.value, "en")) or
+                           DEFAULTS["en"].get(kind.value, {}).get(channel.value))
+                if row is not None:
+                    same = default is not None and (row.subject, row.body_text) == (
+                        default[0].strip(), default[1])
+                    cells.append(TemplateCell(language, "stored" if same else "edited",
+                                              "Default" if same else "Edited", row.updated_at))
+                elif default is not None:
+                    cells.append(TemplateCell(language, "default", "Default"))
+                elif language != "en" and english is not None:
+                    cells.append(TemplateCell(language, "fallback", "English words"))
+                else:
+                    cells.append(TemplateCell(language, "none", "Not sent"))
+            rows.append(TemplateRow(kind.value, channel.value, cells))
+    return rows
+
+
+@bp.get("/templates")
+@admin_required
+def templates():
+    """The words of every notification type on every channel, per language: stored in the
+    database (edited, or the seeded default) or the built-in default."""
+    rows = _template_rows()
+    return render_template("admin/notifications/templates.html",
+                           rows=[r for r in rows if r.offered],
+                           unsent=[r for r in rows if not r.offered], languages=LANGUAGES)
+
+
+def _check_key(kind: str, channel: str, language: str) -> None:
+    if kind not in NotificationType.__members__ or channel not in Channel.__members__ or \
+            language not in LANGUAGES:
+        raise NotFound("No such template.")
+
+
+def _stored(kind: str, channel: str, language: str) -> NotificationTemplate | None:
+    return db.session.scalar(select(NotificationTemplate).where(
+        NotificationTemplate.type == kind, NotificationTemplate.channel == channel,
+        NotificationTemplate.language == language))
+
+
+def _preview(subject: str, body: str) -> tuple[service.Rendered | None, str | None]:
+    """The words rendered on sample data, or the template's error."""
+    try:
+        return service.render_source(subject, body, service.sample_context()), None
+    except ValidationFailed as exc:
+        return None, exc.message
+
+
+@bp.route("/templates/<kind>/<channel>/<language>", methods=["GET", "POST"])
+@admin_required
+def edit_template(kind: str, channel: str, language: str):
+    """Edit the words of one type on one channel in one language, with a preview on sample
+    data. POST saves (errors next to the fields, 422); action=preview only previews (the
+    no-JavaScript path of the live preview). Raises NotFound for an unknown key."""
+    _check_key(kind, channel, language)
+    stored = _stored(kind, channel, language)
+    source = service.template_source(kind, channel, language)
+    form = TemplateForm(data={"subject": source[0], "body_text": source[1]} if source else {})
+    rendered = error = None
+    if form.is_submitted() and request.form.get("action") == "preview":
+        rendered, error = _preview(form.subject.data or "", form.body_text.data or "")
+    elif form.validate_on_submit():
+        try:
+            service.save_template(kind, channel, language, form.subject.data or "",
+                                  form.body_text.data, current_user)
+        except ValidationFailed as exc:
+            db.session.rollback()
+            apply_errors(form, exc)
+        else:
+            flash(f"Saved: {type_label(kind)}, {CHANNEL_LABELS[Channel(channel)]}, "
+                  f"{LANGUAGES[language]}.", "success")
+            return redirect(url_for(".edit_template", kind=kind, channel=channel,
+                                    language=language))
+    if rendered is None and error is None and form.body_text.data:
+        rendered, error = _preview(form.subject.data or "", form.body_text.data)
+    status = 422 if form.is_submitted() and request.form.get("action") != "preview" and (
+        form.errors or form.form_errors) else 200
+    default = DEFAULTS.get(language, {}).get(kind, {}).get(channel)
+    return render_template(
+        "admin/notifications/edit_template.html", form=form, kind=kind, channel=channel,
+        language=language, stored=stored, has_default=default is not None,
+        borrowed=stored is None and default is None and source is not None,
+        rendered=rendered, error=error, variables=sorted(service.sample_context()),
+        channel_label=CHANNEL_LABELS[Channel(channel)], language_label=LANGUAGES[language],
+        kind_label=type_label(kind)), status
+
+
+@bp.post("/templates/<kind>/<channel>/<language>/reset")
+@admin_required
+def reset_template(kind: str, channel: str, language: str):
+    """Delete the stored words of this key, so the built-in default applies again (or, where
+    there is none, the message is no longer sent on this channel)."""
+    _check_key(kind, channel, language)
+    removed = service.reset_template(kind, channel, language)
+    has_default = DEFAULTS.get(language, {}).get(kind, {}).get(channel) is not None
+    if not removed:
+        flash("These words were already the built-in default.", "info")
+    elif has_default:
+        flash("Reset to the built-in default words.", "success")
+    else:
+        flash("The stored words are removed.", "success")
+    return redirect(url_for(".edit_template", kind=kind, channel=channel, language=language))
+
+
+@bp.post("/templates/preview")
+@admin_required
+def preview():
+    """The subject and message rendered on sample data, or the template's error (role=alert):
+    the editor's live preview posts here as you type."""
+    rendered, error = _preview(request.form.get("subject", ""),
+                               request.form.get("body_text", ""))
+    return render_template("admin/notifications/_preview.html", rendered=rendered, error=error,
+                           channel=request.form.get("channel", ""))
+
+
+# --- announcements -----------------------------------------------------------------------------
+
+
+def _audience(form: AnnouncementForm) -> list[User] | None:
+    """The people the announcement goes to; None (with the error on the form) if nobody."""
+    if form.audience.data == "one":
+        user = find_user_by_email(form.email.data or "")
+        if user is None or not user.active:
+            form.email.errors.append("No active account uses this email.")
+            return None
+        return [user]
+    role = Role.DOCTOR if form.audience.data == "doctors" else Role.PATIENT
+    users = list(db.session.scalars(select(User).where(User.role == role,
+                                                       User.active.is_(True))
+                                    .order_by(User.created_at)))
+    if not users:
+        form.audience.errors.append(f"There are no active {role.value}s yet.")
+        return None
+    return users
+
+
+@bp.route("/send", methods=["GET", "POST"])
+@admin_required
+def send():
+    """Send an announcement to all patients, all doctors or one person, on the chosen
+    channels (each person's preferences still apply)."""
+    form = AnnouncementForm()
+    if form.validate_on_submit():
+        users = _audience(form)
+        if users is not None:
+            try:
+                made = service.send_announcement(
+                    users, form.title.data, form.message.data,
+                    {Channel(c) for c in form.channels.data}, current_user)
+            except ValidationFailed as exc:
+                db.session.rollback()
+                apply_errors(form, exc)
+            else:
+                people = f"{len(users)} {'person' if len(users) == 1 else 'people'}"
+                flash(f"Announcement sent to {people}: {made} notification"
+                      f"{'' if made == 1 else 's'}.", "success")
+                return redirect(url_for(".send"))
+    status = 422 if form.is_submitted() and (form.errors or form.form_errors) else 200
+    return render_template("admin/notifications/send.html", form=form), status

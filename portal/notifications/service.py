@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 from flask import current_app, render_template
 from jinja2 import ChainableUndefined, TemplateError
 from jinja2.sandbox import SandboxedEnvironment
-from sqlalchemy import or_, select, update
+from sqlalchemy import delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from portal.auth.models import User
@@ -28,7 +28,7 @@ from portal.exceptions import NotFound, ValidationFailed
 from portal.extensions import db
 from portal.formatting import format_money
 from portal.notifications import channels
-from portal.notifications.defaults import LANGUAGES, default_template
+from portal.notifications.defaults import LANGUAGES
 from portal.notifications.models import (
     Channel,
     DeliveryStatus,
@@ -65,17 +65,29 @@ class Rendered:
 
 
 def template_source(kind: str, channel: str, language: str) -> tuple[str, str] | None:
-    """(subject, body) from the database, else the built-in default; None if not sent."""
-    row = db.session.scalar(select(NotificationTemplate).where(
-        NotificationTemplate.type == kind, NotificationTemplate.channel == channel,
-        NotificationTemplate.language == language))
-    if row is None and language != "en":
+    """(subject, body), most specific first: the stored words in the language, the built-in
+    ones in the language, then the same two in English. None: not sent on this channel."""
+    from portal.notifications.defaults import DEFAULTS
+
+    for lang in dict.fromkeys((language, "en")):
         row = db.session.scalar(select(NotificationTemplate).where(
             NotificationTemplate.type == kind, NotificationTemplate.channel == channel,
-            NotificationTemplate.language == "en"))
-    if row is not None:
-        return row.subject, row.body_text
-    return default_template(kind, channel, language)
+            NotificationTemplate.language == lang))
+        if row is not None:
+            return row.subject, row.body_text
+        builtin = DEFAULTS.get(lang, {}).get(kind, {}).get(channel)
+        if builtin is not None:
+            return builtin
+    return None
+
+
+def reset_template(kind: str, channel: str, language: str) -> bool:
+    """Forget the stored words of one key (the built-in default applies again)."""
+    removed = db.session.execute(delete(NotificationTemplate).where(
+        NotificationTemplate.type == kind, NotificationTemplate.channel == channel,
+        NotificationTemplate.language == language)).rowcount
+    db.session.commit()
+    return bool(removed)
 
 
 def render_source(subject: str, body: str, context: dict[str, Any]) -> Rendered:
@@ -453,6 +465,14 @@ def unread_count(user_id: uuid.UUID) -> int:
         NotificationLog.read_at.is_(None))) or 0
 
 
+def get_in_app(user_id: uuid.UUID, log_id: uuid.UUID) -> NotificationLog:
+    """One of the user's own in-app notifications; NotFound for anyone else's."""
+    row = db.session.get(NotificationLog, log_id)
+    if row is None or row.user_id != user_id or row.channel != Channel.IN_APP:
+        raise NotFound("No such notification.")
+    return row
+
+
 def mark_read(user_id: uuid.UUID, log_id: uuid.UUID | None = None) -> int:
     """Mark one (or every) in-app notification of the user read."""
     stmt = update(NotificationLog).where(NotificationLog.user_id == user_id,
@@ -471,7 +491,8 @@ def mark_read(user_id: uuid.UUID, log_id: uuid.UUID | None = None) -> int:
 def schedule_reminders(appointment, now: datetime | None = None) -> list[ScheduledNotification]:
     """One row per offset of the patient's preferences; offsets already past are skipped."""
     now = now or utcnow()
-    offsets = preferences_for(appointment.patient_id).reminder_offsets or DEFAULT_OFFSETS
+    stored = preferences_for(appointment.patient_id).reminder_offsets
+    offsets = DEFAULT_OFFSETS if stored is None else stored
     made = []
     for minutes in offsets:
         due = appointment.start_at - timedelta(minutes=minutes)
