@@ -384,7 +384,10 @@ def _regenerate_chunk(doctor_ids: list[uuid.UUID], now: datetime) -> Regeneratio
     for row in db.session.scalars(select(BlockedSlot).where(
             BlockedSlot.doctor_id.in_(doctor_ids), BlockedSlot.end_at > now)):
         blocks[row.doctor_id].append(Block(row.start_at, row.end_at))
-    for slot in db.session.scalars(select(AvailableSlot).where(
+    # Plain column rows, not ORM objects: a chunk holds tens of thousands of slots.
+    for slot in db.session.execute(select(
+            AvailableSlot.id, AvailableSlot.doctor_id, AvailableSlot.start_at,
+            AvailableSlot.end_at, AvailableSlot.consultation_type, AvailableSlot.status).where(
             AvailableSlot.doctor_id.in_(doctor_ids), AvailableSlot.end_at > now)):
         existing[slot.doctor_id].append(slot)
 
@@ -407,9 +410,15 @@ def _regenerate_chunk(doctor_ids: list[uuid.UUID], now: datetime) -> Regeneratio
                    AvailableSlot.status == SlotStatus.FREE.value)
             .execution_options(synchronize_session=False))
         report.removed += result.rowcount or 0
-    if new_rows:
-        db.session.execute(insert(AvailableSlot), new_rows)
-        report.created += len(new_rows)
+    # Multi-row INSERT ... VALUES statements: one round trip per 1,000 slots, where an
+    # executemany would send one statement per row.
+    for offset in range(0, len(new_rows), 1000):
+        db.session.execute(insert(AvailableSlot).values(new_rows[offset:offset + 1000]))
+    report.created += len(new_rows)
+    conflict_ids = [slot.id for slot in report.conflicts]
+    report.conflicts = list(db.session.scalars(select(AvailableSlot).where(
+        AvailableSlot.id.in_(conflict_ids)).order_by(AvailableSlot.start_at))) \
+        if conflict_ids else []
     db.session.commit()
     return report
 
