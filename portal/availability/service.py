@@ -410,10 +410,10 @@ def _regenerate_chunk(doctor_ids: list[uuid.UUID], now: datetime) -> Regeneratio
                    AvailableSlot.status == SlotStatus.FREE.value)
             .execution_options(synchronize_session=False))
         report.removed += result.rowcount or 0
-    # Multi-row INSERT ... VALUES statements: one round trip per 1,000 slots, where an
-    # executemany would send one statement per row.
-    for offset in range(0, len(new_rows), 1000):
-        db.session.execute(insert(AvailableSlot).values(new_rows[offset:offset + 1000]))
+    if new_rows:
+        # executemany: psycopg 3 pipelines it (a multi-row VALUES statement costs more to
+        # compile than it saves, measured with bench/slot_generation.py).
+        db.session.execute(insert(AvailableSlot), new_rows)
     report.created += len(new_rows)
     conflict_ids = [slot.id for slot in report.conflicts]
     report.conflicts = list(db.session.scalars(select(AvailableSlot).where(
