@@ -321,17 +321,20 @@ def _twilio_server(app, live_server, smtp_sink):
                                         str(smtp_sink.mailbox.directory),
                                         background_callbacks=False)
     with SandboxServer(sandbox_app) as server:
-        previous = {k: config[k] for k in ("TWILIO_BASE_URL", "PUBLIC_URL")}
-        # Status callbacks are sent to PUBLIC_URL: the live server, in tests.
-        config.update(TWILIO_BASE_URL=server.base_url, PUBLIC_URL=live_server.url)
+        previous = config["TWILIO_BASE_URL"]
+        config["TWILIO_BASE_URL"] = server.base_url
         yield server
-        config.update(previous)
+        config["TWILIO_BASE_URL"] = previous
 
 
 @pytest.fixture
-def twilio(app, _twilio_server):
+def twilio(app, _twilio_server, live_server):
     """The Twilio stand-in, emptied for this test; status callbacks go out when asked."""
     import requests
+
+    # Status callbacks are sent to PUBLIC_URL: the live server, for this test only.
+    previous_public_url = app.config["PUBLIC_URL"]
+    app.config["PUBLIC_URL"] = live_server.url
 
     session = requests.Session()
     session.auth = (app.config["TWILIO_ACCOUNT_SID"], app.config["TWILIO_AUTH_TOKEN"])
@@ -343,4 +346,5 @@ def twilio(app, _twilio_server):
         return response.json()
 
     control("POST", "/reset")
-    return control
+    yield control
+    app.config["PUBLIC_URL"] = previous_public_url
