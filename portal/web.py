@@ -28,3 +28,15 @@ def apply_errors(form: FlaskForm, exc: ValidationFailed) -> None:
             field.errors = [*field.errors, message] if isinstance(field.errors, list) else [message]
         else:
             form.form_errors.append(message)
+
+
+MAX_PAGE = 100_000
+
+
+def page_number(raw: str | None = None) -> int:
+    """The requested page (?page= unless `raw` is given), clamped; junk means page 1."""
+    value = request.args.get("page", 1) if raw is None else (raw or 1)
+    try:
+        return max(1, min(int(value), MAX_PAGE))
+    except (TypeError, ValueError):
+        return 1

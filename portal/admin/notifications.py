@@ -51,18 +51,12 @@ from portal.notifications.models import (
 )
 from portal.pagination import paginate
 from portal.security import admin_required
-from portal.web import apply_errors, render_page
+from portal.web import apply_errors, page_number, render_page
 
 bp = Blueprint("admin_notifications", __name__, url_prefix="/admin/notifications")
 
 PER_PAGE = 25
 
-
-def _page_number() -> int:
-    try:
-        return max(1, min(int(request.args.get("page", 1)), 100_000))
-    except ValueError:
-        return 1
 
 
 # --- the delivery log --------------------------------------------------------------------------
@@ -131,7 +125,7 @@ def log():
     """The delivery log: every notification on every channel with its status, attempts,
     provider id and error; filter by status, channel, type and user email."""
     form, f = _filters()
-    page = paginate(log_query(f), _page_number(), PER_PAGE)
+    page = paginate(log_query(f), page_number(), PER_PAGE)
     return render_page("admin/notifications/log.html", block="results", form=form, filter=f,
                        page=page, users=_users_of(page.items), failed=failed_count(),
                        here=request.full_path if request.query_string else request.path)

@@ -52,18 +52,12 @@ from portal.payments.forms import (
 )
 from portal.payments.models import PaymentTransaction, RefundSource
 from portal.security import admin_required
-from portal.web import render_page
+from portal.web import page_number, render_page
 
 bp = Blueprint("admin_payments", __name__, url_prefix="/admin")
 
 PER_PAGE = 25
 
-
-def _page_number() -> int:
-    try:
-        return max(1, min(int(request.args.get("page", 1)), 100_000))
-    except ValueError:
-        return 1
 
 
 # --- filters -------------------------------------------------------------------------------
@@ -187,7 +181,7 @@ def dashboard():
     (gross, refunded, net), captured revenue per day as a chart and a table, and the rows.
     HTMX gets the results block only; the same URL is a full page (shareable, no JS needed)."""
     form, f = _filters()
-    page = paginate(reports.payment_query(f), _page_number(), PER_PAGE)
+    page = paginate(reports.payment_query(f), page_number(), PER_PAGE)
     points = reports.revenue_series(f)
     return render_page(
         "admin/payments.html", block="results", form=form, filter=f, page=page,
@@ -301,7 +295,7 @@ def refunds():
     form.validate()
     status = form.status.data if form.status.data and not form.status.errors else None
     source = form.source.data if form.source.data and not form.source.errors else None
-    page = paginate(reports.refunds_query(status, source), _page_number(), PER_PAGE)
+    page = paginate(reports.refunds_query(status, source), page_number(), PER_PAGE)
     return render_page("admin/refunds.html", block="results", form=form, page=page,
                        tz=current_user.timezone, status_labels=REFUND_STATUS_LABELS,
                        source_labels=REFUND_SOURCE_LABELS)

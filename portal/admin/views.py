@@ -11,7 +11,7 @@ from portal.auth.service import Registration
 from portal.doctors import service as doctors
 from portal.exceptions import ValidationFailed
 from portal.security import admin_required
-from portal.web import apply_errors, render_page
+from portal.web import apply_errors, page_number, render_page
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -26,12 +26,8 @@ def _rupees_to_paise(value: int | None) -> int | None:
 @admin_required
 def doctors_list():
     """Every doctor, active or not."""
-    try:
-        page_number = max(1, int(request.args.get("page", 1)))
-    except ValueError:
-        page_number = 1
     query = request.args.get("q", "").strip()[:100] or None
-    page = doctors.search_doctors(query=query, page=page_number, per_page=25,
+    page = doctors.search_doctors(query=query, page=page_number(), per_page=25,
                                   include_inactive=True)
     return render_page("admin/doctors.html", block="results", page=page, query=query,
                        active_form=ActiveForm())

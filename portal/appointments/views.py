@@ -60,7 +60,7 @@ from portal.doctors.models import ConsultationType
 from portal.exceptions import DomainError, NotFound, ValidationFailed
 from portal.formatting import format_money, localtime
 from portal.security import doctor_required, login_required, patient_required, roles_required
-from portal.web import apply_errors, render_page
+from portal.web import apply_errors, page_number, render_page
 
 bp = Blueprint("appointments", __name__, url_prefix="/appointments")
 
@@ -123,12 +123,6 @@ def _zone(appointment: Appointment | None = None) -> str:
             return doctor.timezone
     return current_user.timezone
 
-
-def _page_number() -> int:
-    try:
-        return max(1, min(int(request.args.get("page", 1)), 100_000))
-    except ValueError:
-        return 1
 
 
 def _is_htmx() -> bool:
@@ -360,7 +354,7 @@ def index():
     scope = "past" if request.args.get("scope") == "past" else "upcoming"
     now = utcnow()
     page = service.patient_appointments(current_user.id, upcoming=scope == "upcoming",
-                                        now=now, page=_page_number(), per_page=PER_PAGE)
+                                        now=now, page=page_number(), per_page=PER_PAGE)
     return render_page("appointments/index.html", block="list", page=page, scope=scope,
                        rows=[_row(a, now) for a in page.items], tz=current_user.timezone)
 
@@ -546,7 +540,7 @@ def practice():
     todays = service.doctor_appointments(doctor.id, start=day_start, end=day_end, now=now,
                                          per_page=100).items
     upcoming = service.doctor_appointments(doctor.id, upcoming=True, start=day_end, now=now,
-                                           page=_page_number(), per_page=20)
+                                           page=page_number(), per_page=20)
     return render_page(
         "appointments/practice.html", block="upcoming", doctor=doctor, tz=doctor.timezone,
         today=today, today_rows=[_row(a, now) for a in reversed(todays)], upcoming=upcoming,

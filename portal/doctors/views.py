@@ -15,16 +15,10 @@ from portal.clock import utcnow
 from portal.doctors import service
 from portal.doctors.models import ConsultationType, Doctor
 from portal.formatting import viewer_timezone
-from portal.web import render_page
+from portal.web import page_number, render_page
 
 bp = Blueprint("doctors", __name__, url_prefix="/doctors")
 
-
-def _page_number() -> int:
-    try:
-        return max(1, min(int(request.args.get("page", 1)), 100_000))
-    except ValueError:
-        return 1
 
 
 @bp.get("/")
@@ -32,7 +26,7 @@ def directory():
     """Search and filter doctors; HTMX swaps only the results, the URL stays shareable."""
     specialty = request.args.get("specialty", "").strip()[:80] or None
     query = request.args.get("q", "").strip()[:100] or None
-    page = service.search_doctors(specialty, query, _page_number())
+    page = service.search_doctors(specialty, query, page_number())
     return render_page("doctors/directory.html", block="results", page=page,
                        specialties=service.specialties(), specialty=specialty, query=query)
 

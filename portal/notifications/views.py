@@ -38,7 +38,7 @@ from portal.notifications.defaults import DEFAULTS
 from portal.notifications.forms import CHANNEL_LABELS, ChannelGrid, PreferencesForm, type_label
 from portal.notifications.models import NotificationLog, NotificationTemplate
 from portal.security import login_required
-from portal.web import apply_errors, render_page
+from portal.web import apply_errors, page_number, render_page
 
 bp = Blueprint("notifications", __name__, url_prefix="/notifications")
 
@@ -89,12 +89,6 @@ def channel_label(channel: str) -> str:
     return CHANNEL_LABELS.get(channel, channel)
 
 
-def _page_number(raw: str | None) -> int:
-    try:
-        return max(1, min(int(raw or 1), 10_000))
-    except ValueError:
-        return 1
-
 
 def _inbox_context(page: int, message: str = "") -> dict:
     rows = service.inbox(current_user.id, limit=PER_PAGE + 1, offset=(page - 1) * PER_PAGE)
@@ -106,7 +100,7 @@ def _inbox_context(page: int, message: str = "") -> dict:
 @login_required
 def inbox():
     """Your in-app notifications, newest first, 20 a page; unread ones are marked."""
-    page = _page_number(request.args.get("page"))
+    page = page_number(request.args.get("page"))
     return render_page("notifications/inbox.html", block="inbox", **_inbox_context(page))
 
 
@@ -138,7 +132,7 @@ def read(log_id: uuid.UUID):
     """Mark one of your in-app notifications read. Raises NotFound for anyone else's."""
     service.get_in_app(current_user.id, log_id)
     service.mark_read(current_user.id, log_id)
-    return _after_change(_page_number(request.form.get("page")), "Marked as read.")
+    return _after_change(page_number(request.form.get("page")), "Marked as read.")
 
 
 @bp.post("/read-all")
@@ -146,7 +140,7 @@ def read(log_id: uuid.UUID):
 def read_all():
     """Mark every in-app notification of yours read."""
     service.mark_read(current_user.id)
-    return _after_change(_page_number(request.form.get("page")),
+    return _after_change(page_number(request.form.get("page")),
                          "All notifications are marked as read.")
 
 

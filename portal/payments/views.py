@@ -51,7 +51,7 @@ from portal.pagination import paginate
 from portal.payments import gateway, payouts, reports, service
 from portal.payments.models import PaymentStatus, PaymentTransaction, RefundSource
 from portal.security import doctor_required, login_required, patient_required
-from portal.web import render_page
+from portal.web import page_number, render_page
 
 bp = Blueprint("payments", __name__, url_prefix="/payments")
 
@@ -242,12 +242,6 @@ def cancelled(payment_id: uuid.UUID):
 # --- history and receipts ------------------------------------------------------------------
 
 
-def _page_number() -> int:
-    try:
-        return max(1, min(int(request.args.get("page", 1)), 100_000))
-    except ValueError:
-        return 1
-
 
 @bp.get("/")
 @login_required
@@ -258,7 +252,7 @@ def index():
         return redirect(url_for("admin_payments.dashboard"))
     if current_user.role == Role.DOCTOR:
         return redirect(url_for(".earnings"))
-    page = paginate(reports.patient_payments_query(current_user.id), _page_number(), PER_PAGE)
+    page = paginate(reports.patient_payments_query(current_user.id), page_number(), PER_PAGE)
     return render_page("payments/index.html", block="list", page=page, tz=current_user.timezone,
                        paid_statuses=reports.PAID_STATUSES)
 
