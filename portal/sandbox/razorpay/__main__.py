@@ -89,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"Razorpay sandbox on {server.url} (razorpay.Client base_url={server.base_url}), "
           f"webhooks to {args.webhook_url or 'nowhere'}", flush=True)  # fmt: skip
     try:
-        server._server.serve_forever()
+        server.serve_forever()
     except KeyboardInterrupt:
         pass
     finally:

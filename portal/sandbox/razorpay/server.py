@@ -1,64 +1,19 @@
-"""Serve a sandbox app over HTTP in a background thread (tests, scripts): inside
+"""Serve the Razorpay stand-in over HTTP in a background thread (tests, scripts): inside
 ``with SandboxServer(create_sandbox_app(...)) as server:`` point the client at it with
-``razorpay.Client(auth=(key_id, key_secret), base_url=server.base_url)``.
+``razorpay.Client(auth=(key_id, key_secret), base_url=server.base_url)`` (the root: the
+client adds ``/v1``).
 """
 
 from __future__ import annotations
 
-import threading
-from typing import Self
-
-from flask import Flask
-from werkzeug.serving import make_server
-
 from portal.sandbox.razorpay.app import sandbox_of
+from portal.sandbox.server import LOOPBACK, POLL_INTERVAL, ThreadedServer
 
-LOOPBACK = "127.0.0.1"
-POLL_INTERVAL = 0.1  # seconds; how soon stop() is noticed
+__all__ = ["LOOPBACK", "POLL_INTERVAL", "SandboxServer"]
 
 
-class SandboxServer:
-    """werkzeug's threaded server on ``host:port`` (0: a free port, chosen at construction)."""
+class SandboxServer(ThreadedServer):
+    thread_name = "razorpay-sandbox-http"
 
-    def __init__(self, app: Flask, host: str = LOOPBACK, port: int = 0) -> None:
-        self.app = app
-        self._server = make_server(host, port, app, threaded=True)
-        self.host = host
-        self.port = self._server.server_port
-        self._thread: threading.Thread | None = None
-
-    @property
-    def url(self) -> str:
-        """The server root, e.g. ``http://127.0.0.1:5001``."""
-        return f"http://{self.host}:{self.port}"
-
-    @property
-    def base_url(self) -> str:
-        """What ``razorpay.Client(base_url=...)`` needs: the root (the client adds ``/v1``)."""
-        return self.url
-
-    def start(self) -> Self:
-        if self._thread is None:
-            self._thread = threading.Thread(
-                target=self._server.serve_forever,
-                args=(POLL_INTERVAL,),
-                name="razorpay-sandbox-http",
-                daemon=True,
-            )
-            self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        """Stop serving and stop the sandbox's webhook thread."""
-        if self._thread is not None:
-            self._server.shutdown()
-            self._thread.join(timeout=10)
-            self._thread = None
-        self._server.server_close()
-        sandbox_of(self.app).close()
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(self, *exc_info) -> None:
-        self.stop()
+    def close_app(self) -> None:
+        sandbox_of(self.app).close()  # the webhook delivery thread
