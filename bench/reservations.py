@@ -16,14 +16,18 @@ same `issue_api_token` the token route calls; one patient also logs in over HTTP
 route and the secret agree: a real login costs an argon2 verification of about half a second,
 too slow to log in thousands of patients), and the free slots are listed over HTTP.
 
-Then two phases of `--duration` seconds each, with the same `--clients` threads, each holding
+Then three phases of `--duration` seconds each, with the same `--clients` threads, each holding
 one keep-alive HTTP/1.1 connection (http.client), released together by a barrier:
 1. the ceiling: GET /healthz, the app's trivial JSON route (one `SELECT 1`);
-2. POST /api/v1/appointments/reserve, each client picking random slots not yet known to be
+2. slot listing: GET /api/v1/availability/doctors/<id>/slots?tz=Asia/Kolkata for a random
+   doctor, the API's default window (14 days from now, as the slot picker shows; about 330
+   slots, none taken yet);
+3. POST /api/v1/appointments/reserve, each client picking random slots not yet known to be
    taken and cycling through its own patients (MAX_ACTIVE_HOLDS allows 2 holds per patient).
-It prints requests/s and p50/p99 latency of both, reservations/s, the ratio, the outcome of
-every request, CPU use, and the double bookings found by SQL afterwards (must be 0), then one
-line of JSON. gunicorn is stopped in a `finally` block whatever happens.
+It prints requests/s and p50/p99 latency of each, reservations/s, the ratios to the ceiling,
+the outcome of every request, CPU use, the peak resident memory (VmHWM) of each gunicorn worker
+after the run, and the double bookings found by SQL afterwards (must be 0), then one line of
+JSON. gunicorn is stopped in a `finally` block whatever happens.
 """
 
 from __future__ import annotations
@@ -226,6 +230,21 @@ class Server:
                               if link.startswith("socket:[")))
         return counts
 
+    def worker_memory_kib(self) -> list[dict[str, int]]:
+        """VmHWM (peak resident) and VmRSS of each worker, in KiB, from /proc/<pid>/status."""
+        found = []
+        for pid in self.worker_pids():
+            memory = {}
+            try:
+                for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                    key, _, value = line.partition(":")
+                    if key in ("VmHWM", "VmRSS"):
+                        memory[key] = int(value.split()[0])
+            except OSError:
+                continue
+            found.append(memory)
+        return found
+
     def stop(self) -> None:
         """SIGTERM to the master (graceful), then SIGKILL to its group if it lingers."""
         if self.process.poll() is None:
@@ -391,6 +410,25 @@ def healthz_step(client: ClientState) -> None:
     client.outcomes[str(status)] += 1
 
 
+def listing_step_for(doctor_ids: list[str]):
+    """A patient opening a doctor's slot picker: the API's default window, in their zone."""
+    def step(client: ClientState) -> None:
+        path = f"/api/v1/availability/doctors/{random.choice(doctor_ids)}/slots?tz={ZONE}"
+        started = timer.perf_counter()
+        try:
+            status, raw = client.http.call("GET", path)
+        except (OSError, http.client.HTTPException) as exc:
+            client.errors.append(f"{type(exc).__name__}: {exc}")
+            client.outcomes["transport error"] += 1
+            return
+        client.latencies.append(timer.perf_counter() - started)
+        client.outcomes[str(status)] += 1
+        if status != 200 and len(client.errors) < 5:
+            client.errors.append(f"{status}: {raw[:200]!r}")
+
+    return step
+
+
 def reserve_step_for(slots: list[str], taken: set[str], max_holds: int):
     def step(client: ClientState) -> None:
         patient = _next_patient(client, max_holds)
@@ -506,7 +544,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench reservations",
                                      description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=float, default=20.0,
-                        help="seconds of each phase, ceiling and reservations (default 20)")
+                        help="seconds of each phase: ceiling, listing, reservations "
+                             "(default 20)")
     parser.add_argument("--clients", type=int, default=100,
                         help="concurrent clients, one thread and connection each (default 100)")
     parser.add_argument("--doctors", type=int, default=40,
@@ -577,10 +616,14 @@ def main(argv: list[str] | None = None) -> int:
                 client.holds = [0] * len(client.tokens)
             ceiling = run_phase("GET /healthz", clients, args.duration, healthz_step)
             connections = {"ceiling": server.connections_per_worker()}
+            listing = run_phase("GET /api/v1/availability/doctors/<id>/slots", clients,
+                                args.duration, listing_step_for(doctor_ids))
+            connections["listing"] = server.connections_per_worker()
             taken: set[str] = set()
             reserve = run_phase("POST /api/v1/appointments/reserve", clients, args.duration,
                                 reserve_step_for(slots, taken, max_holds))
             connections["reserve"] = server.connections_per_worker()
+            web_memory = server.worker_memory_kib()
             server_log = tail(server.log_path, 20)
         finally:
             if server is not None:
@@ -595,6 +638,7 @@ def main(argv: list[str] | None = None) -> int:
     created = reserve.outcomes["201"]
     reservations_per_second = created / reserve.seconds if reserve.seconds else 0.0
     ratio = reserve.rps / ceiling.rps if ceiling.rps else 0.0
+    listing_ratio = listing.rps / ceiling.rps if ceiling.rps else 0.0
     print(f"reservations on PostgreSQL {pg_version} ({BENCH_DATABASE}); "
           f"{host['nproc']} x {host['cpu']}; Python {host['python']}")
     print(f"  load average (1 min) before the run {load_before:.2f}, after {os.getloadavg()[0]:.2f}"
@@ -606,25 +650,31 @@ def main(argv: list[str] | None = None) -> int:
           f"{slots_generated:,} slots ({len(slots):,} listed free), {len(tokens):,} patients")
     print(f"  {'':<34} {'per s':>9} {'p50 ms':>9} {'p99 ms':>9} {'requests':>9}")
     print(phase_row("ceiling: GET /healthz", ceiling))
+    print(phase_row("listing: GET slots (14 days)", listing))
     print(phase_row("reserve: all requests", reserve))
     print(phase_row("reserve: successful reservations", reserve, reservations_per_second))
-    print(f"  reserve / ceiling requests per second: {ratio:.2f}")
+    print(f"  requests per second against the ceiling: reserve {ratio:.2f}, "
+          f"listing {listing_ratio:.2f}")
     print(f"  reserve outcomes: {dict(reserve.outcomes.most_common())}")
+    print(f"  listing outcomes: {dict(listing.outcomes.most_common())}")
     print(f"  ceiling outcomes: {dict(ceiling.outcomes.most_common())}")
     if reserve.stopped_early:
         print(f"  clients that ran out of work: {dict(reserve.stopped_early)}")
     print(f"  CPU busy (whole machine): ceiling {ceiling.machine_busy:.0%}, "
-          f"reserve {reserve.machine_busy:.0%}; of it the client process "
-          f"{ceiling.client_cpu_seconds:.1f} s / {reserve.client_cpu_seconds:.1f} s of "
+          f"listing {listing.machine_busy:.0%}, reserve {reserve.machine_busy:.0%}; of it the "
+          f"client process {ceiling.client_cpu_seconds:.1f} s / "
+          f"{listing.client_cpu_seconds:.1f} s / {reserve.client_cpu_seconds:.1f} s of "
           f"{host['nproc'] * args.duration:.0f} CPU-s")
     print(f"  client connections per worker after each phase: ceiling {connections['ceiling']}, "
-          f"reserve {connections['reserve']}")
+          f"listing {connections['listing']}, reserve {connections['reserve']}")
+    print("  web workers' peak resident memory (VmHWM) after the run: "
+          + ", ".join(f"{m.get('VmHWM', 0) / 1024:.1f} MiB" for m in web_memory))
     print(f"  double bookings: {found['slots_with_two_active']} slots with two active "
           f"appointments, {found['overlapping_active_pairs']} overlapping active pairs "
           f"(must be 0); {found['active_appointments']:,} active appointments, "
           f"{found['held_slots']:,} held slots, {found['reserved_history_rows']:,} RESERVED "
           "history rows")
-    errors = reserve.errors + ceiling.errors
+    errors = reserve.errors + listing.errors + ceiling.errors
     if errors:
         print(f"  first errors: {errors[:3]}")
         print(f"  server log tail:\n{server_log}")
@@ -640,12 +690,20 @@ def main(argv: list[str] | None = None) -> int:
         "ceiling_requests_per_s": round(ceiling.rps, 1),
         "ceiling_p50_ms": round(ceiling.percentile(0.50), 2),
         "ceiling_p99_ms": round(ceiling.percentile(0.99), 2),
-        "ratio": round(ratio, 3), "reserve_outcomes": dict(reserve.outcomes),
+        "ratio": round(ratio, 3),
+        "listing_requests_per_s": round(listing.rps, 1),
+        "listing_p50_ms": round(listing.percentile(0.50), 2),
+        "listing_p99_ms": round(listing.percentile(0.99), 2),
+        "listing_ratio": round(listing_ratio, 3),
+        "reserve_outcomes": dict(reserve.outcomes), "listing_outcomes": dict(listing.outcomes),
         "ceiling_outcomes": dict(ceiling.outcomes),
         "machine_busy": {"ceiling": round(ceiling.machine_busy, 3),
+                         "listing": round(listing.machine_busy, 3),
                          "reserve": round(reserve.machine_busy, 3)},
         "client_cpu_s": {"ceiling": round(ceiling.client_cpu_seconds, 2),
+                         "listing": round(listing.client_cpu_seconds, 2),
                          "reserve": round(reserve.client_cpu_seconds, 2)},
+        "web_worker_memory_kib": web_memory,
         "connections_per_worker": connections, "loadavg_before": round(load_before, 2),
         **found,
     }), flush=True)
@@ -659,7 +717,7 @@ def main(argv: list[str] | None = None) -> int:
         print("reservations: the 201 responses, active appointments, held slots and history "
               "rows do not agree", file=sys.stderr)
         return 1
-    if errors or any(key.startswith("5") for key in reserve.outcomes):
+    if errors or any(key.startswith("5") for key in (*reserve.outcomes, *listing.outcomes)):
         print("reservations: some requests failed (see above)", file=sys.stderr)
         return 1
     return 0

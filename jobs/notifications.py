@@ -17,4 +17,5 @@ def send_reminder(reminder_id: str) -> str:
 
 def sweep() -> dict:
     """Every minute: due reminders and deliveries that Redis or a dead worker dropped."""
-    return {"reminders": service.sweep_reminders(), "deliveries": service.sweep_deliveries()}
+    return {"reminders": service.sweep_reminders(grace=service.SWEEP_GRACE),
+            "deliveries": service.sweep_deliveries()}

@@ -322,3 +322,23 @@ def test_an_invalid_number_fails_permanently_and_a_twilio_outage_is_retried(
     failed = [row for row in logs(clinic["patient"], channel="SMS") if row.id != sms.id]
     assert [(row.status, row.attempts) for row in failed] == [("FAILED", 1)]
     assert "21211" in failed[0].error
+
+
+def test_a_reminder_job_a_few_seconds_early_still_sends(app, clinic, frozen_clock):
+    appointment = book(clinic, index=3)
+    settle(app)
+    reminder = db.session.scalars(select(ScheduledNotification).where(
+        ScheduledNotification.appointment_id == appointment.id,
+        ScheduledNotification.offset_minutes == 60)).one()
+    frozen_clock.freeze(reminder.due_at - timedelta(seconds=2))  # RQ rounds down to the second
+    assert service.send_reminder(reminder.id) == "SENT"
+
+
+def test_the_periodic_sweep_leaves_just_due_reminders_to_their_own_jobs(app, clinic,
+                                                                       frozen_clock):
+    appointment = book(clinic, index=3)
+    settle(app)
+    frozen_clock.freeze(appointment.start_at - timedelta(minutes=59))
+    assert service.sweep_reminders(grace=service.SWEEP_GRACE) == 0
+    frozen_clock.freeze(appointment.start_at - timedelta(minutes=57))
+    assert service.sweep_reminders(grace=service.SWEEP_GRACE) == 1
