@@ -39,6 +39,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from portal.logging_filters import install_log_filters
+
+    install_log_filters()  # reset-link tokens never reach werkzeug's or gunicorn's logs
     if app.config["TRUSTED_PROXIES"]:
         # Behind N proxies, take the client address and scheme from their X-Forwarded headers
         # (rate limits are per client address; url_for must build https links).
@@ -89,6 +92,15 @@ def cron_command() -> None:
 
 def _init_extensions(app: Flask) -> None:
     db.init_app(app)
+
+    @app.teardown_appcontext
+    def remove_session(_exc):
+        # Runs before Flask-SQLAlchemy's own teardown (reverse order): a connection that died
+        # mid-request (database restarted) must not turn the answer into a bare 500.
+        try:
+            db.session.remove()
+        except Exception:
+            logging.getLogger(__name__).warning("session cleanup failed", exc_info=True)
     migrate.init_app(app, db, directory=str(app.root_path + "/../migrations"))
     login_manager.init_app(app)
     csrf.init_app(app)

@@ -106,6 +106,8 @@ def load_config(env: Mapping[str, str] | None = None) -> dict:
         "LOGIN_RATE_LIMIT": env.get("LOGIN_RATE_LIMIT", "10 per minute"),
         "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI") or redis_url or "memory://",
         "RATELIMIT_HEADERS_ENABLED": True,
+        # With Redis down, count in memory for a while rather than refusing every login.
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
         # Mail (Flask-Mail). Without MAIL_SERVER the development SMTP sink is used.
         "MAIL_SERVER": env.get("MAIL_SERVER") or "127.0.0.1",
         "MAIL_PORT": _int(env, "MAIL_PORT", 1025),

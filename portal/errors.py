@@ -16,6 +16,54 @@ log = logging.getLogger(__name__)
 PROBLEM_JSON = "application/problem+json"
 
 
+class NulCharacter(DomainError):
+    status = 400
+    title = "Malformed request"
+
+
+def _nul_field(value, name: str) -> str | None:
+    """The name of the first string (or key) in `value` holding a NUL character, or None."""
+    if isinstance(value, str):
+        return name if "\x00" in value else None
+    if isinstance(value, dict):
+        items = value.items()
+    elif isinstance(value, list):
+        items = enumerate(value)
+    else:
+        return None
+    for key, item in items:
+        if isinstance(key, str) and "\x00" in key:
+            return name
+        found = _nul_field(item, f"{name}.{key}" if name else str(key))
+        if found is not None:
+            return found
+    return None
+
+
+def reject_nul_bytes() -> None:
+    """Refuse, with one 400, any request carrying a NUL character (U+0000) in its path, query
+    string, headers, form fields or JSON body.
+
+    No text the portal takes (names, reasons, emails, tokens, search words) can hold one, and
+    PostgreSQL cannot store one in a text column ("string literal cannot contain NUL"): without
+    this, each such field was a 500. Rejecting at the edge covers every route, present and
+    future, once; stripping instead would silently change what was sent (a token, a search).
+    """
+    sources = [("path", request.path), ("query", request.args.to_dict(flat=False)),
+               ("header", dict(request.headers))]
+    if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        sources.append(("form", request.form.to_dict(flat=False)))
+    elif request.is_json:
+        sources.append(("body", request.get_json(silent=True)))
+    for where, value in sources:
+        field = _nul_field(value, "")
+        if field is not None:
+            # A repeated field is a list: name it, not its position ("q", not "q.0").
+            name = field.split(".", 1)[0] if where in ("query", "form") else field
+            raise NulCharacter("Text may not contain NUL characters (U+0000); remove them and "
+                               "try again.", name or where)
+
+
 def wants_json() -> bool:
     return request.path.startswith("/api/")
 
@@ -52,7 +100,18 @@ def _html_error(status: int, title: str, message: str):
                                    message=message)
         return response, status, {"HX-Retarget": "#messages", "HX-Reswap": "innerHTML",
                                    "HX-Push-Url": "false"}
-    return render_template("errors/error.html", status=status, title=title, message=message), status
+    try:
+        return render_template("errors/error.html", status=status, title=title,
+                               message=message), status
+    except Exception:
+        log.warning("error page layout failed; sending the plain one", exc_info=True)
+        # Straight from the Jinja environment: Flask's context processors would load the
+        # current user from the database again.
+        from flask import current_app
+
+        page = current_app.jinja_env.get_template("errors/plain.html").render(
+            status=status, title=title, message=message, config=current_app.config)
+        return page, status
 
 
 MESSAGES = {
@@ -69,6 +128,9 @@ MESSAGES = {
 
 
 def register_error_handlers(app: Flask) -> None:
+    # Malformed input is refused once, before any view or service sees it.
+    app.before_request(reject_nul_bytes)
+
     @app.errorhandler(DomainError)
     def domain_error(exc: DomainError):
         if wants_json():

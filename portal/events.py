@@ -26,6 +26,11 @@ log = logging.getLogger(__name__)
 APPOINTMENT_EVENTS = "appointment-events"
 PAYMENT_EVENTS = "payment-events"
 
+# Once published, an event's consumers run only if its dispatch job does: a job that fails
+# (the database restarting) or dies with its worker (SIGKILL; RQ's abandoned-job handling) is
+# run again, at once and then after 30 s, 2, 10 and 30 minutes. Consumers are idempotent.
+DISPATCH_RETRY_INTERVALS = (0, 30, 120, 600, 1800)
+
 
 class OutboxEvent(db.Model):
     __tablename__ = "outbox_events"
@@ -76,6 +81,7 @@ def relay_pending(limit: int = 200) -> int:
     PostgreSQL, so several relays never publish the same rows at the same time.
     """
     from redis.exceptions import RedisError
+    from rq import Retry
 
     from portal.queue import get_queue
     from portal.transactions import begin_write
@@ -88,8 +94,10 @@ def relay_pending(limit: int = 200) -> int:
     now = utcnow()
     try:
         for event in events:
-            get_queue(event.topic).enqueue("jobs.events.dispatch", str(event.id),
-                                           job_id=f"event-{event.id}")
+            get_queue(event.topic).enqueue(
+                "jobs.events.dispatch", str(event.id), job_id=f"event-{event.id}",
+                retry=Retry(max=len(DISPATCH_RETRY_INTERVALS),
+                            interval=DISPATCH_RETRY_INTERVALS))
             event.published_at = now
             event.attempts += 1
             published += 1

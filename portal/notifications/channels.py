@@ -24,8 +24,10 @@ class PermanentFailure(Exception):
 
 def send_email(to: str, subject: str, text: str, html: str | None,
                attachments: list[tuple[str, str, bytes]], message_id: str) -> str:
-    message = Message(subject=subject, recipients=[to], body=text, html=html,
-                      extra_headers={"Message-ID": message_id})
+    message = Message(subject=subject, recipients=[to], body=text, html=html)
+    # The row's id as Message-ID (Flask-Mail would make a random one): a retried delivery
+    # is recognisably the same message.
+    message.msgId = message_id
     for filename, content_type, data in attachments:
         message.attach(filename, content_type, data)
     try:
