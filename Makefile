@@ -38,6 +38,9 @@ test: setup ## Run lint and the whole test suite (PostgreSQL and Redis when reac
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest $(PYTEST_ARGS)
 
+audit: setup ## Check the pinned dependencies for known vulnerabilities (pip-audit)
+	$(PY) .ci/audit.py requirements.lock
+
 lint: setup ## Lint and check formatting
 	$(VENV)/bin/ruff check .
 
@@ -50,4 +53,4 @@ bench: setup ## Run the benchmarks under bench/ against PostgreSQL and Redis
 clean: ## Remove the virtualenv, node_modules and local data
 	rm -rf $(VENV) node_modules $(VENDOR) instance
 
-.PHONY: help setup run test lint migration bench clean
+.PHONY: help setup run test audit lint migration bench clean

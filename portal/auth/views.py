@@ -71,6 +71,7 @@ def _start_session(user, remember: bool = False) -> None:
 
 
 @bp.route("/register", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"])
 def register():
     """Patient self-registration; logs the new patient in."""
     if current_user.is_authenticated:
@@ -150,6 +151,7 @@ def forgot_password():
 
 
 @bp.route("/reset/<token>", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"])
 def reset_password(token: str):
     """Set a new password from an emailed link; ends every existing session."""
     try:

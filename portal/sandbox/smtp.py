@@ -147,6 +147,8 @@ class SmtpSink:
         warnings.filterwarnings(
             "ignore", message="Session.login_data is deprecated", category=DeprecationWarning
         )
+        # aiosmtpd logs every line of every message (reset links included) at DEBUG.
+        logging.getLogger("mail.log").setLevel(logging.WARNING)
         controller = Controller(
             MailboxHandler(self.mailbox),
             hostname=self.host,
