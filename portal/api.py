@@ -9,10 +9,18 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from typing import Any, TypeVar
+from datetime import date, time
+from typing import Annotated, Any, TypeVar
 
 from flask import Blueprint, current_app, g, jsonify, render_template, request, url_for
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+)
 from pydantic.json_schema import models_json_schema
 
 from portal.errors import PROBLEM_JSON, problem
@@ -61,6 +69,31 @@ class Problem(BaseModel):
 class Money(BaseModel):
     amount: int = Field(description="Integer amount in the currency's minor unit (paise).")
     currency: str = Field(default="INR", description="ISO 4217 code.")
+
+
+def _wall_time(value: time) -> time:
+    if value.tzinfo is not None:
+        raise ValueError("Give a local wall time such as 09:30, without a UTC offset.")
+    return value
+
+
+def in_calendar(value: date) -> date:
+    # Python's datetime stops at years 1 and 9999: an instant near either end cannot be moved to
+    # UTC or another zone, or have days added, without an OverflowError (a 500).
+    if not 1900 <= value.year <= 9000:
+        raise ValueError("Use a date between the years 1900 and 9000.")
+    return value
+
+
+# An instant with its UTC offset that the portal can compute with.
+Instant = Annotated[AwareDatetime, AfterValidator(in_calendar)]
+
+
+# A doctor's schedule is local wall time plus the doctor's zone. JSON Schema's "time" format
+# is RFC 3339's full-time, which requires an offset, so the document states the real shape.
+WallTime = Annotated[time, AfterValidator(_wall_time), WithJsonSchema({
+    "type": "string", "pattern": r"^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d{1,6})?)?$",
+    "description": "Local wall time, HH:MM or HH:MM:SS, without an offset", "examples": ["09:30"]})]
 
 
 # --- authentication ------------------------------------------------------------------------
@@ -206,9 +239,12 @@ def build_openapi() -> dict:
         if meta["response"] is not None:
             ok["content"] = {"application/json": {"schema": {"$ref": refs[meta["response"]]}}}
         responses = {str(meta["status"]): ok}
-        statuses = set(meta["errors"]) | ({401, 403} if meta["auth"] else set())
+        # On every route: 400, a request can always be malformed (NUL characters anywhere, a
+        # body that is not JSON, a cookie session's missing CSRF token); 401, a bearer token
+        # that is expired or wrong is refused even where none is needed.
+        statuses = set(meta["errors"]) | {400, 401} | ({403} if meta["auth"] else set())
         if meta["body"] is not None or meta["query"] is not None:
-            statuses |= {400, 422}
+            statuses.add(422)
         for code in sorted(statuses):
             responses[str(code)] = {"description": _ERROR_TEXT.get(code, "Error"),
                                     "content": error_content}
@@ -239,7 +275,8 @@ def build_openapi() -> dict:
 
 
 _ERROR_TEXT = {
-    400: "Malformed request", 401: "Not authenticated", 403: "Not allowed",
+    400: "Malformed request", 401: "Not authenticated (or a bad bearer token)",
+    403: "Not allowed",
     404: "Not found", 409: "Conflict with the current state", 422: "Invalid input",
     429: "Too many requests",
 }

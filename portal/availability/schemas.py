@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime, time
+from datetime import date, datetime
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
-from portal.api import ApiModel, Money
+from portal.api import ApiModel, Instant, Money, WallTime, in_calendar
 
 ConsultationTypeField = Literal["VIDEO", "IN_PERSON"]
 
 
 class RangeIn(ApiModel):
     weekday: int = Field(ge=0, le=6, description="0 = Monday ... 6 = Sunday")
-    start: time = Field(description="Local wall time, HH:MM")
-    end: time = Field(description="Local wall time, HH:MM")
+    start: WallTime
+    end: WallTime
     consultation_type: ConsultationTypeField
     slot_minutes: int = Field(ge=5, le=240)
     buffer_minutes: int = Field(default=0, ge=0, le=240)
@@ -36,8 +36,8 @@ class WeeklyScheduleIn(ApiModel):
 
 class BlockIn(ApiModel):
     doctor_id: uuid.UUID | None = None
-    start: AwareDatetime
-    end: AwareDatetime
+    start: Instant
+    end: Instant
     reason: str = Field(default="", max_length=200)
 
 
@@ -47,8 +47,8 @@ class OverrideIn(ApiModel):
     end_date: date
     kind: Literal["OFF", "CUSTOM"]
     reason: str = Field(default="", max_length=200)
-    start: time | None = None
-    end: time | None = None
+    start: WallTime | None = None
+    end: WallTime | None = None
     consultation_type: ConsultationTypeField | None = None
     slot_minutes: int | None = Field(default=None, ge=5, le=240)
     buffer_minutes: int = Field(default=0, ge=0, le=240)
@@ -64,12 +64,17 @@ class SlotQuery(BaseModel):
     tz: str | None = Field(default=None, max_length=64,
                            description="IANA zone for dates and the returned times")
 
+    @field_validator("from_", "to")
+    @classmethod
+    def _computable(cls, value: datetime | date | None) -> datetime | date | None:
+        return None if value is None else in_calendar(value)
+
 
 class RangeOut(BaseModel):
     id: uuid.UUID
     weekday: int
-    start: time
-    end: time
+    start: WallTime
+    end: WallTime
     consultation_type: str
     slot_minutes: int
     buffer_minutes: int
@@ -82,8 +87,8 @@ class OverrideOut(BaseModel):
     start_date: date
     end_date: date
     kind: str
-    start: time | None
-    end: time | None
+    start: WallTime | None
+    end: WallTime | None
     consultation_type: str | None
     slot_minutes: int | None
     reason: str | None = Field(description="Only shown to the doctor and admins")

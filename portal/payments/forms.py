@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import date
 from decimal import Decimal, InvalidOperation
 
 from flask_wtf import FlaskForm
@@ -23,9 +24,10 @@ def paise_from_rupees(text: str | None) -> int | None:
     """'500', '500.5' or '1,250.00' rupees as paise; None unless positive, 2 decimals at most."""
     try:
         value = Decimal((text or "").replace(",", "").replace("₹", "").strip())
+        # quantize raises InvalidOperation too, for a huge value such as 1e309.
+        if not value.is_finite() or value <= 0 or value != value.quantize(Decimal("0.01")):
+            return None
     except InvalidOperation:
-        return None
-    if not value.is_finite() or value <= 0 or value != value.quantize(Decimal("0.01")):
         return None
     return int(value * 100)
 
@@ -42,14 +44,25 @@ def _uuid(form, field) -> None:
         raise ValidationError("The form is incomplete; start the refund again.") from None
 
 
+# Filter dates outside these would overflow the conversion to UTC (year 1 or 9999) or chart
+# thousands of empty months; no payment is that old or that far ahead.
+FIRST_FILTER_DAY, LAST_FILTER_DAY = date(2000, 1, 1), date(2099, 12, 31)
+
+
+def _filter_day(form, field) -> None:
+    if field.data and not FIRST_FILTER_DAY <= field.data <= LAST_FILTER_DAY:
+        raise ValidationError(f"Choose a date from {FIRST_FILTER_DAY.year} to "
+                              f"{LAST_FILTER_DAY.year}.")
+
+
 class PaymentFilterForm(FlaskForm):
     """The dashboard's filters, read from the query string (a GET form: no CSRF token)."""
 
     class Meta:
         csrf = False
 
-    start = DateField("From", name="from", validators=[Optional()])
-    end = DateField("To", name="to", validators=[Optional()])
+    start = DateField("From", name="from", validators=[Optional(), _filter_day])
+    end = DateField("To", name="to", validators=[Optional(), _filter_day])
     status = SelectField("Status", default="", validators=[Optional()], choices=[
         SelectChoice("", "Any status"),
         *(SelectChoice(s.value, label) for s, label in STATUS_LABELS.items())])

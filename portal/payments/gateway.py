@@ -91,6 +91,8 @@ def fetch_refund(refund_id: str) -> dict:
 
 def payment_signature_valid(order_id: str, payment_id: str, signature: str) -> bool:
     """Checkout's signature over `order_id|payment_id`, with the order id WE stored."""
+    if not signature.isascii():  # hex; hmac.compare_digest raises TypeError on non-ASCII
+        return False
     try:
         client().utility.verify_payment_signature({
             "razorpay_order_id": order_id, "razorpay_payment_id": payment_id,
@@ -103,7 +105,7 @@ def payment_signature_valid(order_id: str, payment_id: str, signature: str) -> b
 def webhook_signature_valid(raw_body: bytes, signature: str) -> bool:
     """HMAC-SHA256 of the raw body with the webhook secret (never a re-serialised body)."""
     secret = current_app.config["RAZORPAY_WEBHOOK_SECRET"]
-    if not signature or not secret:
+    if not signature or not secret or not signature.isascii():
         return False
     try:
         client().utility.verify_webhook_signature(raw_body.decode("utf-8"), signature, secret)
