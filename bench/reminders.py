@@ -58,15 +58,17 @@ import threading
 import time as timer
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import create_engine, insert, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import insert, select, text
 from sqlalchemy.exc import OperationalError
+
+from bench import database
+from bench.database import BenchRefused
 
 BENCH_DATABASE = "portal_bench_reminders"
 DEFAULT_URL = f"postgresql+psycopg://postgres@127.0.0.1:5432/{BENCH_DATABASE}"
@@ -79,9 +81,6 @@ OFFSETS = (1440, 60, 15)  # the default reminder offsets, one per patient here
 OFFSET_WEIGHTS = (40, 30, 30)
 HINDI_SHARE = 0.1
 
-
-class BenchRefused(RuntimeError):
-    """The database URL is not the dedicated benchmark database."""
 
 
 class RedisEmptied(RuntimeError):
@@ -97,44 +96,17 @@ def bench_redis_url() -> str:
 
 
 def check_bench_url(url: str) -> str:
-    """`url` if it names the PostgreSQL database portal_bench_reminders; BenchRefused if not."""
-    parsed = make_url(url)
-    if not parsed.drivername.startswith("postgresql"):
-        raise BenchRefused(f"the reminder benchmark runs on PostgreSQL, not {parsed.drivername}")
-    if parsed.database != BENCH_DATABASE:
-        raise BenchRefused(f"refusing to drop and recreate database {parsed.database!r}: the "
-                           f"benchmark only runs against a database named {BENCH_DATABASE!r}")
-    return url
+    return database.check_bench_url(url, BENCH_DATABASE, "reminder")
 
 
-@contextmanager
-def exclusive_run(url: str) -> Iterator[None]:
-    """Hold a PostgreSQL advisory lock for the whole run; refuse if another run holds it."""
+def exclusive_run(url: str):
     check_bench_url(url)
-    admin = create_engine(make_url(url).set(database="postgres"), isolation_level="AUTOCOMMIT")
-    key = {"name": f"bench:{BENCH_DATABASE}"}
-    try:
-        with admin.connect() as conn:
-            if not conn.execute(text("SELECT pg_try_advisory_lock(hashtext(:name))"),
-                                key).scalar():
-                raise BenchRefused(f"another run is using {BENCH_DATABASE}; wait for it to end")
-            try:
-                yield
-            finally:
-                conn.execute(text("SELECT pg_advisory_unlock(hashtext(:name))"), key)
-    finally:
-        admin.dispose()
+    return database.exclusive_run(url, BENCH_DATABASE)
 
 
 def recreate_database(url: str) -> None:
     check_bench_url(url)
-    admin = create_engine(make_url(url).set(database="postgres"), isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)"))
-            conn.execute(text(f"CREATE DATABASE {BENCH_DATABASE}"))
-    finally:
-        admin.dispose()
+    database.recreate_database(url, BENCH_DATABASE)
 
 
 def flush_redis(url: str) -> None:

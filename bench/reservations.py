@@ -53,9 +53,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
-from sqlalchemy import create_engine, insert, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import insert, select, text
 from sqlalchemy.exc import OperationalError
+
+from bench import database
+from bench.database import BenchRefused
 
 BENCH_DATABASE = "portal_bench_reserve"
 DEFAULT_URL = f"postgresql+psycopg://postgres@127.0.0.1:5432/{BENCH_DATABASE}"
@@ -66,34 +68,18 @@ HTTP_TIMEOUT = 30
 ZONE = "Asia/Kolkata"
 
 
-class BenchRefused(RuntimeError):
-    """The database URL is not the dedicated benchmark database."""
-
 
 def bench_database_url() -> str:
     return os.environ.get("BENCH_RESERVE_DATABASE_URL") or DEFAULT_URL
 
 
 def check_bench_url(url: str) -> str:
-    """`url` if it names the PostgreSQL database portal_bench_reserve; BenchRefused if not."""
-    parsed = make_url(url)
-    if not parsed.drivername.startswith("postgresql"):
-        raise BenchRefused(f"the reservation benchmark runs on PostgreSQL, not {parsed.drivername}")
-    if parsed.database != BENCH_DATABASE:
-        raise BenchRefused(f"refusing to drop and recreate database {parsed.database!r}: the "
-                           f"benchmark only runs against a database named {BENCH_DATABASE!r}")
-    return url
+    return database.check_bench_url(url, BENCH_DATABASE, "reservation")
 
 
 def recreate_database(url: str) -> None:
     check_bench_url(url)
-    admin = create_engine(make_url(url).set(database="postgres"), isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)"))
-            conn.execute(text(f"CREATE DATABASE {BENCH_DATABASE}"))
-    finally:
-        admin.dispose()
+    database.recreate_database(url, BENCH_DATABASE)
 
 
 def flush_redis() -> None:

@@ -30,16 +30,16 @@ import sys
 import time as timer
 import tracemalloc
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import create_engine, delete, insert, text
+from sqlalchemy import delete, insert, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
+from bench import database
+from bench.database import BenchRefused
 from portal.auth.models import Role, User
 from portal.auth.service import hash_password
 from portal.availability import service
@@ -67,60 +67,23 @@ MON_SAT, MON_FRI = range(6), range(5)
 BENCH_PASSWORD = "bench-password-1"  # noqa: S105 - a throwaway account in a throwaway database
 
 
-class BenchRefused(RuntimeError):
-    """The database URL is not the dedicated benchmark database."""
-
 
 def bench_database_url() -> str:
     return os.environ.get("BENCH_DATABASE_URL") or DEFAULT_URL
 
 
 def check_bench_url(url: str) -> str:
-    """Return `url` if it names the PostgreSQL database portal_bench; raise BenchRefused if not.
-
-    The benchmark drops and recreates its database, so it must never run against another one.
-    """
-    parsed = make_url(url)
-    if not parsed.drivername.startswith("postgresql"):
-        raise BenchRefused(f"the slot benchmark runs on PostgreSQL, not {parsed.drivername}")
-    if parsed.database != BENCH_DATABASE:
-        raise BenchRefused(f"refusing to drop and recreate database {parsed.database!r}: the "
-                           f"benchmark only runs against a database named {BENCH_DATABASE!r}")
-    return url
+    return database.check_bench_url(url, BENCH_DATABASE, "slot")
 
 
-@contextmanager
-def exclusive_run(url: str) -> Iterator[None]:
-    """Hold a PostgreSQL advisory lock for the whole run; refuse if another run holds it.
-
-    Two runs at once would drop each other's database (DROP ... WITH (FORCE)) mid-measure.
-    """
+def exclusive_run(url: str):
     check_bench_url(url)
-    admin = create_engine(make_url(url).set(database="postgres"), isolation_level="AUTOCOMMIT")
-    key = {"name": f"bench:{BENCH_DATABASE}"}
-    try:
-        with admin.connect() as conn:
-            if not conn.execute(text("SELECT pg_try_advisory_lock(hashtext(:name))"),
-                                key).scalar():
-                raise BenchRefused(f"another run is using {BENCH_DATABASE}; wait for it to end")
-            try:
-                yield
-            finally:
-                conn.execute(text("SELECT pg_advisory_unlock(hashtext(:name))"), key)
-    finally:
-        admin.dispose()
+    return database.exclusive_run(url, BENCH_DATABASE)
 
 
 def recreate_database(url: str) -> None:
-    """DROP and CREATE portal_bench, through the server's maintenance database."""
     check_bench_url(url)
-    admin = create_engine(make_url(url).set(database="postgres"), isolation_level="AUTOCOMMIT")
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f"DROP DATABASE IF EXISTS {BENCH_DATABASE} WITH (FORCE)"))
-            conn.execute(text(f"CREATE DATABASE {BENCH_DATABASE}"))
-    finally:
-        admin.dispose()
+    database.recreate_database(url, BENCH_DATABASE)
 
 
 def make_app(url: str):
