@@ -1,18 +1,72 @@
-"""Starting a transaction that will write under contention, the same way on both databases."""
+"""The unit of work: every state-changing service writes inside `write()`.
+
+    with write():
+        ...  # reads and writes of one transaction
+    # committed here; any exception rolled it back and went on up
+
+Services own their transactions; views, API routes, jobs and CLI commands never commit or
+roll back. On SQLite the transaction starts with BEGIN IMMEDIATE, so concurrent writers queue
+on the busy timeout instead of failing with "database is locked" (a deferred transaction that
+reads and then writes cannot wait its way out of SQLITE_BUSY). On PostgreSQL a plain
+transaction is right: conditional UPDATEs and row locks decide races.
+
+A `write()` inside another (a service calling another service) runs in a SAVEPOINT of the
+outer transaction: its failure undoes only its own part, and only the outermost block commits.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy.orm import Session
+
 from portal.extensions import db
+
+_DEPTH = "write_depth"
+
+
+@contextmanager
+def write() -> Iterator[Session]:
+    """One write transaction: begin, yield the session, commit; roll back and re-raise on error.
+
+    Any read-only transaction already open (loading the current user, say) is ended first, so
+    the write lock is taken at BEGIN; pending changes outside a `write()` are a programming
+    error and raise RuntimeError.
+    """
+    session = db.session()
+    depth = session.info.get(_DEPTH, 0)
+    if depth:
+        with session.begin_nested():
+            session.info[_DEPTH] = depth + 1
+            try:
+                yield session
+            finally:
+                session.info[_DEPTH] = depth
+        return
+    if session.new or session.dirty or session.deleted:
+        raise RuntimeError("write() with unsaved changes made outside a unit of work")
+    if session.in_transaction():
+        session.commit()
+    session.connection(execution_options={"sqlite_immediate": True})
+    session.info[_DEPTH] = 1
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.info[_DEPTH] = 0
+
+
+def in_write() -> bool:
+    """True inside a `write()` block (for code that must not open a transaction of its own)."""
+    return bool(db.session().info.get(_DEPTH, 0))
 
 
 def begin_write() -> None:
-    """Begin the session's next transaction as a writer.
-
-    On SQLite this takes the write lock at BEGIN (IMMEDIATE), so concurrent writers queue on
-    busy_timeout instead of failing. On PostgreSQL a plain transaction is right: conditional
-    UPDATEs and row locks decide races. Any read-only transaction already open (loading the
-    current user, say) is ended first; pending changes are a programming error.
-    """
+    """Deprecated: the old open-ended form of `write()`, removed once every service uses it."""
     session = db.session()
     if session.new or session.dirty or session.deleted:
         raise RuntimeError("begin_write() with unsaved changes; commit them first")
