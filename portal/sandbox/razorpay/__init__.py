@@ -5,18 +5,14 @@
 
 ``base_url`` is the server root: the client builds ``base_url + "/v1/orders"`` itself.
 Standalone: ``python -m portal.sandbox.razorpay --port 5001 --webhook-url http://.../webhook``.
-See app.py (the app), api.py (/v1), checkout.py (/checkout), controls.py (/_sandbox) and
-webhooks.py (delivery and retries). Refused when PORTAL_ENV=production.
+See state.py (the Sandbox the blueprints share), app.py (the app), api.py (/v1), checkout.py
+(/checkout), controls.py (/_sandbox) and webhooks.py (delivery and retries). Refused when
+PORTAL_ENV=production.
 """
 
-from portal.sandbox.razorpay.app import (
-    Sandbox,
-    SandboxRefused,
-    create_sandbox_app,
-    refuse_in_production,
-    sandbox_of,
-)
+from portal.sandbox.razorpay.app import SandboxRefused, create_sandbox_app, refuse_in_production
 from portal.sandbox.razorpay.server import SandboxServer
+from portal.sandbox.razorpay.state import Sandbox, sandbox_of
 
 __all__ = [
     "Sandbox",

@@ -16,8 +16,9 @@ import logging
 import signal
 import sys
 
-from portal.sandbox.razorpay.app import DEFAULT_RETRY_DELAYS, SandboxRefused, create_sandbox_app
+from portal.sandbox.razorpay.app import SandboxRefused, create_sandbox_app
 from portal.sandbox.razorpay.server import LOOPBACK, SandboxServer
+from portal.sandbox.razorpay.state import DEFAULT_RETRY_DELAYS
 
 # The same fixed sandbox keys as portal/config.py uses when no real Razorpay keys are set.
 DEFAULT_KEY_ID = "rzp_test_sandbox0001"

@@ -8,9 +8,8 @@ default 10), ``skip``, ``from`` and ``to`` (created_at, epoch seconds).
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, jsonify, request
 
-from portal.sandbox.razorpay.app import EXTENSION, Sandbox
 from portal.sandbox.razorpay.entities import (
     collection,
     order_entity,
@@ -18,16 +17,13 @@ from portal.sandbox.razorpay.entities import (
     refund_entity,
 )
 from portal.sandbox.razorpay.errors import NOT_APPLICABLE, ApiError, not_found
+from portal.sandbox.razorpay.state import sandbox
 
 bp = Blueprint("api", __name__, url_prefix="/v1")
 
 # razorpay.com/docs/api/refunds/normal-refunds-idempotent/
 IDEMPOTENCY_HEADER = "X-Refund-Idempotency"
 AUTH_FAILED = "Authentication failed"
-
-
-def sandbox() -> Sandbox:
-    return current_app.extensions[EXTENSION]
 
 
 def request_body() -> dict:

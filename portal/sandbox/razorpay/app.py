@@ -9,20 +9,16 @@ appends ``/v1/...`` itself, so the base URL is the server root, without ``/v1``.
 
 from __future__ import annotations
 
-import hmac
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 
 from flask import Flask, jsonify, request
 
+from portal.sandbox.razorpay import api, checkout, controls
 from portal.sandbox.razorpay.errors import NOT_APPLICABLE, URL_NOT_FOUND, ApiError
-from portal.sandbox.razorpay.ledger import Ledger
-from portal.sandbox.razorpay.store import Store
-from portal.sandbox.razorpay.webhooks import WebhookDispatcher, account_id_for
+from portal.sandbox.razorpay.state import DEFAULT_RETRY_DELAYS, EXTENSION, Sandbox
 
-EXTENSION = "razorpay_sandbox"
-DEFAULT_RETRY_DELAYS = (1, 2, 4, 8, 16)
 HERE = Path(__file__).resolve().parent
 CONTENT_SECURITY_POLICY = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -41,82 +37,6 @@ def refuse_in_production(environ: Mapping[str, str] | None = None) -> None:
             "The Razorpay sandbox refuses to run with PORTAL_ENV=production: it accepts fake "
             "payments. Set RAZORPAY_KEY_ID and RAZORPAY_KEY_SECRET to use Razorpay itself."
         )
-
-
-class Sandbox:
-    """The sandbox's parts: settings, store, ledger and webhook dispatcher."""
-
-    def __init__(
-        self,
-        key_id: str,
-        key_secret: str,
-        webhook_url: str | None,
-        webhook_secret: str,
-        *,
-        auto_capture: bool = True,
-        auto_process_refunds: bool = True,
-        background_delivery: bool = True,
-        state_file: str | os.PathLike | None = None,
-        retry_delays: Sequence[float] = DEFAULT_RETRY_DELAYS,
-    ) -> None:
-        if not key_id or not key_secret:
-            raise ValueError("The Razorpay sandbox needs a key id and a key secret.")
-        self.key_id = key_id
-        self.key_secret = key_secret
-        settings = {
-            "webhook_url": webhook_url or None,
-            "auto_capture": bool(auto_capture),
-            "auto_process_refunds": bool(auto_process_refunds),
-            "background_delivery": bool(background_delivery),
-        }
-        self.store = Store(settings, state_file)
-        self.webhooks = WebhookDispatcher(
-            self.store,
-            account_id=account_id_for(key_id),
-            webhook_secret=webhook_secret,
-            retry_delays=retry_delays,
-        )
-        self.ledger = Ledger(self.store, key_secret, emit=self.webhooks.record)
-
-    @property
-    def settings(self) -> dict:
-        return dict(self.store.settings)
-
-    def update_settings(self, changes: Mapping) -> dict:
-        """Change settings at run time; unknown names or wrong types raise ApiError."""
-        with self.store.lock:
-            for name, value in changes.items():
-                if name not in self.store.settings:
-                    raise ApiError(f"Unknown setting {name!r}", field=name, origin=NOT_APPLICABLE)
-                if name == "webhook_url":
-                    if value is not None and not isinstance(value, str):
-                        raise ApiError("webhook_url must be a URL or null", field=name,
-                                       origin=NOT_APPLICABLE)  # fmt: skip
-                    value = value or None
-                elif not isinstance(value, bool):
-                    raise ApiError(f"{name} must be true or false", field=name,
-                                   origin=NOT_APPLICABLE)  # fmt: skip
-                self.store.settings[name] = value
-            self.webhooks.wake()
-            return self.settings
-
-    def authorized(self) -> bool:
-        """Does the current request carry this sandbox's key id and secret (HTTP Basic)?"""
-        auth = request.authorization
-        if auth is None or auth.type != "basic":
-            return False
-        username, password = auth.username or "", auth.password or ""
-        return hmac.compare_digest(username.encode(), self.key_id.encode()) and hmac.compare_digest(
-            password.encode(), self.key_secret.encode()
-        )
-
-    def close(self) -> None:
-        """Stop the webhook delivery thread."""
-        self.webhooks.stop()
-
-
-def sandbox_of(app: Flask) -> Sandbox:
-    return app.extensions[EXTENSION]
 
 
 def create_sandbox_app(
@@ -141,8 +61,6 @@ def create_sandbox_app(
     ``sandbox_of(app).close()`` stops that thread.
     """
     refuse_in_production()
-    from portal.sandbox.razorpay import api, checkout, controls
-
     sandbox = Sandbox(
         key_id, key_secret, webhook_url, webhook_secret,
         auto_capture=auto_capture, auto_process_refunds=auto_process_refunds,

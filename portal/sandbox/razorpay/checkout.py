@@ -19,9 +19,9 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from flask import Blueprint, abort, redirect, render_template, request, url_for
 
-from portal.sandbox.razorpay.api import sandbox
 from portal.sandbox.razorpay.errors import ApiError
 from portal.sandbox.razorpay.ledger import METHODS
+from portal.sandbox.razorpay.state import sandbox
 
 bp = Blueprint("checkout", __name__, url_prefix="/checkout")
 

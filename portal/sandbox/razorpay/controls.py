@@ -21,9 +21,10 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
 
-from portal.sandbox.razorpay.api import request_body, sandbox
+from portal.sandbox.razorpay.api import request_body
 from portal.sandbox.razorpay.entities import collection, refund_entity
 from portal.sandbox.razorpay.errors import NOT_APPLICABLE, ApiError, error_body, not_found
+from portal.sandbox.razorpay.state import sandbox
 
 bp = Blueprint("controls", __name__, url_prefix="/_sandbox")
 

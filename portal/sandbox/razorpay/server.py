@@ -6,7 +6,7 @@ client adds ``/v1``).
 
 from __future__ import annotations
 
-from portal.sandbox.razorpay.app import sandbox_of
+from portal.sandbox.razorpay.state import sandbox_of
 from portal.sandbox.server import LOOPBACK, POLL_INTERVAL, ThreadedServer
 
 __all__ = ["LOOPBACK", "POLL_INTERVAL", "SandboxServer"]

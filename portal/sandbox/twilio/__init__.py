@@ -7,9 +7,9 @@ unchanged, with signed status callbacks and a copy of every SMS in the dev mailb
     client.api.base_url = "http://127.0.0.1:<port>"   # the server root, no /2010-04-01
 
 Standalone: ``python -m portal.sandbox.twilio --port 5002 --mailbox instance/mailbox``.
-See app.py (the app), api.py (the Messages routes), messages.py (rules and JSON), callbacks.py
-(status changes and their signed callbacks) and controls.py (/_sandbox). Refused when
-PORTAL_ENV=production.
+See state.py (the TwilioSandbox the blueprints share), app.py (the app), api.py (the Messages
+routes), messages.py (rules and JSON), callbacks.py (status changes and their signed callbacks)
+and controls.py (/_sandbox). Refused when PORTAL_ENV=production.
 
 Magic numbers. Twilio's test-credential ones are refused at once with Twilio's error:
 
@@ -32,14 +32,9 @@ outcome for any number, ``POST /_sandbox/fail-next`` makes create calls answer 5
 controls.py).
 """
 
-from portal.sandbox.twilio.app import (
-    SandboxRefused,
-    TwilioSandbox,
-    create_twilio_sandbox,
-    refuse_in_production,
-    sandbox_of,
-)
+from portal.sandbox.twilio.app import SandboxRefused, create_twilio_sandbox, refuse_in_production
 from portal.sandbox.twilio.server import SandboxServer
+from portal.sandbox.twilio.state import TwilioSandbox, sandbox_of
 
 __all__ = [
     "SandboxRefused",

@@ -16,8 +16,9 @@ import logging
 import signal
 import sys
 
-from portal.sandbox.twilio.app import DEFAULT_CALLBACK_DELAYS, SandboxRefused, create_twilio_sandbox
+from portal.sandbox.twilio.app import SandboxRefused, create_twilio_sandbox
 from portal.sandbox.twilio.server import LOOPBACK, SandboxServer
+from portal.sandbox.twilio.state import DEFAULT_CALLBACK_DELAYS
 
 # Fixed credentials of the local stand-in, for when no real Twilio account is configured.
 DEFAULT_ACCOUNT_SID = "AC00000000000000000000000000000001"

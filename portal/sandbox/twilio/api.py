@@ -15,18 +15,14 @@ code 20404.
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, jsonify, request
 
-from portal.sandbox.twilio.app import EXTENSION, TwilioSandbox
 from portal.sandbox.twilio.errors import TwilioApiError, http_error, not_found
 from portal.sandbox.twilio.messages import API_VERSION, FINAL_STATUSES, list_page, resource
+from portal.sandbox.twilio.state import sandbox
 
 ACCOUNT = f"/{API_VERSION}/Accounts/<account_sid>"
 bp = Blueprint("api", __name__)
-
-
-def sandbox() -> TwilioSandbox:
-    return current_app.extensions[EXTENSION]
 
 
 def unauthorized():

@@ -11,26 +11,14 @@ Twilio). Point the official client at it by replacing the ``api`` domain's base 
 
 from __future__ import annotations
 
-import hmac
-import logging
 import os
-import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 
 from flask import Flask, jsonify, request
 
-from portal.sandbox.mailbox import Mailbox
-from portal.sandbox.twilio.callbacks import CallbackDispatcher
+from portal.sandbox.twilio import api, controls
 from portal.sandbox.twilio.errors import TwilioApiError, http_error, not_found
-from portal.sandbox.twilio.messages import magic_outcome, new_record, validate
-from portal.sandbox.twilio.store import Store
-
-log = logging.getLogger(__name__)
-
-EXTENSION = "twilio_sandbox"
-DEFAULT_CALLBACK_DELAYS = (0.2, 0.5)
-ACCOUNT_SID_RE = re.compile(r"^AC[0-9a-fA-F]{32}$")
-OUTCOME_STATUSES = ("delivered", "undelivered", "failed")
+from portal.sandbox.twilio.state import DEFAULT_CALLBACK_DELAYS, EXTENSION, TwilioSandbox
 
 
 class SandboxRefused(RuntimeError):
@@ -44,99 +32,6 @@ def refuse_in_production(environ: Mapping[str, str] | None = None) -> None:
             "The Twilio sandbox refuses to run with PORTAL_ENV=production: it pretends to send "
             "SMS. Set TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN to use Twilio itself."
         )
-
-
-class TwilioSandbox:
-    """The stand-in's parts: credentials, store, status-change dispatcher and mailbox."""
-
-    def __init__(
-        self,
-        account_sid: str,
-        auth_token: str,
-        mailbox_dir: str | os.PathLike | None,
-        *,
-        background_callbacks: bool = True,
-        callback_delays: Sequence[float] = DEFAULT_CALLBACK_DELAYS,
-    ) -> None:
-        if not ACCOUNT_SID_RE.match(account_sid or ""):
-            raise ValueError("The Twilio sandbox needs an account SID: AC and 32 hex digits.")
-        if not auth_token:
-            raise ValueError("The Twilio sandbox needs an auth token.")
-        self.account_sid = account_sid
-        self.auth_token = auth_token
-        self.mailbox = Mailbox(mailbox_dir) if mailbox_dir else None
-        self.store = Store()
-        self.callbacks = CallbackDispatcher(
-            self.store, auth_token, background=background_callbacks, delays=callback_delays
-        )
-
-    def authorized(self) -> bool:
-        """Does the current request carry this account's SID and auth token (HTTP Basic)?"""
-        auth = request.authorization
-        if auth is None or auth.type != "basic":
-            return False
-        username, password = auth.username or "", auth.password or ""
-        return hmac.compare_digest(
-            username.encode(), self.account_sid.encode()
-        ) & hmac.compare_digest(password.encode(), self.auth_token.encode())
-
-    def create_message(self, params: Mapping[str, str]) -> dict:
-        """Accept a message (or raise TwilioApiError as Twilio would): store it, write it to the
-        dev mailbox and schedule its status changes. Returns the stored record."""
-        with self.store.lock:
-            if self.store.fail_next:
-                status = self.store.fail_next.pop(0)
-                raise http_error(status)
-        fields = validate(params)
-        with self.store.lock:
-            forced = self.store.outcome_next.pop(0) if self.store.outcome_next else None
-        outcome = (
-            (forced["status"], forced["error_code"]) if forced else magic_outcome(fields["to"])
-        )
-        record = new_record(self.account_sid, fields, outcome)
-        if self.mailbox is not None:
-            # Before the message counts as accepted: what the API accepted, the mailbox shows.
-            self.mailbox.add(
-                "sms",
-                record["from"] or record["messaging_service_sid"],
-                [record["to"]],
-                subject=f"SMS to {record['to']}",
-                text=record["body"],
-                html=None,
-                meta={
-                    "sid": record["sid"],
-                    "status": record["status"],
-                    "num_segments": record["num_segments"],
-                    "status_callback": record["status_callback"],
-                },
-            )
-        with self.store.lock:
-            self.store.messages[record["sid"]] = record
-            self.callbacks.schedule(record)
-        return record
-
-    def fail_next(self, count: int, status: int) -> list[int]:
-        with self.store.lock:
-            self.store.fail_next.extend([status] * count)
-            return list(self.store.fail_next)
-
-    def force_outcome_next(self, count: int, status: str, error_code: int | None) -> list[dict]:
-        with self.store.lock:
-            self.store.outcome_next.extend(
-                {"status": status, "error_code": error_code} for _ in range(count)
-            )
-            return [dict(o) for o in self.store.outcome_next]
-
-    def reset(self) -> None:
-        self.store.reset()
-
-    def close(self) -> None:
-        """Stop the status-callback thread."""
-        self.callbacks.stop()
-
-
-def sandbox_of(app: Flask) -> TwilioSandbox:
-    return app.extensions[EXTENSION]
 
 
 def create_twilio_sandbox(
@@ -156,8 +51,6 @@ def create_twilio_sandbox(
     stops that thread.
     """
     refuse_in_production()
-    from portal.sandbox.twilio import api, controls
-
     sandbox = TwilioSandbox(
         account_sid, auth_token, mailbox_dir,
         background_callbacks=background_callbacks, callback_delays=callback_delays,

@@ -20,10 +20,10 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
 
-from portal.sandbox.twilio.api import sandbox, unauthorized
-from portal.sandbox.twilio.app import OUTCOME_STATUSES
+from portal.sandbox.twilio.api import unauthorized
 from portal.sandbox.twilio.errors import TwilioApiError
 from portal.sandbox.twilio.messages import resource
+from portal.sandbox.twilio.state import OUTCOME_STATUSES, sandbox
 
 bp = Blueprint("controls", __name__, url_prefix="/_sandbox")
 

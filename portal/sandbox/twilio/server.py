@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 from portal.sandbox.server import LOOPBACK, POLL_INTERVAL, ThreadedServer
-from portal.sandbox.twilio.app import sandbox_of
+from portal.sandbox.twilio.state import sandbox_of
 
 __all__ = ["LOOPBACK", "POLL_INTERVAL", "SandboxServer"]
 
