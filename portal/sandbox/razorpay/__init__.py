@@ -10,7 +10,8 @@ See state.py (the Sandbox the blueprints share), app.py (the app), api.py (/v1),
 PORTAL_ENV=production.
 """
 
-from portal.sandbox.razorpay.app import SandboxRefused, create_sandbox_app, refuse_in_production
+from portal.sandbox.common import SandboxRefused
+from portal.sandbox.razorpay.app import create_sandbox_app, refuse_in_production
 from portal.sandbox.razorpay.server import SandboxServer
 from portal.sandbox.razorpay.state import Sandbox, sandbox_of
 

@@ -9,12 +9,12 @@ appends ``/v1/...`` itself, so the base URL is the server root, without ``/v1``.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from pathlib import Path
 
 from flask import Flask, jsonify, request
 
+from portal.sandbox import common
 from portal.sandbox.razorpay import api, checkout, controls
 from portal.sandbox.razorpay.errors import NOT_APPLICABLE, URL_NOT_FOUND, ApiError
 from portal.sandbox.razorpay.state import DEFAULT_RETRY_DELAYS, EXTENSION, Sandbox
@@ -26,17 +26,14 @@ CONTENT_SECURITY_POLICY = (
 )
 
 
-class SandboxRefused(RuntimeError):
-    """The Razorpay sandbox was asked to run with PORTAL_ENV=production."""
-
-
 def refuse_in_production(environ: Mapping[str, str] | None = None) -> None:
-    environ = os.environ if environ is None else environ
-    if environ.get("PORTAL_ENV", "").strip().lower() == "production":
-        raise SandboxRefused(
-            "The Razorpay sandbox refuses to run with PORTAL_ENV=production: it accepts fake "
-            "payments. Set RAZORPAY_KEY_ID and RAZORPAY_KEY_SECRET to use Razorpay itself."
-        )
+    """Raise SandboxRefused when PORTAL_ENV=production: this stand-in accepts fake payments."""
+    common.refuse_in_production(
+        "Razorpay",
+        "it accepts fake payments. Set RAZORPAY_KEY_ID and RAZORPAY_KEY_SECRET to use Razorpay "
+        "itself.",
+        environ,
+    )
 
 
 def create_sandbox_app(

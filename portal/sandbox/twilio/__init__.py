@@ -32,7 +32,8 @@ outcome for any number, ``POST /_sandbox/fail-next`` makes create calls answer 5
 controls.py).
 """
 
-from portal.sandbox.twilio.app import SandboxRefused, create_twilio_sandbox, refuse_in_production
+from portal.sandbox.common import SandboxRefused
+from portal.sandbox.twilio.app import create_twilio_sandbox, refuse_in_production
 from portal.sandbox.twilio.server import SandboxServer
 from portal.sandbox.twilio.state import TwilioSandbox, sandbox_of
 

@@ -12,12 +12,11 @@ PORTAL_ENV=production.
 from __future__ import annotations
 
 import argparse
-import logging
-import signal
-import sys
+from functools import partial
 
-from portal.sandbox.twilio.app import SandboxRefused, create_twilio_sandbox
-from portal.sandbox.twilio.server import LOOPBACK, SandboxServer
+from portal.sandbox.common import SandboxRefused, command_line, seconds_list, serve
+from portal.sandbox.twilio.app import create_twilio_sandbox
+from portal.sandbox.twilio.server import SandboxServer
 from portal.sandbox.twilio.state import DEFAULT_CALLBACK_DELAYS
 
 # Fixed credentials of the local stand-in, for when no real Twilio account is configured.
@@ -26,29 +25,18 @@ DEFAULT_AUTH_TOKEN = "sandbox-auth-token"  # noqa: S105 - a fixed token of the l
 DEFAULT_PORT = 5002
 
 
-def _delays(text: str) -> tuple[float, ...]:
-    try:
-        delays = tuple(float(part) for part in text.split(",") if part.strip())
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError("use seconds separated by commas, e.g. 0.2,0.5") from exc
-    if any(d < 0 for d in delays):
-        raise argparse.ArgumentTypeError("delays cannot be negative")
-    return delays
-
-
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="python -m portal.sandbox.twilio",
-        description="A local stand-in for Twilio's Messages API and status callbacks.",
+    parser = command_line(
+        "python -m portal.sandbox.twilio",
+        "A local stand-in for Twilio's Messages API and status callbacks.",
+        port=DEFAULT_PORT,
     )
-    parser.add_argument("--host", default=LOOPBACK)
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="0 picks a free port")
     parser.add_argument("--account-sid", default=DEFAULT_ACCOUNT_SID)
     parser.add_argument("--auth-token", default=DEFAULT_AUTH_TOKEN)
     parser.add_argument("--mailbox", default=None, help="dev mailbox directory (MAILBOX_DIR)")
     parser.add_argument(
         "--callback-delays",
-        type=_delays,
+        type=seconds_list("0.2,0.5"),
         default=DEFAULT_CALLBACK_DELAYS,
         help="seconds before 'sent' and then before the final status, e.g. 0.2,0.5",
     )
@@ -61,32 +49,20 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def _stop(signum, frame):
-    raise KeyboardInterrupt
-
-
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
-    try:
-        app = create_twilio_sandbox(
-            args.account_sid, args.auth_token, args.mailbox,
-            background_callbacks=args.background_callbacks, callback_delays=args.callback_delays,
-        )  # fmt: skip
-    except (SandboxRefused, ValueError) as exc:
-        print(exc, file=sys.stderr)
-        return 2
-    server = SandboxServer(app, host=args.host, port=args.port)
-    signal.signal(signal.SIGTERM, _stop)
-    print(f"Twilio sandbox on {server.url} (client.api.base_url={server.base_url}), "
-          f"account {args.account_sid}, mailbox {args.mailbox or 'none'}", flush=True)  # fmt: skip
-    try:
-        server.serve_forever()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        server.stop()
-    return 0
+
+    def banner(server: SandboxServer) -> str:
+        return (f"Twilio sandbox on {server.url} (client.api.base_url={server.base_url}), "
+                f"account {args.account_sid}, mailbox {args.mailbox or 'none'}")  # fmt: skip
+
+    build = partial(
+        create_twilio_sandbox, args.account_sid, args.auth_token, args.mailbox,
+        background_callbacks=args.background_callbacks, callback_delays=args.callback_delays,
+    )  # fmt: skip
+    # A malformed account SID or an empty token (ValueError) is a usage error here, too.
+    return serve(build, SandboxServer, host=args.host, port=args.port, banner=banner,
+                 fatal=(SandboxRefused, ValueError))  # fmt: skip
 
 
 if __name__ == "__main__":

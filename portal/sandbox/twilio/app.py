@@ -11,27 +11,24 @@ Twilio). Point the official client at it by replacing the ``api`` domain's base 
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 
 from flask import Flask, jsonify, request
 
+from portal.sandbox import common
 from portal.sandbox.twilio import api, controls
 from portal.sandbox.twilio.errors import TwilioApiError, http_error, not_found
 from portal.sandbox.twilio.state import DEFAULT_CALLBACK_DELAYS, EXTENSION, TwilioSandbox
 
 
-class SandboxRefused(RuntimeError):
-    """The Twilio sandbox was asked to run with PORTAL_ENV=production."""
-
-
 def refuse_in_production(environ: Mapping[str, str] | None = None) -> None:
-    environ = os.environ if environ is None else environ
-    if environ.get("PORTAL_ENV", "").strip().lower() == "production":
-        raise SandboxRefused(
-            "The Twilio sandbox refuses to run with PORTAL_ENV=production: it pretends to send "
-            "SMS. Set TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN to use Twilio itself."
-        )
+    """Raise SandboxRefused when PORTAL_ENV=production: this stand-in pretends to send SMS."""
+    common.refuse_in_production(
+        "Twilio",
+        "it pretends to send SMS. Set TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN to use Twilio "
+        "itself.",
+        environ,
+    )
 
 
 def create_twilio_sandbox(
