@@ -16,12 +16,10 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
-import requests
-
+from portal.sandbox.common import BackgroundSender, succeeded
 from portal.sandbox.razorpay.signing import webhook_signature
 from portal.sandbox.razorpay.store import BASE62, ID_LENGTH, Store, new_id
 
@@ -56,8 +54,16 @@ def envelope_body(account_id: str, event: str, payload: dict, created_at: int) -
     return json.dumps(envelope, ensure_ascii=False, separators=(",", ":"))
 
 
-class WebhookDispatcher:
-    """Records events in the Store and delivers them; all shared state is under the store lock."""
+class WebhookDispatcher(BackgroundSender):
+    """Records events in the Store and delivers them; all shared state is under the store lock.
+
+    The background thread (common.BackgroundSender) runs while the ``background_delivery``
+    setting is on; a delivery is due at its ``next_attempt_at``.
+    """
+
+    thread_name = "razorpay-sandbox-webhooks"
+    due_key = "next_attempt_at"
+    logger = log
 
     def __init__(
         self,
@@ -68,14 +74,11 @@ class WebhookDispatcher:
         retry_delays: Sequence[float],
         timeout: float = DELIVERY_TIMEOUT,
     ) -> None:
+        super().__init__(store.lock, timeout=timeout)
         self.store = store
         self.account_id = account_id
         self.webhook_secret = webhook_secret
         self.retry_delays = tuple(float(d) for d in retry_delays)
-        self.timeout = timeout
-        self.changed = threading.Condition(store.lock)
-        self._thread: threading.Thread | None = None
-        self._closed = False
         if any(d["status"] == "pending" for d in store.deliveries):
             self.wake()
 
@@ -135,7 +138,7 @@ class WebhookDispatcher:
             "User-Agent": USER_AGENT,
         }
 
-    def _attempt(self, delivery: dict) -> None:
+    def _send(self, delivery: dict) -> None:
         """One POST of a claimed (``in_flight``) delivery, outside the lock; records the result."""
         with self.changed:
             url = self.webhook_url
@@ -145,21 +148,12 @@ class WebhookDispatcher:
                 self.changed.notify_all()
                 return
             body = event["body"].encode("utf-8")
-        started = time.time()
-        result: dict = {"at": started, "url": url, "status_code": None, "error": None}
         if url is None:
-            result["error"] = "no webhook URL configured"
+            result = {"at": time.time(), "url": None, "status_code": None,
+                      "error": "no webhook URL configured", "duration_ms": 0}  # fmt: skip
         else:
-            try:
-                response = requests.post(
-                    url, data=body, headers=self.headers_for(delivery["event_id"], body),
-                    timeout=self.timeout, allow_redirects=False,
-                )  # fmt: skip
-                result["status_code"] = response.status_code
-                response.close()
-            except requests.RequestException as exc:
-                result["error"] = f"{type(exc).__name__}: {exc}"
-        result["duration_ms"] = round((time.time() - started) * 1000)
+            headers = self.headers_for(delivery["event_id"], body)
+            result = self.post(url, body, headers, url=url)
         with self.changed:
             self._finish(delivery, result)
             self.store.save()
@@ -168,8 +162,7 @@ class WebhookDispatcher:
     def _finish(self, delivery: dict, result: dict) -> None:
         delivery["attempts"].append(result)
         delivery["in_flight"] = False
-        code = result["status_code"]
-        if code is not None and 200 <= code < 300:
+        if succeeded(result):
             delivery.update(status="delivered", next_attempt_at=None)
             return
         tries = len(delivery["attempts"])
@@ -197,7 +190,7 @@ class WebhookDispatcher:
                     delivery["in_flight"] = True
                     claimed.append(delivery)
         for delivery in claimed:
-            self._attempt(delivery)
+            self._send(delivery)
         with self.changed:
             self.changed.wait_for(lambda: not any(d["in_flight"] for d in busy), timeout=wait)
         return claimed + busy
@@ -215,62 +208,19 @@ class WebhookDispatcher:
                 delivery["in_flight"] = True
             self.store.save()
         if status == "pending":
-            self._attempt(delivery)
+            self._send(delivery)
         return delivery
 
-    # -- the background thread ---------------------------------------------------------------
+    # -- the background thread (common.BackgroundSender) ---------------------------------------
 
-    def wake(self) -> None:
-        """Start the delivery thread if needed and tell it something changed."""
-        with self.changed:
-            background = self.store.settings.get("background_delivery", True)
-            if background and self._thread is None and not self._closed:
-                self._thread = threading.Thread(
-                    target=self._run, name="razorpay-sandbox-webhooks", daemon=True
-                )
-                self._thread.start()
-            self.changed.notify_all()
+    def background_enabled(self) -> bool:
+        return self.store.settings.get("background_delivery", True)
 
-    def _next_due(self) -> tuple[dict | None, float | None]:
-        """The first pending delivery whose time has come, or how long until one is due."""
-        now = time.time()
-        soonest = None
-        for delivery in self.store.deliveries:
-            if delivery["status"] != "pending" or delivery["in_flight"]:
-                continue
-            if delivery["next_attempt_at"] <= now:
-                return delivery, None
-            wait = delivery["next_attempt_at"] - now
-            soonest = wait if soonest is None else min(soonest, wait)
-        return None, soonest
+    def _candidates(self) -> Iterator[dict]:
+        return (d for d in self.store.deliveries if d["status"] == "pending" and not d["in_flight"])
 
-    def _run(self) -> None:
-        while True:
-            with self.changed:
-                if self._closed:
-                    return
-                if not self.store.settings.get("background_delivery", True):
-                    self.changed.wait()
-                    continue
-                delivery, wait = self._next_due()
-                if delivery is None:
-                    self.changed.wait(wait)
-                    continue
-                delivery["in_flight"] = True
-            try:
-                self._attempt(delivery)
-            except Exception:  # never let one bad delivery stop the thread
-                log.exception("webhook delivery %s crashed", delivery["id"])
-                with self.changed:
-                    delivery["in_flight"] = False
-                    delivery.update(status="failed", next_attempt_at=None)
-                    self.changed.notify_all()
+    def _give_up(self, delivery: dict) -> None:
+        delivery.update(status="failed", next_attempt_at=None)
 
-    def stop(self, timeout: float = 10.0) -> None:
-        """Stop the delivery thread for good (an attempt under way finishes first)."""
-        with self.changed:
-            self._closed = True
-            thread, self._thread = self._thread, None
-            self.changed.notify_all()
-        if thread is not None:
-            thread.join(timeout)
+    def describe(self, delivery: dict) -> str:
+        return f"webhook delivery {delivery['id']}"

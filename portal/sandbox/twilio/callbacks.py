@@ -25,15 +25,14 @@ Event states: ``pending``, ``posted`` (2xx), ``failed`` (another answer or no an
 from __future__ import annotations
 
 import logging
-import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from urllib.parse import urlencode
 
-import requests
 from twilio.request_validator import RequestValidator
 
+from portal.sandbox.common import BackgroundSender, succeeded
 from portal.sandbox.twilio.messages import API_VERSION, apply_status
 from portal.sandbox.twilio.store import Store
 
@@ -65,8 +64,16 @@ def callback_params(record: dict, status: str, error_code: int | None) -> dict[s
     return params
 
 
-class CallbackDispatcher:
-    """Schedules and applies status changes; all shared state is under the store's lock."""
+class CallbackDispatcher(BackgroundSender):
+    """Schedules and applies status changes; all shared state is under the store's lock.
+
+    The background thread is common.BackgroundSender's; an event is due at its ``due_at``, and
+    only the earliest pending change of each message may go.
+    """
+
+    thread_name = "twilio-sandbox-callbacks"
+    due_key = "due_at"
+    logger = log
 
     def __init__(
         self,
@@ -77,16 +84,12 @@ class CallbackDispatcher:
         delays: Sequence[float],
         timeout: float = CALLBACK_TIMEOUT,
     ) -> None:
+        super().__init__(store.lock, background=background, timeout=timeout)
         self.store = store
         self.validator = RequestValidator(auth_token)
-        self.background = background
         self.delays = tuple(float(d) for d in delays) or (0.0,)
         if any(d < 0 for d in self.delays):
             raise ValueError("callback delays cannot be negative")
-        self.timeout = timeout
-        self.changed = threading.Condition(store.lock)
-        self._thread: threading.Thread | None = None
-        self._closed = False
 
     # -- scheduling --------------------------------------------------------------------------
 
@@ -123,30 +126,20 @@ class CallbackDispatcher:
 
     # -- applying ----------------------------------------------------------------------------
 
-    def _claim(self, *, only_due: bool) -> tuple[dict | None, float | None]:
-        """Claim the next event that may happen now (the earliest pending change of its message),
-        or say how long until one falls due. Call with the lock held."""
-        now = time.time()
+    def _candidates(self) -> Iterator[dict]:
+        """The earliest pending change of each message, unless it is under way (lock held)."""
         waiting_on: set[str] = set()
-        soonest = None
         for event in self.store.events:
             if event["state"] != "pending" or event["message_sid"] in waiting_on:
                 continue
             waiting_on.add(event["message_sid"])  # later changes of this message wait
-            if event["in_flight"]:
-                continue
-            if only_due and event["due_at"] > now:
-                wait = event["due_at"] - now
-                soonest = wait if soonest is None else min(soonest, wait)
-                continue
-            event["in_flight"] = True
-            return event, None
-        return None, soonest
+            if not event["in_flight"]:
+                yield event
 
     def signature(self, url: str, params: dict[str, str]) -> str:
         return self.validator.compute_signature(url, params)
 
-    def _apply(self, event: dict) -> None:
+    def _send(self, event: dict) -> None:
         """Change the message's status, then POST the callback (outside the lock)."""
         with self.changed:
             record = self.store.messages.get(event["message_sid"])
@@ -169,35 +162,14 @@ class CallbackDispatcher:
             IDEMPOTENCY_HEADER: event["id"],
             "User-Agent": USER_AGENT,
         }
-        started = time.time()
-        attempt: dict = {"at": started, "signature": signature, "status_code": None, "error": None}
-        try:
-            response = requests.post(
-                url, data=urlencode(params), headers=headers, timeout=self.timeout,
-                allow_redirects=False,
-            )  # fmt: skip
-            attempt["status_code"] = response.status_code
-            response.close()
-        except requests.RequestException as exc:
-            attempt["error"] = f"{type(exc).__name__}: {exc}"
-        attempt["duration_ms"] = round((time.time() - started) * 1000)
-        code = attempt["status_code"]
-        ok = code is not None and 200 <= code < 300
+        attempt = self.post(url, urlencode(params), headers, signature=signature)
+        ok = succeeded(attempt)
         if not ok:
-            log.warning("status callback %s (%s) to %s: %s", event["message_sid"],
-                        event["status"], url, attempt["error"] or code)  # fmt: skip
+            log.warning("status callback %s (%s) to %s: %s", event["message_sid"], event["status"],
+                        url, attempt["error"] or attempt["status_code"])  # fmt: skip
         with self.changed:
             event.update(state="posted" if ok else "failed", in_flight=False, attempt=attempt)
             self.changed.notify_all()
-
-    def _apply_safely(self, event: dict) -> None:
-        try:
-            self._apply(event)
-        except Exception:  # one bad callback never stops the others
-            log.exception("status change %s of %s crashed", event["status"], event["message_sid"])
-            with self.changed:
-                event.update(state="failed", in_flight=False)
-                self.changed.notify_all()
 
     def deliver_now(self, wait: float = 10.0) -> list[dict]:
         """Apply every pending change now, whatever its due time, in order per message; waits up
@@ -216,37 +188,13 @@ class CallbackDispatcher:
                         break
                     self.changed.wait(remaining)
                     continue
-            self._apply_safely(event)
+            self._send_safely(event)
         return pending
 
-    # -- the background thread ---------------------------------------------------------------
+    # -- the background thread (common.BackgroundSender) ---------------------------------------
 
-    def wake(self) -> None:
-        """Start the background thread if needed and tell it something changed."""
-        with self.changed:
-            if self.background and self._thread is None and not self._closed:
-                self._thread = threading.Thread(
-                    target=self._run, name="twilio-sandbox-callbacks", daemon=True
-                )
-                self._thread.start()
-            self.changed.notify_all()
+    def _give_up(self, event: dict) -> None:
+        event["state"] = "failed"
 
-    def _run(self) -> None:
-        while True:
-            with self.changed:
-                if self._closed:
-                    return
-                event, wait = self._claim(only_due=True)
-                if event is None:
-                    self.changed.wait(wait)
-                    continue
-            self._apply_safely(event)
-
-    def stop(self, timeout: float = 10.0) -> None:
-        """Stop the background thread for good (a callback under way finishes first)."""
-        with self.changed:
-            self._closed = True
-            thread, self._thread = self._thread, None
-            self.changed.notify_all()
-        if thread is not None:
-            thread.join(timeout)
+    def describe(self, event: dict) -> str:
+        return f"status change {event['status']} of {event['message_sid']}"
