@@ -4,6 +4,8 @@
   PORTAL_ENV=production (it would accept fake payments or pretend to send SMS);
 - ``command_line``, ``seconds_list`` and ``serve``: the ``python -m`` entry points' options
   (``--host``, ``--port``), logging, and the foreground serve loop that SIGINT or SIGTERM ends;
+- ``basic_auth_is`` and ``request_params``: the HTTP Basic check and the JSON-or-form body
+  parsing of both APIs' routes;
 - ``BackgroundSender``: the thread that POSTs what falls due back to the portal (Razorpay's
   webhooks, Twilio's status callbacks), with its claiming, waiting and stopping.
 
@@ -13,6 +15,7 @@ The threaded HTTP server itself is ``portal.sandbox.server.ThreadedServer``.
 from __future__ import annotations
 
 import argparse
+import hmac
 import logging
 import os
 import signal
@@ -22,7 +25,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 
 import requests
-from flask import Flask
+from flask import Flask, request
 
 from portal.sandbox.server import LOOPBACK, ThreadedServer
 
@@ -51,6 +54,36 @@ def refuse_in_production(service: str, because: str,
         raise SandboxRefused(
             f"The {service} sandbox refuses to run with PORTAL_ENV=production: {because}"
         )
+
+
+# -- requests to the stand-ins -------------------------------------------------------------------
+
+
+def basic_auth_is(username: str, password: str) -> bool:
+    """Does the current request carry these HTTP Basic credentials? Both halves are always
+    compared, each in constant time."""
+    auth = request.authorization
+    if auth is None or auth.type != "basic":
+        return False
+    given_username, given_password = auth.username or "", auth.password or ""
+    return hmac.compare_digest(given_username.encode(), username.encode()) & hmac.compare_digest(
+        given_password.encode(), password.encode()
+    )
+
+
+def request_params(not_an_object: Callable[[str], Exception]) -> dict:
+    """The current request's parameters: form fields, or a JSON object; ``{}`` without a body.
+
+    A body that is not a JSON object raises ``not_an_object(message)``, the stand-in's own error.
+    """
+    if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        return request.form.to_dict()
+    if not request.get_data(cache=True):
+        return {}
+    body = request.get_json(force=True, silent=True)
+    if not isinstance(body, dict):
+        raise not_an_object("The request body must be a JSON object.")
+    return body
 
 
 # -- the command line ----------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
 
+from portal.sandbox.common import request_params
 from portal.sandbox.razorpay.entities import (
     collection,
     order_entity,
@@ -28,14 +29,7 @@ AUTH_FAILED = "Authentication failed"
 
 def request_body() -> dict:
     """The request's parameters: a JSON object, or form fields; ``{}`` when there is no body."""
-    if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
-        return request.form.to_dict()
-    if not request.get_data(cache=True):
-        return {}
-    body = request.get_json(force=True, silent=True)
-    if not isinstance(body, dict):
-        raise ApiError("The request body must be a JSON object.", origin=NOT_APPLICABLE)
-    return body
+    return request_params(lambda message: ApiError(message, origin=NOT_APPLICABLE))
 
 
 @bp.before_request

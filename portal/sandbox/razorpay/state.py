@@ -7,12 +7,12 @@ app.py can import them at its top.
 
 from __future__ import annotations
 
-import hmac
 import os
 from collections.abc import Mapping, Sequence
 
-from flask import Flask, current_app, request
+from flask import Flask, current_app
 
+from portal.sandbox.common import basic_auth_is
 from portal.sandbox.razorpay.errors import NOT_APPLICABLE, ApiError
 from portal.sandbox.razorpay.ledger import Ledger
 from portal.sandbox.razorpay.store import Store
@@ -81,13 +81,7 @@ class Sandbox:
 
     def authorized(self) -> bool:
         """Does the current request carry this sandbox's key id and secret (HTTP Basic)?"""
-        auth = request.authorization
-        if auth is None or auth.type != "basic":
-            return False
-        username, password = auth.username or "", auth.password or ""
-        return hmac.compare_digest(username.encode(), self.key_id.encode()) and hmac.compare_digest(
-            password.encode(), self.key_secret.encode()
-        )
+        return basic_auth_is(self.key_id, self.key_secret)
 
     def close(self) -> None:
         """Stop the webhook delivery thread."""

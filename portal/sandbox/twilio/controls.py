@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
 
+from portal.sandbox.common import request_params
 from portal.sandbox.twilio.api import unauthorized
 from portal.sandbox.twilio.errors import TwilioApiError
 from portal.sandbox.twilio.messages import resource
@@ -39,14 +40,8 @@ def require_basic_auth():
 
 
 def request_body() -> dict:
-    if request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
-        return request.form.to_dict()
-    if not request.get_data(cache=True):
-        return {}
-    body = request.get_json(force=True, silent=True)
-    if not isinstance(body, dict):
-        raise TwilioApiError(20001, "The request body must be a JSON object.")
-    return body
+    """The request's parameters: a JSON object, or form fields; ``{}`` when there is no body."""
+    return request_params(lambda message: TwilioApiError(20001, message))
 
 
 def _whole(body: dict, name: str, default: int, low: int, high: int) -> int:

@@ -8,13 +8,13 @@ import them at its top.
 
 from __future__ import annotations
 
-import hmac
 import os
 import re
 from collections.abc import Mapping, Sequence
 
-from flask import Flask, current_app, request
+from flask import Flask, current_app
 
+from portal.sandbox.common import basic_auth_is
 from portal.sandbox.mailbox import Mailbox
 from portal.sandbox.twilio.callbacks import CallbackDispatcher
 from portal.sandbox.twilio.errors import http_error
@@ -53,13 +53,7 @@ class TwilioSandbox:
 
     def authorized(self) -> bool:
         """Does the current request carry this account's SID and auth token (HTTP Basic)?"""
-        auth = request.authorization
-        if auth is None or auth.type != "basic":
-            return False
-        username, password = auth.username or "", auth.password or ""
-        return hmac.compare_digest(
-            username.encode(), self.account_sid.encode()
-        ) & hmac.compare_digest(password.encode(), self.auth_token.encode())
+        return basic_auth_is(self.account_sid, self.auth_token)
 
     def create_message(self, params: Mapping[str, str]) -> dict:
         """Accept a message (or raise TwilioApiError as Twilio would): store it, write it to the
