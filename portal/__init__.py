@@ -114,7 +114,7 @@ def _init_extensions(app: Flask) -> None:
         with app.app_context():
             configure_sqlite(db.engine)
 
-    from portal.api import load_bearer_user
+    from portal.auth.bearer import load_bearer_user
     from portal.auth.service import load_session_user
 
     login_manager.user_loader(load_session_user)
@@ -138,6 +138,7 @@ def _register_blueprints(app: Flask) -> None:
     from portal.admin.views import bp as admin_bp
     from portal.api import bp as api_bp
     from portal.appointments.api import bp as appointments_api_bp
+    from portal.appointments.booking import bp as booking_bp
     from portal.appointments.views import bp as appointments_bp
     from portal.auth.api import bp as auth_api_bp
     from portal.auth.views import bp as auth_bp
@@ -152,7 +153,7 @@ def _register_blueprints(app: Flask) -> None:
     from portal.payments.api import bp as payments_api_bp
     from portal.payments.views import bp as payments_bp
 
-    for blueprint in (main_bp, auth_bp, doctors_bp, availability_bp, appointments_bp,
+    for blueprint in (main_bp, auth_bp, doctors_bp, booking_bp, availability_bp, appointments_bp,
                       payments_bp, notifications_bp, push_bp, admin_bp, admin_payments_bp,
                       admin_notifications_bp):
         app.register_blueprint(blueprint)
@@ -173,7 +174,7 @@ def _register_blueprints(app: Flask) -> None:
 
 
 def _register_request_hooks(app: Flask) -> None:
-    from portal.api import authenticate_bearer
+    from portal.auth.bearer import authenticate_bearer
 
     @app.before_request
     def bearer_and_csrf():

@@ -1,4 +1,5 @@
-"""Shared plumbing of the JSON API under /api/v1: bearer auth, input parsing, OpenAPI.
+"""Shared plumbing of the JSON API under /api/v1: input parsing, responses, OpenAPI.
+(Bearer authentication is the auth domain's: `portal.auth.bearer`.)
 
 Each domain keeps its routes in its own `api.py` blueprint, nested under `bp` here. Routes
 describe themselves with `@operation(...)`; `/api/v1/openapi.json` is assembled from those
@@ -12,7 +13,7 @@ from collections.abc import Callable
 from datetime import date, time
 from typing import Annotated, Any, TypeVar
 
-from flask import Blueprint, current_app, g, jsonify, render_template, request, url_for
+from flask import Blueprint, current_app, jsonify, render_template, request, url_for
 from pydantic import (
     AfterValidator,
     AwareDatetime,
@@ -23,7 +24,7 @@ from pydantic import (
 )
 from pydantic.json_schema import models_json_schema
 
-from portal.errors import PROBLEM_JSON, problem
+from portal.errors import PROBLEM_JSON
 from portal.exceptions import DomainError
 
 
@@ -94,33 +95,6 @@ Instant = Annotated[AwareDatetime, AfterValidator(in_calendar)]
 WallTime = Annotated[time, AfterValidator(_wall_time), WithJsonSchema({
     "type": "string", "pattern": r"^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d{1,6})?)?$",
     "description": "Local wall time, HH:MM or HH:MM:SS, without an offset", "examples": ["09:30"]})]
-
-
-# --- authentication ------------------------------------------------------------------------
-
-
-def authenticate_bearer():
-    """Resolve `Authorization: Bearer <token>`; return a 401 problem response when it is bad."""
-    from portal.auth.service import InvalidToken, user_for_api_token
-
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        return problem(401, "Invalid credentials", "Use 'Authorization: Bearer <token>'.",
-                       headers={"WWW-Authenticate": "Bearer"})
-    try:
-        g.api_user = user_for_api_token(token.strip())
-    except InvalidToken as exc:
-        return problem(401, exc.title, exc.message,
-                       headers={"WWW-Authenticate": 'Bearer error="invalid_token"'})
-    # The token names the caller, even beside a browser's session cookie: Flask-Login would
-    # otherwise prefer the session's user, in a request that skipped the CSRF check.
-    current_app.login_manager._update_request_context_with_user(g.api_user)
-    return None
-
-
-def load_bearer_user(_request) -> Any:
-    """Flask-Login request loader: the user a valid bearer token named, if any."""
-    return g.get("api_user")
 
 
 # --- input and output ----------------------------------------------------------------------

@@ -7,7 +7,6 @@ from datetime import time
 from portal.auth.models import Role
 from portal.auth.service import Registration, create_user, find_user_by_email
 from portal.doctors.service import DoctorProfile, create_doctor
-from portal.extensions import db
 
 DEMO_PASSWORD = "demo-password"  # noqa: S105 - documented demo accounts
 
@@ -40,7 +39,6 @@ def seed() -> list[tuple[str, str]]:
     for name, email, phone, role in people:
         if find_user_by_email(email) is None:
             create_user(Registration(name, email, phone, "Asia/Kolkata", DEMO_PASSWORD), role)
-            db.session.commit()
     for name, email, phone, specialty, zone, video, in_person, quals, langs in DOCTORS:
         accounts.append(("doctor", email))
         if find_user_by_email(email) is not None:

@@ -13,12 +13,16 @@ import uuid
 from datetime import datetime
 from typing import Any
 
+from redis.exceptions import RedisError
+from rq import Retry
 from sqlalchemy import JSON, BigInteger, Index, Integer, String, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.clock import utcnow
 from portal.extensions import db
+from portal.queue import get_queue
+from portal.transactions import write
 from portal.types import UTCDateTime
 
 log = logging.getLogger(__name__)
@@ -55,7 +59,7 @@ class OutboxEvent(db.Model):
 
 def record_event(topic: str, event_type: str, aggregate_id: uuid.UUID,
                  payload: dict[str, Any]) -> OutboxEvent:
-    """Add an event to the current transaction (the caller commits)."""
+    """Add an event to the caller's unit of work (it commits or rolls back with it)."""
     event = OutboxEvent(topic=topic, event_type=event_type, aggregate_id=aggregate_id,
                         payload={"event_type": event_type, **payload},
                         created_at=utcnow())
@@ -80,50 +84,48 @@ def relay_pending(limit: int = 200) -> int:
     and the next pass tries again (invariant 4). Rows are claimed with SKIP LOCKED on
     PostgreSQL, so several relays never publish the same rows at the same time.
     """
-    from redis.exceptions import RedisError
-    from rq import Retry
-
-    from portal.queue import get_queue
-    from portal.transactions import begin_write
-
-    begin_write()
-    events = db.session.scalars(
-        select(OutboxEvent).where(OutboxEvent.published_at.is_(None))
-        .order_by(OutboxEvent.seq).limit(limit).with_for_update(skip_locked=True)).all()
     published = 0
-    now = utcnow()
-    try:
-        for event in events:
-            get_queue(event.topic).enqueue(
-                "jobs.events.dispatch", str(event.id), job_id=f"event-{event.id}",
-                retry=Retry(max=len(DISPATCH_RETRY_INTERVALS),
-                            interval=DISPATCH_RETRY_INTERVALS))
-            event.published_at = now
-            event.attempts += 1
-            published += 1
-    except RedisError:
-        log.warning("Redis unavailable: %d events stay in the outbox for the next pass",
-                    len(events) - published)
-    db.session.commit()
+    with write():
+        events = db.session.scalars(
+            select(OutboxEvent).where(OutboxEvent.published_at.is_(None))
+            .order_by(OutboxEvent.seq).limit(limit).with_for_update(skip_locked=True)).all()
+        now = utcnow()
+        try:
+            for event in events:
+                get_queue(event.topic).enqueue(
+                    "jobs.events.dispatch", str(event.id), job_id=f"event-{event.id}",
+                    retry=Retry(max=len(DISPATCH_RETRY_INTERVALS),
+                                interval=DISPATCH_RETRY_INTERVALS))
+                event.published_at = now
+                event.attempts += 1
+                published += 1
+        except RedisError:
+            log.warning("Redis unavailable: %d events stay in the outbox for the next pass",
+                        len(events) - published)
     return published
+
+
+def get_event(event_id: uuid.UUID) -> OutboxEvent | None:
+    return db.session.scalar(select(OutboxEvent).where(OutboxEvent.id == event_id))
 
 
 def consume(event_id: uuid.UUID, consumer: str, handler) -> bool:
     """Run `handler(event)` once per consumer and event; False when it already ran.
 
-    The handler does its own commits; the consumed mark is written after it succeeds, so a
-    crash in between runs the handler again: handlers must be idempotent themselves too
+    The handler owns its own units of work; the consumed mark is written after it succeeds,
+    so a crash in between runs the handler again: handlers must be idempotent themselves too
     (they are: refunds by idempotency key, notifications by their log).
     """
     if db.session.get(ConsumedEvent, (consumer, event_id)) is not None:
         return False
-    event = db.session.scalar(select(OutboxEvent).where(OutboxEvent.id == event_id))
+    event = get_event(event_id)
     if event is None:
         return False
     handler(event)
-    db.session.add(ConsumedEvent(consumer=consumer, event_id=event_id, consumed_at=utcnow()))
     try:
-        db.session.commit()
+        with write():
+            db.session.add(ConsumedEvent(consumer=consumer, event_id=event_id,
+                                         consumed_at=utcnow()))
     except IntegrityError:  # a concurrent consumer marked it first: same outcome
-        db.session.rollback()
+        pass
     return True

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from flask import abort
 from flask_login import current_user
 
-from portal.auth.models import Role
+from portal.roles import Role
 
 
 def roles_required(*roles: Role) -> Callable:

@@ -47,7 +47,7 @@ def write() -> Iterator[Session]:
     if session.new or session.dirty or session.deleted:
         raise RuntimeError("write() with unsaved changes made outside a unit of work")
     if session.in_transaction():
-        session.commit()
+        _end_read(session)
     session.connection(execution_options={"sqlite_immediate": True})
     session.info[_DEPTH] = 1
     try:
@@ -58,6 +58,16 @@ def write() -> Iterator[Session]:
         raise
     finally:
         session.info[_DEPTH] = 0
+
+
+def _end_read(session: Session) -> None:
+    """End the read-only transaction a request or job has open, keeping what it loaded:
+    nothing changed, so there is nothing to expire (rows that matter are re-read locked)."""
+    expire, session.expire_on_commit = session.expire_on_commit, False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = expire
 
 
 def in_write() -> bool:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import enum
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime
+from sqlalchemy import DateTime, Enum
 from sqlalchemy.types import TypeDecorator
 
 
@@ -32,3 +33,13 @@ class UTCDateTime(TypeDecorator):
         if value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value.astimezone(UTC)
+
+
+def str_enum(enum_cls: type[enum.StrEnum], length: int) -> Enum:
+    """A StrEnum column stored as its value in a VARCHAR (checked by the table's CHECK).
+
+    Rows read back as enum members, so code compares and switches on members, not strings;
+    members are still `str`, so JSON payloads and templates need no conversion.
+    """
+    return Enum(enum_cls, native_enum=False, length=length, create_constraint=False,
+                validate_strings=True, values_callable=lambda members: [m.value for m in members])

@@ -39,7 +39,6 @@ from wtforms.fields.choices import SelectChoice
 from portal.clock import utcnow
 from portal.exceptions import DomainError, NotFound, ValidationFailed
 from portal.formatting import format_money
-from portal.pagination import paginate
 from portal.payments import payouts as payout_rules
 from portal.payments import reports, service
 from portal.payments.forms import (
@@ -181,7 +180,7 @@ def dashboard():
     (gross, refunded, net), captured revenue per day as a chart and a table, and the rows.
     HTMX gets the results block only; the same URL is a full page (shareable, no JS needed)."""
     form, f = _filters()
-    page = paginate(reports.payment_query(f), page_number(), PER_PAGE)
+    page = reports.payments_page(f, page_number(), PER_PAGE)
     points = reports.revenue_series(f)
     return render_page(
         "admin/payments.html", block="results", form=form, filter=f, page=page,
@@ -295,7 +294,7 @@ def refunds():
     form.validate()
     status = form.status.data if form.status.data and not form.status.errors else None
     source = form.source.data if form.source.data and not form.source.errors else None
-    page = paginate(reports.refunds_query(status, source), page_number(), PER_PAGE)
+    page = reports.refunds_page(status, source, page_number(), PER_PAGE)
     return render_page("admin/refunds.html", block="results", form=form, page=page,
                        tz=current_user.timezone, status_labels=REFUND_STATUS_LABELS,
                        source_labels=REFUND_SOURCE_LABELS)

@@ -20,8 +20,10 @@ from portal.appointments.schemas import (
     ReserveIn,
 )
 from portal.auth.models import Role
-from portal.doctors.service import doctor_for_user
-from portal.exceptions import NotFound, ValidationFailed
+from portal.auth.service import check_patient_visible
+from portal.doctors import service as doctors
+from portal.exceptions import ValidationFailed
+from portal.payments import service as payments
 from portal.security import login_required, roles_required
 
 bp = Blueprint("appointments_api", __name__, url_prefix="/appointments")
@@ -90,26 +92,11 @@ def get_appointment(appointment_id: uuid.UUID):
                        "payment (payments API).")
 def confirm(appointment_id: uuid.UUID):
     data = parse_body(ConfirmIn)
-    appointment = service.get_visible(current_user, appointment_id)
-    if current_user.role == Role.DOCTOR or (current_user.role == Role.PATIENT
-                                            and appointment.patient_id != current_user.id):
-        raise NotFound("No such appointment.")
-    if appointment.fee_paise > 0 and not _captured_for(appointment, data.payment_id):
-        raise service.PaymentRequired("This consultation is paid: confirm it with the id of "
-                                      "a payment captured for it.", "payment_id")
-    return respond(appointment_out(service.confirm(appointment.id, actor_id=current_user.id)))
-
-
-def _captured_for(appointment, gateway_payment_id: str | None) -> bool:
-    """Only a payment captured for this very appointment confirms it."""
-    if not gateway_payment_id:
-        return False
-    from portal.payments.models import PAYMENT_RANK, PaymentStatus
-    from portal.payments.service import payment_for_appointment
-
-    payment = payment_for_appointment(appointment.id)
-    return (payment is not None and payment.gateway_payment_id == gateway_payment_id
-            and PAYMENT_RANK[payment.status_enum] >= PAYMENT_RANK[PaymentStatus.CAPTURED])
+    if data.payment_id:
+        appointment = payments.confirm_paid(current_user, appointment_id, data.payment_id)
+    else:
+        appointment = service.confirm_free(current_user, appointment_id)
+    return respond(appointment_out(appointment))
 
 
 @bp.get("/<uuid:appointment_id>/cancellation")
@@ -118,11 +105,8 @@ def _captured_for(appointment, gateway_payment_id: str | None) -> bool:
            errors=(404,))
 def cancellation_quote(appointment_id: uuid.UUID):
     appointment = service.get_visible(current_user, appointment_id)
-    quote = service.cancellation_quote(appointment)
-    if current_user.role != Role.PATIENT:
-        quote = service.CancellationQuote(appointment.fee_paise if appointment.status
-                                          == "CONFIRMED" else 0, 100,
-                                          "A cancellation by the clinic refunds in full.")
+    quote = service.cancellation_quote(appointment,
+                                       clinic_side=service.is_clinic_side(current_user))
     return respond(QuoteOut(refund=Money(amount=quote.refund_paise, currency=appointment.currency),
                             percent=quote.percent, explanation=quote.explanation))
 
@@ -135,11 +119,7 @@ def cancellation_quote(appointment_id: uuid.UUID):
                        "the doctor or an admin refunds in full and needs a reason.")
 def cancel(appointment_id: uuid.UUID):
     data = parse_body(CancelIn)
-    if current_user.role == Role.PATIENT:
-        appointment = service.cancel_by_patient(current_user, appointment_id, data.reason)
-    else:
-        appointment = service.cancel_by_doctor(current_user, appointment_id, data.reason)
-    return respond(appointment_out(appointment))
+    return respond(appointment_out(service.cancel(current_user, appointment_id, data.reason)))
 
 
 @bp.post("/<uuid:appointment_id>/reschedule")
@@ -173,10 +153,7 @@ def no_show(appointment_id: uuid.UUID):
 @operation("A doctor's appointments", tags=("appointments",), query=ListQuery,
            response=AppointmentList, errors=(404,))
 def doctor_list(doctor_id: uuid.UUID):
-    if current_user.role == Role.DOCTOR:
-        own = doctor_for_user(current_user)
-        if own is None or own.id != doctor_id:
-            raise NotFound("No such doctor.")
+    doctors.doctor_to_manage(current_user, doctor_id)
     query = parse_query(ListQuery)
     return respond(_page_out(service.doctor_appointments(
         doctor_id, upcoming=_scope(query.scope), page=query.page, per_page=query.per_page)))
@@ -187,8 +164,7 @@ def doctor_list(doctor_id: uuid.UUID):
 @operation("A patient's appointments", tags=("appointments",), query=ListQuery,
            response=AppointmentList, errors=(404,))
 def patient_list(patient_id: uuid.UUID):
-    if current_user.role != Role.ADMIN and current_user.id != patient_id:
-        raise NotFound("No such patient.")
+    check_patient_visible(current_user, patient_id)
     query = parse_query(ListQuery)
     return respond(_page_out(service.patient_appointments(
         patient_id, upcoming=_scope(query.scope), page=query.page, per_page=query.per_page)))

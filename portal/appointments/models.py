@@ -23,7 +23,7 @@ from portal.auth.models import User
 from portal.clock import utcnow
 from portal.doctors.models import Doctor
 from portal.extensions import db
-from portal.types import UTCDateTime
+from portal.types import UTCDateTime, str_enum
 
 
 class AppointmentStatus(enum.StrEnum):
@@ -71,7 +71,7 @@ class Appointment(db.Model):
     start_at: Mapped[datetime] = mapped_column(UTCDateTime())
     end_at: Mapped[datetime] = mapped_column(UTCDateTime())
     consultation_type: Mapped[str] = mapped_column(String(16))
-    status: Mapped[str] = mapped_column(String(16))
+    status: Mapped[AppointmentStatus] = mapped_column(str_enum(AppointmentStatus, 16))
     reserved_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     fee_paise: Mapped[int]
     currency: Mapped[str] = mapped_column(String(3), default="INR")
@@ -90,10 +90,6 @@ class Appointment(db.Model):
     doctor: Mapped[Doctor] = relationship(lazy="joined")
 
     @property
-    def status_enum(self) -> AppointmentStatus:
-        return AppointmentStatus(self.status)
-
-    @property
     def is_active(self) -> bool:
         return self.status in ACTIVE_STATUSES
 
@@ -108,8 +104,13 @@ class AppointmentStatusHistory(db.Model):
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"),
                                     primary_key=True, autoincrement=True)
     appointment_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("appointments.id"), index=True)
-    from_status: Mapped[str | None] = mapped_column(String(16))
-    to_status: Mapped[str] = mapped_column(String(16))
+    from_status: Mapped[AppointmentStatus | None] = mapped_column(
+        str_enum(AppointmentStatus, 16))
+    to_status: Mapped[AppointmentStatus] = mapped_column(str_enum(AppointmentStatus, 16))
     changed_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
     reason: Mapped[str] = mapped_column(String(500), default="")
+    # A reschedule keeps where the appointment was (the new place is on the appointment).
+    old_slot_id: Mapped[uuid.UUID | None] = mapped_column()
+    old_start_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    old_end_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -1,25 +1,26 @@
 """Booking rules: hold a slot, confirm, cancel, reschedule, complete. No Flask request here.
 
 Races are decided by the database, never by a read followed by a write:
-- a slot moves FREE -> HELD -> BOOKED only through conditional UPDATEs whose WHERE clause
-  re-checks the state, so of two concurrent requests exactly one changes the row;
+- a slot moves FREE -> HELD -> BOOKED only through the availability service's conditional
+  UPDATEs (`portal.availability.slot_states`), so of two concurrent requests exactly one wins;
 - a partial unique index allows one active (RESERVED or CONFIRMED) appointment per slot, and
   on PostgreSQL an exclusion constraint forbids overlapping active appointments of a doctor;
 - a hold whose `reserved_until` has passed counts as free everywhere, before any job runs.
 Every transition writes `appointment_status_history` and an outbox event in the same
-transaction (invariant 5).
+transaction (invariant 5). Each public function that changes state is one unit of work.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from portal.appointments.models import (
@@ -28,15 +29,19 @@ from portal.appointments.models import (
     AppointmentStatus,
     AppointmentStatusHistory,
 )
-from portal.auth.models import Role, User
-from portal.availability.models import AvailableSlot, SlotStatus
+from portal.auth.models import User
+from portal.availability import slot_states
+from portal.availability.models import SlotStatus
+from portal.availability.slot_states import SlotUnavailable
 from portal.clock import utcnow
-from portal.doctors.models import ConsultationType, Doctor
+from portal.doctors.models import ConsultationType
 from portal.events import APPOINTMENT_EVENTS, record_event
-from portal.exceptions import Conflict, DomainError, NotFound
+from portal.exceptions import Conflict, DomainError, NotFound, ValidationFailed
 from portal.extensions import db
 from portal.pagination import Page, paginate
-from portal.transactions import begin_write
+from portal.queue import get_queue
+from portal.roles import Role
+from portal.transactions import write
 
 log = logging.getLogger(__name__)
 
@@ -49,10 +54,10 @@ ALLOWED = {
     # A payment captured after the hold lapsed still books the slot if nobody took it.
     S.EXPIRED: {S.CONFIRMED},
 }
+# The clinic's side: may cancel with a full refund and mark outcomes.
+CLINIC_ROLES = (Role.DOCTOR, Role.ADMIN)
 
-
-class SlotUnavailable(Conflict):
-    title = "Slot unavailable"
+__all__ = ["SlotUnavailable"]
 
 
 class HoldExpired(Conflict):
@@ -74,23 +79,30 @@ class PaymentRequired(DomainError):
 
 @dataclass(frozen=True)
 class CancellationQuote:
-    """What a cancellation now would refund, shown before the patient confirms it."""
+    """What a cancellation now would refund, shown before it is confirmed.
+
+    `until` is when a patient's refund drops to the policy's next tier (None if it will not).
+    """
 
     refund_paise: int
     percent: int
     explanation: str
+    until: datetime | None = None
 
 
 # --- reading ---------------------------------------------------------------------------------
 
 
-def get_visible(user: User, appointment_id: uuid.UUID) -> Appointment:
-    """The appointment if `user` may see it: the patient, the doctor, or an admin.
+def get_visible(user: User, appointment_id: uuid.UUID, *, own: bool = False) -> Appointment:
+    """The appointment if `user` may see it: its patient, its doctor, or an admin.
 
-    Anyone else gets NotFound, the same as a missing id, so ids cannot be probed.
+    With `own=True` only the patient it belongs to (or an admin acting for them) qualifies:
+    for paying, confirming, giving a reason, cancelling as the patient. Anyone else gets
+    NotFound, the same as a missing id, so ids cannot be probed.
     """
     appointment = db.session.get(Appointment, appointment_id)
-    if appointment is None or not can_see(user, appointment):
+    if appointment is None or not can_see(user, appointment) or (
+            own and user.role != Role.ADMIN and appointment.patient_id != user.id):
         raise NotFound("No such appointment.")
     return appointment
 
@@ -101,6 +113,11 @@ def can_see(user: User, appointment: Appointment) -> bool:
     if user.role == Role.DOCTOR:
         return appointment.doctor.user_id == user.id
     return appointment.patient_id == user.id
+
+
+def is_clinic_side(user: User) -> bool:
+    """Doctors and admins act for the clinic: full refunds, outcomes, any reschedule."""
+    return user.role in CLINIC_ROLES
 
 
 def patient_appointments(patient_id: uuid.UUID, *, upcoming: bool | None = None,
@@ -120,7 +137,7 @@ def doctor_appointments(doctor_id: uuid.UUID, *, upcoming: bool | None = None,
     """A doctor's appointments, without lapsed holds and expired ones."""
     now = now or utcnow()
     stmt = select(Appointment).where(Appointment.doctor_id == doctor_id,
-                                     Appointment.status != S.EXPIRED.value,
+                                     Appointment.status != S.EXPIRED,
                                      ~_lapsed_hold(now))
     if start is not None:
         stmt = stmt.where(Appointment.end_at > start)
@@ -142,7 +159,7 @@ def _scope(stmt, upcoming: bool | None, now: datetime):
 
 
 def _lapsed_hold(now: datetime):
-    return (Appointment.status == S.RESERVED.value) & (Appointment.reserved_until <= now)
+    return (Appointment.status == S.RESERVED) & (Appointment.reserved_until <= now)
 
 
 def history(appointment: Appointment) -> list[AppointmentStatusHistory]:
@@ -157,30 +174,55 @@ def effective_status(appointment: Appointment, now: datetime | None = None) -> A
     now = now or utcnow()
     if appointment.status == S.RESERVED and appointment.reserved_until <= now:
         return S.EXPIRED
-    return appointment.status_enum
+    return appointment.status
+
+
+def hold_seconds_left(appointment: Appointment, now: datetime | None = None) -> int:
+    """Seconds left on a hold, rounded up (while the hold lasts it never reads 0)."""
+    now = now or utcnow()
+    if appointment.status != S.RESERVED or appointment.reserved_until is None:
+        return 0
+    return max(0, math.ceil((appointment.reserved_until - now).total_seconds()))
+
+
+def why_not_cancellable(appointment: Appointment, clinic_side: bool,
+                        now: datetime | None = None) -> str | None:
+    """Why this appointment cannot be cancelled now (None when it can)."""
+    now = now or utcnow()
+    status = effective_status(appointment, now)
+    if status not in (S.RESERVED, S.CONFIRMED):
+        return f"A {status.label.lower()} appointment cannot be cancelled."
+    if status == S.CONFIRMED and appointment.start_at <= now and not clinic_side:
+        return "The appointment has already started; it cannot be cancelled now."
+    return None
+
+
+def why_not_reschedulable(appointment: Appointment, now: datetime | None = None) -> str | None:
+    """Why this appointment cannot be moved now (None when it can)."""
+    now = now or utcnow()
+    if appointment.status != S.CONFIRMED:
+        return "Only a confirmed appointment can be rescheduled."
+    cutoff = current_app.config["RESCHEDULE_CUTOFF_HOURS"]
+    if appointment.start_at - now < timedelta(hours=cutoff):
+        return f"Appointments can be moved up to {cutoff} hours before they start; cancel instead."
+    return None
 
 
 def set_reason(patient: User, appointment_id: uuid.UUID, reason: str,
                now: datetime | None = None) -> Appointment:
     """The patient's reason for the visit, editable while held or confirmed, before it starts."""
-    from portal.exceptions import ValidationFailed
-
     now = now or utcnow()
     if len(reason) > 1000:
         raise ValidationFailed({"reason": "Use at most 1000 characters."})
-    appointment = get_visible(patient, appointment_id)
-    if appointment.patient_id != patient.id:
-        raise NotFound("No such appointment.")
-    begin_write()
-    appointment = _locked(appointment.id)
-    if effective_status(appointment, now) not in (S.RESERVED, S.CONFIRMED) or \
-            appointment.start_at <= now:
-        db.session.rollback()
-        raise TransitionNotAllowed("The reason can be changed only before the appointment "
-                                   "starts.")
-    appointment.reason_for_visit = reason.strip()
-    appointment.updated_at = now
-    db.session.commit()
+    appointment = get_visible(patient, appointment_id, own=True)
+    with write():
+        appointment = _locked(appointment.id)
+        if effective_status(appointment, now) not in (S.RESERVED, S.CONFIRMED) or \
+                appointment.start_at <= now:
+            raise TransitionNotAllowed("The reason can be changed only before the appointment "
+                                       "starts.")
+        appointment.reason_for_visit = reason.strip()
+        appointment.updated_at = now
     return appointment
 
 
@@ -189,69 +231,26 @@ def set_reason(patient: User, appointment_id: uuid.UUID, reason: str,
 
 def reserve(patient: User, slot_id: uuid.UUID, *, idempotency_key: str | None = None,
             reason: str = "", now: datetime | None = None) -> Appointment:
-    """Hold a free slot for HOLD_MINUTES. Raises SlotUnavailable, TooManyHolds or NotFound.
+    """Hold a bookable slot for HOLD_MINUTES. Raises SlotUnavailable, TooManyHolds or NotFound.
 
     The same `idempotency_key`, or a second click on a slot the patient already holds,
-    returns the existing hold instead of making another.
+    returns the existing hold instead of making another. A key whose hold has since ended
+    (a form re-sent from the browser's history) is a new request: the slot is held again.
     """
     now = now or utcnow()
     if len(reason) > 1000:
-        from portal.exceptions import ValidationFailed
-
         raise ValidationFailed({"reason": "Use at most 1000 characters."})
     if idempotency_key:
         existing = _by_idempotency_key(patient.id, idempotency_key)
         if existing is not None:
-            return existing
-
-    begin_write()
-    # Serialise this patient's reservations so the hold limit cannot be raced (PostgreSQL).
-    db.session.execute(select(User.id).where(User.id == patient.id).with_for_update())
-    own = db.session.scalar(select(Appointment).where(
-        Appointment.patient_id == patient.id, Appointment.slot_id == slot_id,
-        Appointment.status == S.RESERVED.value, Appointment.reserved_until > now))
-    if own is not None:
-        db.session.commit()
-        return own
-    holds = db.session.scalar(select(func.count()).select_from(Appointment).where(
-        Appointment.patient_id == patient.id, Appointment.status == S.RESERVED.value,
-        Appointment.reserved_until > now))
-    limit = current_app.config["MAX_ACTIVE_HOLDS"]
-    if holds >= limit:
-        db.session.rollback()
-        raise TooManyHolds(f"You are already holding {holds} slot{'s' if holds != 1 else ''}. "
-                           "Complete or cancel a booking before holding another.", "slot_id")
-
-    _expire_lapsed_on_slot(slot_id, now)
-    hold_until = now + timedelta(minutes=current_app.config["HOLD_MINUTES"])
-    claimed = db.session.execute(
-        update(AvailableSlot)
-        .where(AvailableSlot.id == slot_id, _claimable(now),
-               AvailableSlot.doctor_id.in_(select(Doctor.id).where(Doctor.active.is_(True))))
-        .values(status=SlotStatus.HELD.value, held_until=hold_until)
-        .execution_options(synchronize_session=False)).rowcount
-    if claimed != 1:
-        error = _why_unavailable(slot_id, now)
-        db.session.rollback()
-        raise error
-    slot = db.session.get(AvailableSlot, slot_id)
-    doctor = db.session.get(Doctor, slot.doctor_id)
-    fee = doctor.fee_for(ConsultationType(slot.consultation_type))
-    appointment = Appointment(
-        patient_id=patient.id, doctor_id=doctor.id, slot_id=slot.id, start_at=slot.start_at,
-        end_at=slot.end_at, consultation_type=slot.consultation_type,
-        status=S.RESERVED.value, reserved_until=hold_until, fee_paise=fee or 0,
-        currency=current_app.config["CURRENCY"], reason_for_visit=reason.strip(),
-        idempotency_key=idempotency_key, created_at=now, updated_at=now)
-    db.session.add(appointment)
+            if effective_status(existing, now) in (S.RESERVED, S.CONFIRMED):
+                return existing
+            idempotency_key = None
     try:
-        # The INSERT (at this flush) is where the unique indexes and the exclusion constraint
-        # fire, so it belongs inside the try as much as the commit does.
-        db.session.flush()
-        _record(appointment, None, S.RESERVED, patient.id, "slot held", now)
-        db.session.commit()
+        with write():
+            appointment = _hold(patient, slot_id, idempotency_key, reason, now)
     except IntegrityError:
-        db.session.rollback()
+        # The INSERT is where the unique indexes and the exclusion constraint fire.
         if idempotency_key:
             existing = _by_idempotency_key(patient.id, idempotency_key)
             if existing is not None:
@@ -261,26 +260,36 @@ def reserve(patient: User, slot_id: uuid.UUID, *, idempotency_key: str | None = 
     return appointment
 
 
-def _claimable(now: datetime):
-    """A slot that can be taken now: free, or held by a hold that has lapsed."""
-    return (AvailableSlot.start_at > now) & or_(
-        AvailableSlot.status == SlotStatus.FREE.value,
-        (AvailableSlot.status == SlotStatus.HELD.value) & (AvailableSlot.held_until <= now))
-
-
-def _why_unavailable(slot_id: uuid.UUID, now: datetime) -> DomainError:
-    slot = db.session.get(AvailableSlot, slot_id)
-    if slot is None:
-        return NotFound("No such slot; it may have been withdrawn. Choose another time.",
-                        "slot_id")
-    if slot.start_at <= now:
-        return SlotUnavailable("That time has already passed; choose a later one.", "slot_id")
-    if slot.status == SlotStatus.BOOKED:
-        return SlotUnavailable("Someone has just booked this time; choose another.", "slot_id")
-    if slot.status == SlotStatus.HELD:
-        return SlotUnavailable("Someone is holding this time right now. It frees up if they "
-                               "do not complete the booking within a few minutes.", "slot_id")
-    return NotFound("This doctor is not taking bookings at the moment.", "slot_id")
+def _hold(patient: User, slot_id: uuid.UUID, idempotency_key: str | None, reason: str,
+          now: datetime) -> Appointment:
+    # Serialise this patient's reservations so the hold limit cannot be raced (PostgreSQL).
+    db.session.execute(select(User.id).where(User.id == patient.id).with_for_update())
+    own = db.session.scalar(select(Appointment).where(
+        Appointment.patient_id == patient.id, Appointment.slot_id == slot_id,
+        Appointment.status == S.RESERVED, Appointment.reserved_until > now))
+    if own is not None:
+        return own
+    holds = db.session.scalar(select(func.count()).select_from(Appointment).where(
+        Appointment.patient_id == patient.id, Appointment.status == S.RESERVED,
+        Appointment.reserved_until > now))
+    if holds >= current_app.config["MAX_ACTIVE_HOLDS"]:
+        raise TooManyHolds(f"You are already holding {holds} slot{'s' if holds != 1 else ''}. "
+                           "Complete or cancel a booking before holding another.", "slot_id")
+    slot, doctor = slot_states.slot_and_doctor(slot_id, now)
+    _expire_lapsed_on_slot(slot_id, now)
+    hold_until = now + timedelta(minutes=current_app.config["HOLD_MINUTES"])
+    slot_states.hold(slot, doctor, now, hold_until)
+    fee = doctor.fee_for(ConsultationType(slot.consultation_type))
+    appointment = Appointment(
+        patient_id=patient.id, doctor_id=doctor.id, slot_id=slot.id, start_at=slot.start_at,
+        end_at=slot.end_at, consultation_type=slot.consultation_type,
+        status=S.RESERVED, reserved_until=hold_until, fee_paise=fee or 0,
+        currency=current_app.config["CURRENCY"], reason_for_visit=reason.strip(),
+        idempotency_key=idempotency_key, created_at=now, updated_at=now)
+    db.session.add(appointment)
+    db.session.flush()
+    _record(appointment, None, S.RESERVED, patient.id, "slot held", now)
+    return appointment
 
 
 def _by_idempotency_key(patient_id: uuid.UUID, key: str) -> Appointment | None:
@@ -292,7 +301,7 @@ def _expire_lapsed_on_slot(slot_id: uuid.UUID, now: datetime,
                            keep: uuid.UUID | None = None) -> None:
     """Mark lapsed holds on this slot EXPIRED first, so they stop counting as active."""
     lapsed = db.session.scalars(select(Appointment).where(
-        Appointment.slot_id == slot_id, Appointment.status == S.RESERVED.value,
+        Appointment.slot_id == slot_id, Appointment.status == S.RESERVED,
         Appointment.reserved_until <= now, Appointment.id != keep)
         .with_for_update(of=Appointment)).all()
     for appointment in lapsed:
@@ -304,8 +313,6 @@ def _expire_lapsed_on_slot(slot_id: uuid.UUID, now: datetime,
 def _schedule_expiry(appointment: Appointment) -> None:
     """Enqueue the expiry job for the hold's end. Without Redis the sweeper does it."""
     try:
-        from portal.queue import get_queue
-
         get_queue("default").enqueue_at(appointment.reserved_until,
                                         "jobs.appointments.expire_hold", str(appointment.id),
                                         job_id=f"expire-hold-{appointment.id}")
@@ -317,30 +324,41 @@ def _schedule_expiry(appointment: Appointment) -> None:
 def expire_hold(appointment_id: uuid.UUID, now: datetime | None = None) -> bool:
     """Expire one hold if it has lapsed; False when there is nothing to do (idempotent)."""
     now = now or utcnow()
-    begin_write()
-    appointment = db.session.scalar(select(Appointment).where(
-        Appointment.id == appointment_id, Appointment.status == S.RESERVED.value,
-        Appointment.reserved_until <= now).with_for_update(of=Appointment))
-    if appointment is None:
-        db.session.rollback()
-        return False
-    _record(appointment, S.RESERVED, S.EXPIRED, None, "hold lapsed", now)
-    _release_slot(appointment, from_status=SlotStatus.HELD)
-    db.session.commit()
+    with write():
+        appointment = db.session.scalar(select(Appointment).where(
+            Appointment.id == appointment_id, Appointment.status == S.RESERVED,
+            Appointment.reserved_until <= now).with_for_update(of=Appointment))
+        if appointment is None:
+            return False
+        _record(appointment, S.RESERVED, S.EXPIRED, None, "hold lapsed", now)
+        slot_states.release(appointment.slot_id, SlotStatus.HELD)
     return True
+
+
+def lapsed_hold_ids(now: datetime | None = None, limit: int = 500) -> list[uuid.UUID]:
+    now = now or utcnow()
+    return list(db.session.scalars(select(Appointment.id).where(
+        Appointment.status == S.RESERVED, Appointment.reserved_until <= now)
+        .order_by(Appointment.reserved_until).limit(limit)))
 
 
 def expire_lapsed_holds(now: datetime | None = None, limit: int = 500) -> int:
     """The sweeper: expire every lapsed hold (the per-hold job may have been lost)."""
     now = now or utcnow()
-    ids = list(db.session.scalars(select(Appointment.id).where(
-        Appointment.status == S.RESERVED.value, Appointment.reserved_until <= now)
-        .order_by(Appointment.reserved_until).limit(limit)))
-    db.session.rollback()
-    return sum(expire_hold(appointment_id, now) for appointment_id in ids)
+    return sum(expire_hold(appointment_id, now) for appointment_id in lapsed_hold_ids(now, limit))
 
 
 # --- confirming ----------------------------------------------------------------------------
+
+
+def confirm_free(user: User, appointment_id: uuid.UUID,
+                 now: datetime | None = None) -> Appointment:
+    """The patient (or an admin) confirms a held free consultation; paid ones need payment."""
+    appointment = get_visible(user, appointment_id, own=True)
+    if appointment.fee_paise > 0:
+        raise PaymentRequired("This consultation is paid: it is confirmed once the payment "
+                              "is made.", "payment_id")
+    return confirm(appointment.id, actor_id=user.id, now=now)
 
 
 def confirm(appointment_id: uuid.UUID, *, actor_id: uuid.UUID | None = None,
@@ -351,46 +369,34 @@ def confirm(appointment_id: uuid.UUID, *, actor_id: uuid.UUID | None = None,
     otherwise HoldExpired (the payments side then refunds). Confirming twice is a no-op.
     """
     now = now or utcnow()
-    begin_write()
-    appointment = _locked(appointment_id)
-    if appointment.status == S.CONFIRMED:
-        db.session.commit()
-        return appointment
-    if appointment.status not in (S.RESERVED, S.EXPIRED):
-        status = appointment.status
-        db.session.rollback()
-        raise TransitionNotAllowed(f"A {status.lower()} appointment cannot be confirmed.")
-    if appointment.start_at <= now:
-        db.session.rollback()
-        raise HoldExpired("The appointment time has passed; it cannot be confirmed.")
-    from_status = appointment.status_enum
-    if appointment.status == S.EXPIRED or appointment.reserved_until <= now:
-        # Late: take the slot back only if it is still free (nobody holds or booked it).
-        _expire_lapsed_on_slot(appointment.slot_id, now, keep=appointment.id)
-        claimed = db.session.execute(
-            update(AvailableSlot).where(AvailableSlot.id == appointment.slot_id,
-                                        _claimable(now))
-            .values(status=SlotStatus.BOOKED.value, held_until=None)
-            .execution_options(synchronize_session=False)).rowcount
-        if claimed != 1:
-            db.session.rollback()
-            raise HoldExpired("The hold on this slot lapsed and someone else has taken it.")
-        reason = f"{reason} after the hold lapsed; the slot was still free"
-    else:
-        db.session.execute(
-            update(AvailableSlot).where(AvailableSlot.id == appointment.slot_id)
-            .values(status=SlotStatus.BOOKED.value, held_until=None)
-            .execution_options(synchronize_session=False))
-    appointment.confirmed_at = now
-    appointment.reserved_until = None
-    if appointment.consultation_type == ConsultationType.VIDEO and not appointment.video_room_url:
-        appointment.video_room_url = (current_app.config["VIDEO_ROOM_BASE_URL"]
-                                      + secrets.token_urlsafe(24))
-    _record(appointment, from_status, S.CONFIRMED, actor_id, reason, now)
     try:
-        db.session.commit()
+        with write():
+            appointment = _locked(appointment_id)
+            if appointment.status == S.CONFIRMED:
+                return appointment
+            if appointment.status not in (S.RESERVED, S.EXPIRED):
+                raise TransitionNotAllowed(
+                    f"A {appointment.status.label.lower()} appointment cannot be confirmed.")
+            if appointment.start_at <= now:
+                raise HoldExpired("The appointment time has passed; it cannot be confirmed.")
+            from_status = appointment.status
+            if appointment.status == S.EXPIRED or appointment.reserved_until <= now:
+                # Late: take the slot back only if it is still free (nobody holds or booked it).
+                _expire_lapsed_on_slot(appointment.slot_id, now, keep=appointment.id)
+                if not slot_states.rebook_if_open(appointment.slot_id, now):
+                    raise HoldExpired("The hold on this slot lapsed and someone else has "
+                                      "taken it.")
+                reason = f"{reason} after the hold lapsed; the slot was still free"
+            else:
+                slot_states.book_held(appointment.slot_id)
+            appointment.confirmed_at = now
+            appointment.reserved_until = None
+            if appointment.consultation_type == ConsultationType.VIDEO and \
+                    not appointment.video_room_url:
+                appointment.video_room_url = (current_app.config["VIDEO_ROOM_BASE_URL"]
+                                              + secrets.token_urlsafe(24))
+            _record(appointment, from_status, S.CONFIRMED, actor_id, reason, now)
     except IntegrityError:
-        db.session.rollback()
         raise HoldExpired("The hold on this slot lapsed and someone else has taken it.") from None
     return appointment
 
@@ -398,74 +404,75 @@ def confirm(appointment_id: uuid.UUID, *, actor_id: uuid.UUID | None = None,
 # --- cancelling --------------------------------------------------------------------------------
 
 
-def cancellation_quote(appointment: Appointment, now: datetime | None = None
-                       ) -> CancellationQuote:
-    """The refund a patient's cancellation would get now, by the configured policy."""
+def cancellation_quote(appointment: Appointment, now: datetime | None = None, *,
+                       clinic_side: bool = False) -> CancellationQuote:
+    """The refund a cancellation now would give: the policy's tier for the patient, the
+    whole fee when the clinic cancels."""
     now = now or utcnow()
     if appointment.status != S.CONFIRMED or appointment.fee_paise == 0:
         return CancellationQuote(0, 0, "Nothing has been paid, so there is nothing to refund.")
+    if clinic_side:
+        return CancellationQuote(appointment.fee_paise, 100,
+                                 "A cancellation by the clinic refunds the patient in full.")
     hours_before = (appointment.start_at - now) / timedelta(hours=1)
     for min_hours, percent in current_app.config["CANCELLATION_POLICY"]:
         if hours_before >= min_hours:
             refund = appointment.fee_paise * percent // 100
             when = (f"at least {min_hours} hours before the start" if min_hours
                     else "this close to the start")
+            until = appointment.start_at - timedelta(hours=min_hours) if min_hours else None
             return CancellationQuote(refund, percent,
-                                     f"Cancelling {when} refunds {percent}% of the fee.")
+                                     f"Cancelling {when} refunds {percent}% of the fee.", until)
     return CancellationQuote(0, 0, "The appointment has started; nothing is refunded.")
+
+
+def cancel(user: User, appointment_id: uuid.UUID, reason: str = "",
+           now: datetime | None = None) -> Appointment:
+    """Cancel as whoever `user` is: the patient by the policy, the clinic side in full."""
+    if is_clinic_side(user):
+        return cancel_by_doctor(user, appointment_id, reason, now)
+    return cancel_by_patient(user, appointment_id, reason, now)
 
 
 def cancel_by_patient(patient: User, appointment_id: uuid.UUID, reason: str = "",
                       now: datetime | None = None) -> Appointment:
     """The patient cancels a hold or a confirmed appointment; the refund follows the policy."""
     now = now or utcnow()
-    appointment = get_visible(patient, appointment_id)
-    if appointment.patient_id != patient.id:
-        raise NotFound("No such appointment.")
+    appointment = get_visible(patient, appointment_id, own=True)
     return _cancel(appointment.id, "patient", patient.id, reason or "cancelled by the patient",
-                   full_refund=False, now=now)
+                   clinic_side=False, now=now)
 
 
 def cancel_by_doctor(doctor_user: User, appointment_id: uuid.UUID, reason: str,
                      now: datetime | None = None) -> Appointment:
     """The doctor (or an admin) cancels; the patient is always refunded in full."""
-    from portal.exceptions import ValidationFailed
-
     if not reason.strip():
         raise ValidationFailed({"reason": "Tell the patient why the appointment is cancelled."})
     if len(reason) > 500:
         raise ValidationFailed({"reason": "Use at most 500 characters."})
     appointment = get_visible(doctor_user, appointment_id)
-    role = "admin" if doctor_user.role == Role.ADMIN else "doctor"
-    return _cancel(appointment.id, role, doctor_user.id, reason.strip(), full_refund=True,
+    by = "admin" if doctor_user.role == Role.ADMIN else "doctor"
+    return _cancel(appointment.id, by, doctor_user.id, reason.strip(), clinic_side=True,
                    now=now or utcnow())
 
 
 def _cancel(appointment_id: uuid.UUID, by: str, actor_id: uuid.UUID, reason: str, *,
-            full_refund: bool, now: datetime) -> Appointment:
-    begin_write()
-    appointment = _locked(appointment_id)
-    status = effective_status(appointment, now)
-    if status not in (S.RESERVED, S.CONFIRMED):
-        db.session.rollback()
-        raise TransitionNotAllowed(f"A {status.label.lower()} appointment cannot be cancelled.")
-    if status == S.CONFIRMED and appointment.start_at <= now and by == "patient":
-        db.session.rollback()
-        raise TransitionNotAllowed("The appointment has already started; it cannot be "
-                                   "cancelled now.")
-    refund = 0
-    if status == S.CONFIRMED:
-        refund = appointment.fee_paise if full_refund else cancellation_quote(
-            appointment, now).refund_paise
-    appointment.cancelled_by = by
-    appointment.cancel_reason = reason[:500]
-    appointment.cancelled_at = now
-    appointment.refund_paise = refund
-    _release_slot(appointment, from_status=SlotStatus.HELD if status == S.RESERVED
-                  else SlotStatus.BOOKED)
-    _record(appointment, status, S.CANCELLED, actor_id, reason, now,
-            extra={"cancelled_by": by, "refund_paise": refund})
-    db.session.commit()
+            clinic_side: bool, now: datetime) -> Appointment:
+    with write():
+        appointment = _locked(appointment_id)
+        refusal = why_not_cancellable(appointment, clinic_side, now)
+        if refusal:
+            raise TransitionNotAllowed(refusal)
+        status = effective_status(appointment, now)
+        refund = cancellation_quote(appointment, now, clinic_side=clinic_side).refund_paise
+        appointment.cancelled_by = by
+        appointment.cancel_reason = reason[:500]
+        appointment.cancelled_at = now
+        appointment.refund_paise = refund
+        slot_states.release(appointment.slot_id, SlotStatus.HELD if status == S.RESERVED
+                            else SlotStatus.BOOKED)
+        _record(appointment, status, S.CANCELLED, actor_id, reason, now,
+                extra={"cancelled_by": by, "refund_paise": refund})
     return appointment
 
 
@@ -474,53 +481,36 @@ def _cancel(appointment_id: uuid.UUID, by: str, actor_id: uuid.UUID, reason: str
 
 def reschedule(user: User, appointment_id: uuid.UUID, new_slot_id: uuid.UUID,
                now: datetime | None = None) -> Appointment:
-    """Move a confirmed appointment to another free slot of the same doctor, atomically."""
+    """Move a confirmed appointment to another bookable slot of the same doctor, atomically."""
     now = now or utcnow()
-    appointment = get_visible(user, appointment_id)
-    if user.role == Role.PATIENT and appointment.patient_id != user.id:
-        raise NotFound("No such appointment.")
-    begin_write()
-    appointment = _locked(appointment_id)
-    if appointment.status != S.CONFIRMED:
-        db.session.rollback()
-        raise TransitionNotAllowed("Only a confirmed appointment can be rescheduled.")
-    cutoff = timedelta(hours=current_app.config["RESCHEDULE_CUTOFF_HOURS"])
-    if appointment.start_at - now < cutoff:
-        db.session.rollback()
-        raise TransitionNotAllowed(
-            f"Appointments can be moved up to {current_app.config['RESCHEDULE_CUTOFF_HOURS']} "
-            "hours before they start; cancel instead.")
-    new_slot = db.session.get(AvailableSlot, new_slot_id)
-    if new_slot is None or new_slot.doctor_id != appointment.doctor_id:
-        db.session.rollback()
-        raise NotFound("Choose a free time of the same doctor.", "slot_id")
-    if new_slot.consultation_type != appointment.consultation_type:
-        db.session.rollback()
-        raise SlotUnavailable("Choose a time for the same kind of consultation "
-                              f"({ConsultationType(appointment.consultation_type).label}).",
-                              "slot_id")
-    _expire_lapsed_on_slot(new_slot_id, now)
-    claimed = db.session.execute(
-        update(AvailableSlot).where(AvailableSlot.id == new_slot_id, _claimable(now))
-        .values(status=SlotStatus.BOOKED.value, held_until=None)
-        .execution_options(synchronize_session=False)).rowcount
-    if claimed != 1:
-        error = _why_unavailable(new_slot_id, now)
-        db.session.rollback()
-        raise error
-    old_start, old_end, old_slot_id = appointment.start_at, appointment.end_at, appointment.slot_id
-    _release_slot(appointment, from_status=SlotStatus.BOOKED)
-    appointment.slot_id = new_slot.id
-    appointment.start_at = new_slot.start_at
-    appointment.end_at = new_slot.end_at
-    _record(appointment, S.CONFIRMED, S.CONFIRMED, user.id,
-            f"rescheduled from {old_start.isoformat()}", now, event="RESCHEDULED",
-            extra={"old_start_at": old_start.isoformat(), "old_end_at": old_end.isoformat(),
-                   "old_slot_id": str(old_slot_id) if old_slot_id else None})
+    get_visible(user, appointment_id)
     try:
-        db.session.commit()
+        with write():
+            appointment = _locked(appointment_id)
+            refusal = why_not_reschedulable(appointment, now)
+            if refusal:
+                raise TransitionNotAllowed(refusal)
+            new_slot, doctor = slot_states.slot_and_doctor(new_slot_id, now)
+            if new_slot.doctor_id != appointment.doctor_id:
+                raise NotFound("Choose a free time of the same doctor.", "slot_id")
+            if new_slot.consultation_type != appointment.consultation_type:
+                kind = ConsultationType(appointment.consultation_type).label
+                raise SlotUnavailable(f"Choose a time for the same kind of consultation "
+                                      f"({kind}).", "slot_id")
+            _expire_lapsed_on_slot(new_slot_id, now)
+            slot_states.book(new_slot, doctor, now)
+            old_start, old_end, old_slot_id = (appointment.start_at, appointment.end_at,
+                                               appointment.slot_id)
+            slot_states.release(old_slot_id, SlotStatus.BOOKED)
+            appointment.slot_id = new_slot.id
+            appointment.start_at = new_slot.start_at
+            appointment.end_at = new_slot.end_at
+            _record(appointment, S.CONFIRMED, S.CONFIRMED, user.id, "rescheduled", now,
+                    event="RESCHEDULED", old=(old_slot_id, old_start, old_end),
+                    extra={"old_start_at": old_start.isoformat(),
+                           "old_end_at": old_end.isoformat(),
+                           "old_slot_id": str(old_slot_id) if old_slot_id else None})
     except IntegrityError:
-        db.session.rollback()
         raise SlotUnavailable("That time was just taken; choose another.", "slot_id") from None
     return appointment
 
@@ -528,33 +518,30 @@ def reschedule(user: User, appointment_id: uuid.UUID, new_slot_id: uuid.UUID,
 # --- after the visit ---------------------------------------------------------------------------
 
 
-def mark_completed(doctor_user: User, appointment_id: uuid.UUID,
+def mark_completed(user: User, appointment_id: uuid.UUID,
                    now: datetime | None = None) -> Appointment:
-    return _mark_outcome(doctor_user, appointment_id, S.COMPLETED, now or utcnow())
+    return _mark_outcome(user, appointment_id, S.COMPLETED, now or utcnow())
 
 
-def mark_no_show(doctor_user: User, appointment_id: uuid.UUID,
+def mark_no_show(user: User, appointment_id: uuid.UUID,
                  now: datetime | None = None) -> Appointment:
-    return _mark_outcome(doctor_user, appointment_id, S.NO_SHOW, now or utcnow())
+    return _mark_outcome(user, appointment_id, S.NO_SHOW, now or utcnow())
 
 
 def _mark_outcome(user: User, appointment_id: uuid.UUID, outcome: AppointmentStatus,
                   now: datetime) -> Appointment:
     appointment = get_visible(user, appointment_id)
-    if user.role not in (Role.DOCTOR, Role.ADMIN):
+    if not is_clinic_side(user):
         raise NotFound("No such appointment.")
-    begin_write()
-    appointment = _locked(appointment.id)
-    if appointment.status != S.CONFIRMED:
-        status = appointment.status_enum.label.lower()
-        db.session.rollback()
-        raise TransitionNotAllowed(f"A {status} appointment cannot be marked "
-                                   f"{outcome.label.lower()}.")
-    if appointment.start_at > now:
-        db.session.rollback()
-        raise TransitionNotAllowed("The appointment has not started yet.")
-    _record(appointment, S.CONFIRMED, outcome, user.id, f"marked {outcome.label.lower()}", now)
-    db.session.commit()
+    with write():
+        appointment = _locked(appointment.id)
+        if appointment.status != S.CONFIRMED:
+            raise TransitionNotAllowed(f"A {appointment.status.label.lower()} appointment "
+                                       f"cannot be marked {outcome.label.lower()}.")
+        if appointment.start_at > now:
+            raise TransitionNotAllowed("The appointment has not started yet.")
+        _record(appointment, S.CONFIRMED, outcome, user.id,
+                f"marked {outcome.label.lower()}", now)
     return appointment
 
 
@@ -566,34 +553,25 @@ def _locked(appointment_id: uuid.UUID) -> Appointment:
                                     .with_for_update(of=Appointment)
                                     .execution_options(populate_existing=True))
     if appointment is None:
-        db.session.rollback()
         raise NotFound("No such appointment.")
     return appointment
 
 
-def _release_slot(appointment: Appointment, from_status: SlotStatus) -> None:
-    """Give the appointment's slot back (if it still exists and is still ours)."""
-    if appointment.slot_id is None:
-        return
-    db.session.execute(
-        update(AvailableSlot)
-        .where(AvailableSlot.id == appointment.slot_id,
-               AvailableSlot.status == from_status.value)
-        .values(status=SlotStatus.FREE.value, held_until=None)
-        .execution_options(synchronize_session=False))
-
-
 def _record(appointment: Appointment, from_status: AppointmentStatus | None,
             to_status: AppointmentStatus, actor_id: uuid.UUID | None, reason: str,
-            now: datetime, *, event: str | None = None, extra: dict | None = None) -> None:
+            now: datetime, *, event: str | None = None,
+            old: tuple[uuid.UUID | None, datetime, datetime] | None = None,
+            extra: dict | None = None) -> None:
     """Apply a transition with its history row and outbox event (same transaction)."""
     if from_status is not None and to_status not in ALLOWED.get(from_status, set()):
         raise TransitionNotAllowed(f"{from_status} -> {to_status} is not allowed.")
-    appointment.status = to_status.value
+    appointment.status = to_status
     appointment.updated_at = now
+    old_slot_id, old_start, old_end = old or (None, None, None)
     db.session.add(AppointmentStatusHistory(
-        appointment_id=appointment.id, from_status=from_status.value if from_status else None,
-        to_status=to_status.value, changed_by_id=actor_id, reason=reason[:500], created_at=now))
+        appointment_id=appointment.id, from_status=from_status, to_status=to_status,
+        changed_by_id=actor_id, reason=reason[:500], old_slot_id=old_slot_id,
+        old_start_at=old_start, old_end_at=old_end, created_at=now))
     record_event(APPOINTMENT_EVENTS, event or to_status.value, appointment.id, {
         "appointment_id": str(appointment.id),
         "patient_id": str(appointment.patient_id),

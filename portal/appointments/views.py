@@ -22,9 +22,7 @@ Times are shown in the viewer's zone (the doctor's zone for the doctor), always 
 
 from __future__ import annotations
 
-import math
 import uuid
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -42,7 +40,7 @@ from flask import (
 )
 from flask_login import current_user
 
-from portal.appointments import service
+from portal.appointments import picker, service
 from portal.appointments.forms import (
     DoctorCancelForm,
     PatientCancelForm,
@@ -53,7 +51,6 @@ from portal.appointments.forms import (
 from portal.appointments.ics import calendar_for
 from portal.appointments.models import Appointment, AppointmentStatus
 from portal.auth.models import Role
-from portal.availability import service as availability
 from portal.clock import utcnow
 from portal.doctors import service as doctors
 from portal.doctors.models import ConsultationType
@@ -148,7 +145,7 @@ def _is_owner(appointment: Appointment) -> bool:
 
 
 def _is_staff() -> bool:
-    return current_user.role in (Role.DOCTOR, Role.ADMIN)
+    return service.is_clinic_side(current_user)
 
 
 def _history(appointment: Appointment) -> list[HistoryEntry]:
@@ -165,11 +162,12 @@ def _history(appointment: Appointment) -> list[HistoryEntry]:
             by = "by the doctor"
         else:
             by = "by the clinic"
-        to_status = AppointmentStatus(row.to_status)
+        to_status = row.to_status
         label, note = to_status.label, ""
         if row.from_status == row.to_status == S.CONFIRMED:
             label = "Rescheduled"
-            note = _old_time_note(row.reason)
+            note = (f"from {localtime(row.old_start_at, _zone(), TIME_FMT)}"
+                    if row.old_start_at else "")
         elif to_status == S.EXPIRED:
             label = "Hold expired"
         elif to_status == S.CANCELLED or (to_status == S.CONFIRMED
@@ -177,18 +175,6 @@ def _history(appointment: Appointment) -> list[HistoryEntry]:
             note = row.reason
         entries.append(HistoryEntry(row.created_at, label, by, note))
     return entries
-
-
-def _old_time_note(reason: str) -> str:
-    """'rescheduled from <ISO time>' (the service's wording) as a time in the viewer's zone."""
-    raw = reason.removeprefix("rescheduled from ").strip()
-    try:
-        old = datetime.fromisoformat(raw)
-    except ValueError:
-        return reason
-    if old.tzinfo is None:
-        old = old.replace(tzinfo=UTC)
-    return f"from {localtime(old, _zone(), TIME_FMT)}"
 
 
 # --- holding a slot ------------------------------------------------------------------------------
@@ -208,9 +194,6 @@ def reserve():
     key = (form.idempotency_key.data or "").strip() or None
     try:
         appointment = service.reserve(current_user, slot_id, idempotency_key=key)
-        if key and service.effective_status(appointment) not in (S.RESERVED, S.CONFIRMED):
-            # The form came back from history after that hold ended: not a double submit.
-            appointment = service.reserve(current_user, slot_id)
     except NotFound as exc:
         return _reserve_failed(exc.message, back, exc.status)
     except DomainError as exc:
@@ -227,7 +210,7 @@ def _doctor_page(form: ReserveForm) -> str:
         day = date.fromisoformat(form.day.data or "").isoformat()
     except ValueError:
         day = None
-    return url_for("doctors.detail", doctor_id=doctor_id, day=day)
+    return url_for("booking.doctor", doctor_id=doctor_id, day=day)
 
 
 def _reserve_failed(message: str, back: str, status: int, too_many: bool = False):
@@ -249,22 +232,15 @@ def detail(appointment_id: uuid.UUID):
     appointment = service.get_visible(current_user, appointment_id)
     now = utcnow()
     status = service.effective_status(appointment, now)
-    cutoff = current_app.config["RESCHEDULE_CUTOFF_HOURS"]
     return render_template(
         "appointments/detail.html", appointment=appointment, status=status, tz=_zone(appointment),
         now=now, is_owner=_is_owner(appointment), is_staff=_is_staff(),
-        remaining=_remaining(appointment, now), started=appointment.start_at <= now,
-        can_reschedule=(status == S.CONFIRMED
-                        and appointment.start_at - now >= timedelta(hours=cutoff)),
-        reschedule_cutoff=cutoff, history=_history(appointment),
+        remaining=service.hold_seconds_left(appointment, now),
+        started=appointment.start_at <= now,
+        can_reschedule=service.why_not_reschedulable(appointment, now) is None,
+        reschedule_cutoff=current_app.config["RESCHEDULE_CUTOFF_HOURS"],
+        history=_history(appointment),
         reason_form=ReasonForm(reason=appointment.reason_for_visit))
-
-
-def _remaining(appointment: Appointment, now: datetime) -> int:
-    if appointment.status != S.RESERVED or appointment.reserved_until is None:
-        return 0
-    # Rounded up: while the hold lasts the page never shows 0.
-    return max(0, math.ceil((appointment.reserved_until - now).total_seconds()))
 
 
 @bp.post("/<uuid:appointment_id>/reason")
@@ -299,7 +275,8 @@ def status(appointment_id: uuid.UUID):
     if not _is_htmx():
         return redirect(here)
     return render_template("appointments/_hold_status.html", appointment=appointment,
-                           tz=_zone(appointment), remaining=_remaining(appointment, now))
+                           tz=_zone(appointment),
+                           remaining=service.hold_seconds_left(appointment, now))
 
 
 @bp.get("/<uuid:appointment_id>.ics")
@@ -321,16 +298,9 @@ def ics(appointment_id: uuid.UUID):
 @login_required
 def confirm(appointment_id: uuid.UUID):
     """Confirm a held free consultation. Paid ones are confirmed by the payment step."""
-    appointment = service.get_visible(current_user, appointment_id)
-    if current_user.role == Role.DOCTOR or (current_user.role == Role.PATIENT
-                                            and not _is_owner(appointment)):
-        raise NotFound("No such appointment.")
-    here = url_for(".detail", appointment_id=appointment.id)
-    if appointment.fee_paise > 0:
-        flash("This consultation is paid: it is confirmed once the payment is made.", "error")
-        return redirect(here, 303)
+    here = url_for(".detail", appointment_id=appointment_id)
     try:
-        service.confirm(appointment.id, actor_id=current_user.id)
+        service.confirm_free(current_user, appointment_id)
     except NotFound:
         raise
     except DomainError as exc:
@@ -379,12 +349,7 @@ def cancel(appointment_id: uuid.UUID):
     if form.is_submitted():
         if form.validate():
             try:
-                if staff:
-                    cancelled = service.cancel_by_doctor(current_user, appointment.id,
-                                                         form.reason.data or "")
-                else:
-                    cancelled = service.cancel_by_patient(current_user, appointment.id,
-                                                          form.reason.data or "")
+                cancelled = service.cancel(current_user, appointment.id, form.reason.data or "")
             except NotFound:
                 raise
             except ValidationFailed as exc:
@@ -401,43 +366,13 @@ def cancel(appointment_id: uuid.UUID):
             errors = [*form.form_errors, *(e for f in form for e in f.errors)]
             return _practice_row(appointment, " ".join(errors)), status_code
     now = utcnow()
-    status = service.effective_status(appointment, now)
-    blocked = _why_not_cancellable(appointment, status, staff, now)
+    quote = service.cancellation_quote(appointment, now, clinic_side=staff)
     return render_template(
-        "appointments/cancel.html", appointment=appointment, status=status, form=form,
-        staff=staff, quote=_quote(appointment, staff, now), quote_until=_quote_until(
-            appointment, now) if not staff else None, blocked=blocked, tz=_zone(appointment),
-    ), status_code
-
-
-def _quote(appointment: Appointment, staff: bool, now: datetime) -> service.CancellationQuote:
-    if staff:
-        paid = appointment.status == S.CONFIRMED
-        return service.CancellationQuote(
-            appointment.fee_paise if paid else 0, 100 if paid else 0,
-            "A cancellation by the clinic refunds the patient in full." if paid
-            else "Nothing has been paid, so there is nothing to refund.")
-    return service.cancellation_quote(appointment, now)
-
-
-def _quote_until(appointment: Appointment, now: datetime) -> datetime | None:
-    """When the patient's quote drops to the next tier of the policy (None if it will not)."""
-    if appointment.status != S.CONFIRMED or appointment.fee_paise == 0:
-        return None
-    hours_before = (appointment.start_at - now) / timedelta(hours=1)
-    for min_hours, _percent in current_app.config["CANCELLATION_POLICY"]:
-        if hours_before >= min_hours:
-            return appointment.start_at - timedelta(hours=min_hours) if min_hours else None
-    return None
-
-
-def _why_not_cancellable(appointment: Appointment, status: AppointmentStatus, staff: bool,
-                         now: datetime) -> str:
-    if status not in (S.RESERVED, S.CONFIRMED):
-        return f"This appointment is {status.label.lower()}; there is nothing to cancel."
-    if status == S.CONFIRMED and appointment.start_at <= now and not staff:
-        return "The appointment has already started; it cannot be cancelled now."
-    return ""
+        "appointments/cancel.html", appointment=appointment,
+        status=service.effective_status(appointment, now), form=form, staff=staff,
+        quote=quote, quote_until=quote.until,
+        blocked=service.why_not_cancellable(appointment, staff, now) or "",
+        tz=_zone(appointment)), status_code
 
 
 def _cancelled_message(appointment: Appointment, staff: bool) -> str:
@@ -457,20 +392,12 @@ def _cancelled_message(appointment: Appointment, staff: bool) -> str:
 # --- rescheduling --------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class PickerDay:
-    date: date
-    slots: list[tuple[uuid.UUID, datetime]]  # slot id, start in the viewer's zone
-
-
 @bp.route("/<uuid:appointment_id>/reschedule", methods=["GET", "POST"])
 @login_required
 def reschedule(appointment_id: uuid.UUID):
     """A picker of the doctor's free times of the same kind for the next two weeks; POST moves
     the appointment. HTMX gets the picker in a <dialog>, browsers a page of its own."""
     appointment = service.get_visible(current_user, appointment_id)
-    if current_user.role == Role.PATIENT and not _is_owner(appointment):
-        raise NotFound("No such appointment.")
     tz = _zone(appointment)
     form = RescheduleForm()
     here = url_for(".detail", appointment_id=appointment.id)
@@ -491,14 +418,9 @@ def reschedule(appointment_id: uuid.UUID):
                 return _htmx_redirect(here)
         status_code = 409 if form.form_errors else 422
     now = utcnow()
-    cutoff = current_app.config["RESCHEDULE_CUTOFF_HOURS"]
-    blocked = ""
-    if appointment.status != S.CONFIRMED:
-        blocked = "Only a confirmed appointment can be rescheduled."
-    elif appointment.start_at - now < timedelta(hours=cutoff):
-        blocked = (f"Appointments can be moved up to {cutoff} hours before they start; "
-                   "cancel instead.")
-    days = [] if blocked else _free_days(appointment, tz, now)
+    blocked = service.why_not_reschedulable(appointment, now) or ""
+    days = [] if blocked else picker.free_days(appointment.doctor, appointment.consultation_type,
+                                               tz, now, RESCHEDULE_DAYS)
     context = {"appointment": appointment, "form": form, "days": days, "tz": tz,
                "blocked": blocked, "kind": ConsultationType(appointment.consultation_type)}
     if _is_htmx():
@@ -506,19 +428,6 @@ def reschedule(appointment_id: uuid.UUID):
             "_reschedule_dialog.html")
         return render_template(f"appointments/{fragment}", **context), status_code
     return render_template("appointments/reschedule.html", **context), status_code
-
-
-def _free_days(appointment: Appointment, tz: str, now: datetime) -> list[PickerDay]:
-    zone = ZoneInfo(tz)
-    today = now.astimezone(zone).date()
-    start = datetime.combine(today, time(0), tzinfo=zone)
-    end = datetime.combine(today + timedelta(days=RESCHEDULE_DAYS), time(0), tzinfo=zone)
-    by_day: dict[date, list[tuple[uuid.UUID, datetime]]] = defaultdict(list)
-    for slot in availability.free_slots(appointment.doctor, start, end, now=now):
-        if slot.consultation_type == appointment.consultation_type:
-            local = slot.start_at.astimezone(zone)
-            by_day[local.date()].append((slot.id, local))
-    return [PickerDay(day, by_day[day]) for day in sorted(by_day)]
 
 
 # --- the doctor's appointments -------------------------------------------------------------------

@@ -8,7 +8,9 @@ from flask_login import current_user
 from portal.api import operation, parse_body, respond
 from portal.auth import service
 from portal.auth.schemas import RegisterRequest, TokenRequest, TokenResponse, UserOut
+from portal.doctors.service import doctor_for_user
 from portal.extensions import limiter
+from portal.roles import Role
 from portal.security import login_required
 
 bp = Blueprint("auth_api", __name__)
@@ -37,6 +39,9 @@ def token():
 
 @bp.get("/me")
 @login_required
-@operation("The authenticated caller", tags=("accounts",), response=UserOut)
+@operation("The authenticated caller", tags=("accounts",), response=UserOut,
+           description="For a doctor, `doctor_id` names their doctor profile: the id their "
+                       "calendar, schedule and appointment routes take.")
 def me():
-    return respond(UserOut.of(current_user))
+    doctor = doctor_for_user(current_user) if current_user.role == Role.DOCTOR else None
+    return respond(UserOut.of(current_user, doctor_id=doctor.id if doctor else None))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import enum
 import uuid
 from datetime import datetime
 
@@ -12,13 +11,8 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.clock import utcnow
 from portal.extensions import db
+from portal.roles import Role
 from portal.types import UTCDateTime
-
-
-class Role(enum.StrEnum):
-    PATIENT = "patient"
-    DOCTOR = "doctor"
-    ADMIN = "admin"
 
 
 class User(UserMixin, db.Model):

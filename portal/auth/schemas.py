@@ -37,8 +37,11 @@ class UserOut(BaseModel):
     timezone: str
     role: str
     created_at: datetime
+    doctor_id: uuid.UUID | None = Field(
+        default=None, description="A doctor's own profile id (null for other roles).")
 
     @classmethod
-    def of(cls, user) -> UserOut:
+    def of(cls, user, doctor_id: uuid.UUID | None = None) -> UserOut:
         return cls(id=user.id, name=user.name, email=user.email, phone=user.phone,
-                   timezone=user.timezone, role=user.role.value, created_at=user.created_at)
+                   timezone=user.timezone, role=user.role.value, created_at=user.created_at,
+                   doctor_id=doctor_id)

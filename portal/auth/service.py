@@ -11,11 +11,13 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSafeTimedSerializer
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 
 from portal.auth.models import Role, User
 from portal.clock import utcnow
-from portal.exceptions import DomainError, ValidationFailed
+from portal.exceptions import DomainError, NotFound, ValidationFailed
 from portal.extensions import db
+from portal.transactions import write
 from portal.validation import check_password, check_timezone, normalise_email, normalise_phone
 
 _HASHERS = {
@@ -34,6 +36,9 @@ class InvalidCredentials(DomainError):
 class InvalidToken(DomainError):
     status = 401
     title = "Invalid or expired token"
+
+
+EMAIL_TAKEN = "An account with this email already exists; log in or reset your password."
 
 
 @dataclass(frozen=True)
@@ -89,32 +94,44 @@ def validate_registration(data: Registration) -> Registration:
     except ValueError as exc:
         errors["password"] = str(exc)
     if email and "email" not in errors and find_user_by_email(email) is not None:
-        errors["email"] = ("An account with this email already exists; "
-                           "log in or reset your password.")
+        errors["email"] = EMAIL_TAKEN
     if errors:
         raise ValidationFailed(errors)
     return Registration(name, email, phone, data.timezone, data.password)
 
 
-def create_user(data: Registration, role: Role = Role.PATIENT) -> User:
-    """Validate and add a user to the session; the caller commits with its own work."""
+def build_user(data: Registration, role: Role = Role.PATIENT) -> User:
+    """A validated new user with its password hashed, not yet added to any transaction.
+
+    Hashing happens here, before the caller's `write()`, so the write lock is not held for
+    the tens of milliseconds argon2 takes.
+    """
     clean = validate_registration(data)
-    user = User(
-        name=clean.name,
-        email=clean.email,
-        phone=clean.phone,
-        timezone=clean.timezone,
-        password_hash=hash_password(clean.password),
-        role=role,
-    )
-    db.session.add(user)
+    return User(name=clean.name, email=clean.email, phone=clean.phone, timezone=clean.timezone,
+                password_hash=hash_password(clean.password), role=role)
+
+
+def add_user(user: User) -> User:
+    """Add a built user inside the caller's `write()`; a concurrent sign-up with the same
+    email loses with the same message as a sequential one."""
+    try:
+        with write():  # a savepoint: the caller's transaction survives the duplicate
+            db.session.add(user)
+            db.session.flush()
+    except IntegrityError:
+        raise ValidationFailed({"email": EMAIL_TAKEN}) from None
     return user
+
+
+def create_user(data: Registration, role: Role = Role.PATIENT) -> User:
+    """Register a user of any role, in a transaction of its own."""
+    user = build_user(data, role)
+    with write():
+        return add_user(user)
 
 
 def register_patient(data: Registration) -> User:
-    user = create_user(data, Role.PATIENT)
-    db.session.commit()
-    return user
+    return create_user(data, Role.PATIENT)
 
 
 def find_user_by_email(email: str) -> User | None:
@@ -125,6 +142,12 @@ def get_user(user_id: uuid.UUID) -> User | None:
     return db.session.get(User, user_id)
 
 
+def check_patient_visible(user: User, patient_id: uuid.UUID) -> None:
+    """A patient's records are theirs and the clinic's admins': anyone else gets NotFound."""
+    if user.role != Role.ADMIN and user.id != patient_id:
+        raise NotFound("No such patient.")
+
+
 def authenticate(email: str, password: str) -> User:
     """Return the active user with these credentials or raise InvalidCredentials."""
     user = find_user_by_email(email) if email else None
@@ -133,8 +156,9 @@ def authenticate(email: str, password: str) -> User:
     if user is None or not user.active:
         raise InvalidCredentials("The email or password is not right.")
     if _hasher().check_needs_rehash(user.password_hash):
-        user.password_hash = hash_password(password)
-        db.session.commit()
+        new_hash = hash_password(password)
+        with write():
+            user.password_hash = new_hash
     return user
 
 
@@ -152,8 +176,8 @@ def load_session_user(session_id: str) -> User | None:
 
 def revoke_sessions(user: User) -> None:
     """End every browser session and API token of this user (logout, password change)."""
-    user.session_version += 1
-    db.session.commit()
+    with write():
+        user.session_version += 1
 
 
 def change_password(user: User, current: str, new: str) -> None:
@@ -167,9 +191,10 @@ def _set_password(user: User, new: str) -> None:
         check_password(new, email=user.email)
     except ValueError as exc:
         raise ValidationFailed({"password": str(exc)}) from None
-    user.password_hash = hash_password(new)
-    user.session_version += 1
-    db.session.commit()
+    new_hash = hash_password(new)
+    with write():
+        user.password_hash = new_hash
+        user.session_version += 1
 
 
 class _ClockSigner(TimestampSigner):

@@ -29,28 +29,13 @@ from portal.availability.schemas import (
 from portal.availability.slots import ScheduleError, get_zone
 from portal.clock import utcnow
 from portal.doctors.models import ConsultationType, Doctor
-from portal.doctors.service import doctor_for_user, get_doctor
-from portal.exceptions import NotFound, ValidationFailed
+from portal.doctors.service import doctor_to_manage, get_doctor
+from portal.exceptions import ValidationFailed
 from portal.security import roles_required
 
 bp = Blueprint("availability_api", __name__, url_prefix="/availability")
 
 schedule_editor = roles_required(Role.DOCTOR, Role.ADMIN)
-
-
-def doctor_to_change(doctor_id: uuid.UUID | None) -> Doctor:
-    """The doctor whose schedule the caller may change: their own, or any for an admin.
-
-    A doctor naming another doctor gets 404, like a missing one, so ids cannot be probed.
-    """
-    if current_user.role == Role.ADMIN:
-        if doctor_id is None:
-            raise ValidationFailed({"doctor_id": "Name the doctor whose schedule to change."})
-        return get_doctor(doctor_id, include_inactive=True)
-    own = doctor_for_user(current_user)
-    if own is None or (doctor_id is not None and doctor_id != own.id):
-        raise NotFound("No such doctor.")
-    return own
 
 
 def can_see_private(doctor: Doctor) -> bool:
@@ -104,12 +89,11 @@ def get_schedule(doctor_id: uuid.UUID):
 def set_weekly():
     """Replaces the weekly hours from `effective_from`; earlier days keep the old hours."""
     data = parse_body(WeeklyScheduleIn)
-    doctor = doctor_to_change(data.doctor_id)
-    effective_from = data.effective_from or service.local_today(doctor)
-    service.set_booking_rules(doctor, data.booking_window_days, data.min_notice_minutes)
+    doctor = doctor_to_manage(current_user, data.doctor_id)
     report = service.set_weekly_schedule(doctor, [
         service.RangeInput(r.weekday, r.start, r.end, r.consultation_type, r.slot_minutes,
-                           r.buffer_minutes) for r in data.ranges], effective_from)
+                           r.buffer_minutes) for r in data.ranges], data.effective_from,
+        window_days=data.booking_window_days, min_notice_minutes=data.min_notice_minutes)
     return respond(_regeneration_out(report))
 
 
@@ -119,7 +103,7 @@ def set_weekly():
            status=201, errors=(404, 409))
 def block():
     data = parse_body(BlockIn)
-    doctor = doctor_to_change(data.doctor_id)
+    doctor = doctor_to_manage(current_user, data.doctor_id)
     row = service.block_interval(doctor, data.start, data.end, data.reason)
     return respond(BlockOut(id=row.id, start=row.start_at, end=row.end_at, reason=row.reason),
                    201)
@@ -130,7 +114,7 @@ def block():
 @operation("Remove a block (unblock)", tags=("availability",), response=RegenerationOut,
            errors=(404,))
 def unblock(block_id: uuid.UUID):
-    doctor = _owner_of(service.get_block_doctor_id(block_id))
+    _, doctor = service.get_block(current_user, block_id)
     return respond(_regeneration_out(service.unblock(doctor, block_id)))
 
 
@@ -140,7 +124,7 @@ def unblock(block_id: uuid.UUID):
            response=OverrideCreated, status=201, errors=(404,))
 def add_override():
     data = parse_body(OverrideIn)
-    doctor = doctor_to_change(data.doctor_id)
+    doctor = doctor_to_manage(current_user, data.doctor_id)
     row, report = service.add_override(doctor, service.OverrideInput(
         start_date=data.start_date, end_date=data.end_date, kind=data.kind, reason=data.reason,
         start=data.start, end=data.end, consultation_type=data.consultation_type,
@@ -154,14 +138,8 @@ def add_override():
 @operation("Remove an override", tags=("availability",), response=RegenerationOut,
            errors=(404,))
 def remove_override(override_id: uuid.UUID):
-    doctor = _owner_of(service.get_override_doctor_id(override_id))
+    _, doctor = service.get_override(current_user, override_id)
     return respond(_regeneration_out(service.remove_override(doctor, override_id)))
-
-
-def _owner_of(doctor_id: uuid.UUID | None) -> Doctor:
-    if doctor_id is None:
-        raise NotFound("Not found.")
-    return doctor_to_change(doctor_id)
 
 
 @bp.get("/doctors/<uuid:doctor_id>/slots")

@@ -4,14 +4,24 @@ from __future__ import annotations
 
 import enum
 import uuid
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, String, Time, text
+from sqlalchemy import (
+    CheckConstraint,
+    ColumnElement,
+    Date,
+    ForeignKey,
+    Index,
+    String,
+    Time,
+    or_,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.clock import utcnow
 from portal.extensions import db
-from portal.types import UTCDateTime
+from portal.types import UTCDateTime, str_enum
 
 # Consultation types are stored as text and checked against this list.
 CONSULTATION_CHECK = "consultation_type IN ('VIDEO', 'IN_PERSON')"
@@ -120,8 +130,9 @@ class AvailableSlot(db.Model):
     start_at: Mapped[datetime] = mapped_column(UTCDateTime())
     end_at: Mapped[datetime] = mapped_column(UTCDateTime())
     consultation_type: Mapped[str] = mapped_column(String(16))
-    status: Mapped[str] = mapped_column(String(8), default=SlotStatus.FREE.value,
-                                        server_default=text("'FREE'"))
+    status: Mapped[SlotStatus] = mapped_column(str_enum(SlotStatus, 8),
+                                               default=SlotStatus.FREE,
+                                               server_default=text("'FREE'"))
     held_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
@@ -129,3 +140,18 @@ class AvailableSlot(db.Model):
         return self.status == SlotStatus.FREE or (
             self.status == SlotStatus.HELD and self.held_until is not None
             and self.held_until <= now)
+
+    @classmethod
+    def open_at(cls, now: datetime) -> ColumnElement[bool]:
+        """Nobody has it: free, or held by a hold that has lapsed (it counts as free)."""
+        return or_(cls.status == SlotStatus.FREE,
+                   (cls.status == SlotStatus.HELD) & (cls.held_until <= now))
+
+    @classmethod
+    def bookable(cls, now: datetime, notice: timedelta = timedelta(0)) -> ColumnElement[bool]:
+        """THE bookable-slot rule: open, and starting after `now` plus the doctor's notice.
+
+        Listing, reserving, rescheduling and waitlist offers all use this one expression, so
+        a slot id from a stale page can never be held inside the notice period.
+        """
+        return (cls.start_at > now) & (cls.start_at >= now + notice) & cls.open_at(now)

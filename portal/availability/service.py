@@ -17,6 +17,7 @@ from datetime import date, datetime, time, timedelta
 from sqlalchemy import delete, insert, or_, select
 from sqlalchemy.exc import IntegrityError
 
+from portal.auth.models import User
 from portal.availability.models import (
     AvailabilityOverride,
     AvailableSlot,
@@ -25,6 +26,7 @@ from portal.availability.models import (
     SlotStatus,
     WeeklyAvailability,
 )
+from portal.availability.slot_states import notice
 from portal.availability.slots import (
     Block,
     CustomRange,
@@ -40,8 +42,10 @@ from portal.availability.slots import (
 )
 from portal.clock import utcnow
 from portal.doctors.models import Doctor
+from portal.doctors.service import doctor_to_manage
 from portal.exceptions import Conflict, NotFound, ValidationFailed
 from portal.extensions import db
+from portal.transactions import write
 
 CHUNK = 200  # doctors per transaction when regenerating many
 MAX_QUERY_DAYS = 92  # a slot listing covers at most about a quarter
@@ -118,23 +122,17 @@ def get_schedule(doctor: Doctor, now: datetime | None = None) -> Schedule:
 
 def free_slots(doctor: Doctor, start: datetime, end: datetime,
                now: datetime | None = None) -> list[AvailableSlot]:
-    """Bookable slots starting in [start, end): free, or held with a lapsed hold.
-
-    Slots inside the doctor's notice period are left out even if generated earlier.
-    """
+    """Bookable slots starting in [start, end) (`AvailableSlot.bookable`: free or with a
+    lapsed hold, and outside the doctor's notice period)."""
     now = now or utcnow()
     if end <= start:
         raise ValidationFailed({"to": "The end of the range must be after its start."})
     if end - start > timedelta(days=MAX_QUERY_DAYS):
         raise ValidationFailed({"to": f"Ask for at most {MAX_QUERY_DAYS} days at a time."})
     stmt = (select(AvailableSlot)
-            .where(AvailableSlot.doctor_id == doctor.id,
-                   AvailableSlot.start_at >= max(start, now + timedelta(
-                       minutes=doctor.min_notice_minutes)),
+            .where(AvailableSlot.doctor_id == doctor.id, AvailableSlot.start_at >= start,
                    AvailableSlot.start_at < end,
-                   or_(AvailableSlot.status == SlotStatus.FREE.value,
-                       (AvailableSlot.status == SlotStatus.HELD.value)
-                       & (AvailableSlot.held_until <= now)))
+                   AvailableSlot.bookable(now, notice(doctor.min_notice_minutes)))
             .order_by(AvailableSlot.start_at))
     return list(db.session.scalars(stmt))
 
@@ -159,9 +157,12 @@ def blocks_between(doctor: Doctor, start: datetime, end: datetime) -> list[Block
 # --- changing the schedule ---------------------------------------------------------------------
 
 
-def set_weekly_schedule(doctor: Doctor, ranges: Sequence[RangeInput], effective_from: date,
-                        now: datetime | None = None) -> RegenerationReport:
-    """Replace the weekly hours from `effective_from` on; earlier dates keep their old hours.
+def set_weekly_schedule(doctor: Doctor, ranges: Sequence[RangeInput],
+                        effective_from: date | None = None, now: datetime | None = None, *,
+                        window_days: int | None = None,
+                        min_notice_minutes: int | None = None) -> RegenerationReport:
+    """Replace the weekly hours from `effective_from` (default: today) on; earlier dates keep
+    their old hours. The booking window and notice period change with them when given.
 
     Ranges in force before that date end the day before it; ranges that would only start on
     or after it are replaced. Returns the regeneration report (with booked slots now outside
@@ -169,6 +170,8 @@ def set_weekly_schedule(doctor: Doctor, ranges: Sequence[RangeInput], effective_
     """
     now = now or utcnow()
     today = local_today(doctor, now)
+    effective_from = effective_from or today
+    _check_booking_rules(window_days, min_notice_minutes)
     if effective_from < today:
         raise ScheduleError("effective_from", f"The new hours cannot start in the past; "
                                               f"choose {today.isoformat()} or later.")
@@ -177,22 +180,27 @@ def set_weekly_schedule(doctor: Doctor, ranges: Sequence[RangeInput], effective_
     validate_ranges(new)
     _check_types_offered(doctor, {r.consultation_type for r in ranges})
 
-    existing = db.session.scalars(select(WeeklyAvailability).where(
-        WeeklyAvailability.doctor_id == doctor.id,
-        or_(WeeklyAvailability.effective_to.is_(None),
-            WeeklyAvailability.effective_to >= effective_from)))
-    for row in existing:
-        if row.effective_from >= effective_from:
-            db.session.delete(row)
-        else:
-            row.effective_to = effective_from - timedelta(days=1)
-    for r in ranges:
-        db.session.add(WeeklyAvailability(
-            doctor_id=doctor.id, weekday=r.weekday, start_time=r.start, end_time=r.end,
-            consultation_type=r.consultation_type, slot_minutes=r.slot_minutes,
-            buffer_minutes=r.buffer_minutes, effective_from=effective_from))
-    db.session.flush()
-    return regenerate_doctor(doctor, now)
+    with write():
+        if window_days is not None:
+            doctor.booking_window_days = window_days
+        if min_notice_minutes is not None:
+            doctor.min_notice_minutes = min_notice_minutes
+        existing = db.session.scalars(select(WeeklyAvailability).where(
+            WeeklyAvailability.doctor_id == doctor.id,
+            or_(WeeklyAvailability.effective_to.is_(None),
+                WeeklyAvailability.effective_to >= effective_from)))
+        for row in existing:
+            if row.effective_from >= effective_from:
+                db.session.delete(row)
+            else:
+                row.effective_to = effective_from - timedelta(days=1)
+        for r in ranges:
+            db.session.add(WeeklyAvailability(
+                doctor_id=doctor.id, weekday=r.weekday, start_time=r.start, end_time=r.end,
+                consultation_type=r.consultation_type, slot_minutes=r.slot_minutes,
+                buffer_minutes=r.buffer_minutes, effective_from=effective_from))
+        db.session.flush()
+        return regenerate_doctor(doctor, now)
 
 
 @dataclass(frozen=True)
@@ -234,19 +242,21 @@ def add_override(doctor: Doctor, data: OverrideInput,
         start_time=data.start if ranges else None, end_time=data.end if ranges else None,
         slot_minutes=slot_minutes, buffer_minutes=data.buffer_minutes if ranges else 0,
         consultation_type=consultation_type, reason=data.reason.strip())
-    db.session.add(row)
-    db.session.flush()
-    return row, regenerate_doctor(doctor, now)
+    with write():
+        db.session.add(row)
+        db.session.flush()
+        return row, regenerate_doctor(doctor, now)
 
 
 def remove_override(doctor: Doctor, override_id: uuid.UUID,
                     now: datetime | None = None) -> RegenerationReport:
-    row = db.session.get(AvailabilityOverride, override_id)
-    if row is None or row.doctor_id != doctor.id:
-        raise NotFound("No such override.")
-    db.session.delete(row)
-    db.session.flush()
-    return regenerate_doctor(doctor, now)
+    with write():
+        row = db.session.get(AvailabilityOverride, override_id)
+        if row is None or row.doctor_id != doctor.id:
+            raise NotFound("No such override.")
+        db.session.delete(row)
+        db.session.flush()
+        return regenerate_doctor(doctor, now)
 
 
 def block_interval(doctor: Doctor, start: datetime, end: datetime, reason: str = "",
@@ -263,53 +273,49 @@ def block_interval(doctor: Doctor, start: datetime, end: datetime, reason: str =
         raise ValidationFailed({"end": "Block at most 31 days at once; use days off for more."})
     if len(reason) > 200:
         raise ValidationFailed({"reason": "Use at most 200 characters."})
-    taken = db.session.scalars(
-        select(AvailableSlot)
-        .where(AvailableSlot.doctor_id == doctor.id, AvailableSlot.start_at < end,
-               AvailableSlot.end_at > start, AvailableSlot.status != SlotStatus.FREE.value)
-        .with_for_update()).all()
-    if any(not slot.is_free(now) for slot in taken):
-        raise Conflict("A patient holds or has booked a slot in that time; cancel that "
-                       "appointment first.", "start")
-    block = BlockedSlot(doctor_id=doctor.id, start_at=start, end_at=end, reason=reason.strip())
-    db.session.add(block)
-    # Free slots, and held ones whose hold lapsed (they count as free everywhere).
-    db.session.execute(delete(AvailableSlot).where(
-        AvailableSlot.doctor_id == doctor.id, AvailableSlot.start_at < end,
-        AvailableSlot.end_at > start,
-        or_(AvailableSlot.status == SlotStatus.FREE.value,
-            (AvailableSlot.status == SlotStatus.HELD.value) & (AvailableSlot.held_until <= now))))
-    db.session.commit()
+    with write():
+        taken = db.session.scalar(
+            select(AvailableSlot.id)
+            .where(AvailableSlot.doctor_id == doctor.id, AvailableSlot.start_at < end,
+                   AvailableSlot.end_at > start, ~AvailableSlot.open_at(now))
+            .limit(1).with_for_update())
+        if taken is not None:
+            raise Conflict("A patient holds or has booked a slot in that time; cancel that "
+                           "appointment first.", "start")
+        block = BlockedSlot(doctor_id=doctor.id, start_at=start, end_at=end,
+                            reason=reason.strip())
+        db.session.add(block)
+        # Open slots go: free ones, and held ones whose hold lapsed (they count as free).
+        db.session.execute(delete(AvailableSlot).where(
+            AvailableSlot.doctor_id == doctor.id, AvailableSlot.start_at < end,
+            AvailableSlot.end_at > start, AvailableSlot.open_at(now)))
     return block
 
 
 def unblock(doctor: Doctor, block_id: uuid.UUID, now: datetime | None = None
             ) -> RegenerationReport:
-    block = db.session.get(BlockedSlot, block_id)
-    if block is None or block.doctor_id != doctor.id:
-        raise NotFound("No such block.")
-    db.session.delete(block)
-    db.session.flush()
-    return regenerate_doctor(doctor, now)
+    with write():
+        block = db.session.get(BlockedSlot, block_id)
+        if block is None or block.doctor_id != doctor.id:
+            raise NotFound("No such block.")
+        db.session.delete(block)
+        db.session.flush()
+        return regenerate_doctor(doctor, now)
 
 
 MAX_NOTICE_MINUTES = 14 * 24 * 60
 
 
-def set_booking_rules(doctor: Doctor, window_days: int | None = None,
-                      min_notice_minutes: int | None = None) -> None:
-    """How far ahead patients may book and how much notice the doctor needs (not committed)."""
+def _check_booking_rules(window_days: int | None, min_notice_minutes: int | None) -> None:
+    """How far ahead patients may book and how much notice the doctor needs, if given."""
     if window_days is not None:
         try:
             validate_window(window_days)
         except ScheduleError as exc:
             raise ValidationFailed({"booking_window_days": exc.message}) from None
-        doctor.booking_window_days = window_days
-    if min_notice_minutes is not None:
-        if not 0 <= min_notice_minutes <= MAX_NOTICE_MINUTES:
-            raise ValidationFailed({"min_notice_minutes": "The notice period must be between 0 "
-                                    "minutes and 14 days."})
-        doctor.min_notice_minutes = min_notice_minutes
+    if min_notice_minutes is not None and not 0 <= min_notice_minutes <= MAX_NOTICE_MINUTES:
+        raise ValidationFailed({"min_notice_minutes": "The notice period must be between 0 "
+                                "minutes and 14 days."})
 
 
 def _check_types_offered(doctor: Doctor, types: set[str]) -> None:
@@ -324,7 +330,7 @@ def _check_types_offered(doctor: Doctor, types: set[str]) -> None:
 
 
 def regenerate_doctor(doctor: Doctor, now: datetime | None = None) -> RegenerationReport:
-    """Bring one doctor's future slots in line with their schedule; commits."""
+    """Bring one doctor's future slots in line with their schedule."""
     return regenerate_doctors([doctor.id], now)
 
 
@@ -341,11 +347,13 @@ def regenerate_doctors(doctor_ids: Iterable[uuid.UUID], now: datetime | None = N
     for offset in range(0, len(ids), CHUNK):
         chunk = ids[offset:offset + CHUNK]
         try:
-            report.merge(_regenerate_chunk(chunk, now))
+            with write():
+                part = _regenerate_chunk(chunk, now)
         except IntegrityError:
             # A concurrent regeneration inserted the same slots first; recompute from theirs.
-            db.session.rollback()
-            report.merge(_regenerate_chunk(chunk, now))
+            with write():
+                part = _regenerate_chunk(chunk, now)
+        report.merge(part)
         if progress:
             progress(len(chunk))
     return report
@@ -407,7 +415,7 @@ def _regenerate_chunk(doctor_ids: list[uuid.UUID], now: datetime) -> Regeneratio
         result = db.session.execute(
             delete(AvailableSlot)
             .where(AvailableSlot.id.in_(stale_ids[offset:offset + 500]),
-                   AvailableSlot.status == SlotStatus.FREE.value)
+                   AvailableSlot.status == SlotStatus.FREE)
             .execution_options(synchronize_session=False))
         report.removed += result.rowcount or 0
     if new_rows:
@@ -419,7 +427,6 @@ def _regenerate_chunk(doctor_ids: list[uuid.UUID], now: datetime) -> Regeneratio
     report.conflicts = list(db.session.scalars(select(AvailableSlot).where(
         AvailableSlot.id.in_(conflict_ids)).order_by(AvailableSlot.start_at))) \
         if conflict_ids else []
-    db.session.commit()
     return report
 
 
@@ -438,9 +445,9 @@ def _plan(doctor: Doctor, ranges: list[WeeklyRange], overrides: list[Override],
     window_end = today + timedelta(days=doctor.booking_window_days - 1)
     wanted = generate_slots(ranges, overrides, blocks, doctor.timezone, today, window_end, now,
                             timedelta(minutes=doctor.min_notice_minutes)) if doctor.active else []
-    occupied = [s for s in existing if s.status != SlotStatus.FREE.value]
+    occupied = [s for s in existing if s.status != SlotStatus.FREE]
     free_by_key = {(s.start_at, s.end_at, s.consultation_type): s
-                   for s in existing if s.status == SlotStatus.FREE.value}
+                   for s in existing if s.status == SlotStatus.FREE}
 
     wanted_keys: set[tuple] = set()
     new_rows: list[dict] = []
@@ -453,7 +460,7 @@ def _plan(doctor: Doctor, ranges: list[WeeklyRange], overrides: list[Override],
         else:
             new_rows.append({"id": uuid.uuid4(), "doctor_id": doctor.id, "start_at": slot.start,
                              "end_at": slot.end, "consultation_type": slot.consultation_type,
-                             "status": SlotStatus.FREE.value, "created_at": now})
+                             "status": SlotStatus.FREE, "created_at": now})
     stale_ids = [s.id for key, s in free_by_key.items() if key not in wanted_keys]
     return _Plan(stale_ids, new_rows, kept,
                  _outside_schedule(doctor, occupied, ranges, overrides, today, window_end))
@@ -496,10 +503,40 @@ def _outside_schedule(doctor: Doctor, occupied: list[AvailableSlot], ranges: lis
             if not any(start <= s.start_at and s.end_at <= end for start, end in spans)]
 
 
-def get_block_doctor_id(block_id: uuid.UUID) -> uuid.UUID | None:
-    return db.session.scalar(select(BlockedSlot.doctor_id).where(BlockedSlot.id == block_id))
+# --- finding what a doctor may manage ---------------------------------------------------------
 
 
-def get_override_doctor_id(override_id: uuid.UUID) -> uuid.UUID | None:
-    return db.session.scalar(select(AvailabilityOverride.doctor_id)
-                             .where(AvailabilityOverride.id == override_id))
+def get_slot(user: User, slot_id: uuid.UUID) -> tuple[AvailableSlot, Doctor]:
+    """A slot of a doctor `user` manages (their own, or any for an admin); else NotFound."""
+    slot = db.session.get(AvailableSlot, slot_id)
+    if slot is None:
+        raise NotFound("No such slot.")
+    return slot, doctor_to_manage(user, slot.doctor_id)
+
+
+def get_block(user: User, block_id: uuid.UUID) -> tuple[BlockedSlot, Doctor]:
+    """A block of a doctor `user` manages; else NotFound."""
+    block = db.session.get(BlockedSlot, block_id)
+    if block is None:
+        raise NotFound("No such block.")
+    return block, doctor_to_manage(user, block.doctor_id)
+
+
+def get_override(user: User, override_id: uuid.UUID) -> tuple[AvailabilityOverride, Doctor]:
+    """A day off or custom hours of a doctor `user` manages; else NotFound."""
+    row = db.session.get(AvailabilityOverride, override_id)
+    if row is None:
+        raise NotFound("No such day off or custom hours.")
+    return row, doctor_to_manage(user, row.doctor_id)
+
+
+def occupied_slots(doctor: Doctor, slot_ids: Iterable[uuid.UUID]) -> list[AvailableSlot]:
+    """Those of `slot_ids` that are still held or booked (a change's conflicts, re-read)."""
+    ids = list(slot_ids)
+    if not ids:
+        return []
+    return list(db.session.scalars(
+        select(AvailableSlot)
+        .where(AvailableSlot.id.in_(ids), AvailableSlot.doctor_id == doctor.id,
+               AvailableSlot.status != SlotStatus.FREE)
+        .order_by(AvailableSlot.start_at)))

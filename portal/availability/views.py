@@ -10,10 +10,7 @@ updated fragment, and without JavaScript redirects back with a flashed message.
 from __future__ import annotations
 
 import uuid
-from collections import defaultdict
-from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, datetime
 
 from flask import (
     Blueprint,
@@ -26,11 +23,10 @@ from flask import (
     url_for,
 )
 from flask_login import current_user
-from sqlalchemy import select
 
 from portal.auth.models import Role
 from portal.availability import service
-from portal.availability.api import doctor_to_change
+from portal.availability.calendar import STATE_LABELS, build_week, long_date, monday, slot_item
 from portal.availability.forms import (
     DAY_KEYS,
     CustomHoursForm,
@@ -41,16 +37,13 @@ from portal.availability.forms import (
 )
 from portal.availability.models import (
     AvailabilityOverride,
-    AvailableSlot,
-    BlockedSlot,
     OverrideKind,
-    SlotStatus,
 )
 from portal.availability.slots import WEEKDAY_NAMES, ScheduleError, get_zone
 from portal.clock import utcnow
 from portal.doctors.models import ConsultationType, Doctor
+from portal.doctors.service import doctor_to_manage
 from portal.exceptions import DomainError, NotFound, ValidationFailed
-from portal.extensions import db
 from portal.security import roles_required
 from portal.web import apply_errors, render_page
 
@@ -59,10 +52,8 @@ bp = Blueprint("availability", __name__, url_prefix="/practice")
 # Doctors manage their own schedule; admins may open any doctor's with ?doctor=<uuid>.
 schedule_keeper = roles_required(Role.DOCTOR, Role.ADMIN)
 
-DEFAULT_HOURS = range(9, 18)  # rows of an empty week
 CONFLICTS_KEY = "availability_conflicts"
 MAX_CONFLICTS_SHOWN = 20  # slot ids kept in the session cookie
-STATE_LABELS = {"free": "Free", "held": "Held", "booked": "Booked", "blocked": "Blocked"}
 CUSTOM_FIELDS = {"start": "start", "ranges.start": "start", "ranges.end": "end",
                  "ranges.slot_minutes": "slot_minutes", "ranges.buffer_minutes": "buffer_minutes",
                  "ranges.consultation_type": "consultation_type",
@@ -86,7 +77,7 @@ def _doctor_in_scope() -> Doctor:
     if current_user.role == Role.ADMIN and doctor_id is None:
         flash("Choose a doctor to see their calendar and hours.", "info")
         abort(redirect(url_for("admin.doctors_list")))
-    return doctor_to_change(doctor_id)
+    return doctor_to_manage(current_user, doctor_id)
 
 
 def _scope(doctor: Doctor) -> dict[str, str]:
@@ -110,174 +101,7 @@ def _parse_date(raw: str | None) -> date | None:
     return value if date(1970, 1, 1) <= value <= date(9000, 1, 1) else None
 
 
-def _slot_or_404(slot_id: uuid.UUID) -> tuple[AvailableSlot, Doctor]:
-    slot = db.session.get(AvailableSlot, slot_id)
-    if slot is None:
-        raise NotFound("No such slot.")
-    return slot, doctor_to_change(slot.doctor_id)
-
-
-def _block_or_404(block_id: uuid.UUID) -> tuple[BlockedSlot, Doctor]:
-    block = db.session.get(BlockedSlot, block_id)
-    if block is None:
-        raise NotFound("No such block.")
-    return block, doctor_to_change(block.doctor_id)
-
-
 # --- the week calendar -------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class CalendarItem:
-    """A slot or a block as one entry of the grid, with its times in the doctor's zone."""
-
-    kind: str  # "slot" or "block"
-    id: uuid.UUID
-    state: str  # free, held, booked, blocked
-    start: datetime  # local
-    end: datetime  # local
-    at: datetime  # where the grid shows it (a block spanning days shows on each)
-    past: bool
-    consultation_type: str | None = None
-    held_until: datetime | None = None
-    reason: str = ""
-
-    @property
-    def label(self) -> str:
-        return STATE_LABELS[self.state]
-
-    @property
-    def time_label(self) -> str:
-        if self.kind == "block" and (self.end - self.start > timedelta(minutes=60)
-                                     or self.start.date() != self.end.date()):
-            if self.start.date() == self.end.date():
-                return f"{self.start:%H:%M}–{self.end:%H:%M}"
-            return f"{self.start:%d %b %H:%M}–{self.end:%d %b %H:%M}"
-        return f"{self.start:%H:%M}"
-
-    @property
-    def span_label(self) -> str:
-        return f"{_long_date(self.start.date())}, {self.start:%H:%M} to {self.end:%H:%M}"
-
-    @property
-    def day_label(self) -> str:
-        return _long_date(self.at.date())
-
-    @property
-    def type_label(self) -> str:
-        if not self.consultation_type:
-            return ""
-        return ConsultationType(self.consultation_type).label
-
-
-@dataclass
-class CalendarDay:
-    date: date
-    is_today: bool
-    is_selected: bool
-    cells: dict[int, list[CalendarItem]] = field(default_factory=dict)
-
-    @property
-    def short_label(self) -> str:
-        return f"{self.date:%a}"
-
-    @property
-    def long_label(self) -> str:
-        return _long_date(self.date)
-
-
-@dataclass
-class CalendarWeek:
-    start: date
-    today: date
-    selected: date
-    timezone: str
-    days: list[CalendarDay]
-    hours: list[int]
-    counts: dict[str, int]
-
-    @property
-    def end(self) -> date:
-        return self.start + timedelta(days=6)
-
-    @property
-    def previous(self) -> date:
-        return self.start - timedelta(days=7)
-
-    @property
-    def following(self) -> date:
-        return self.start + timedelta(days=7)
-
-    @property
-    def this_week(self) -> date:
-        return _monday(self.today)
-
-    @property
-    def is_this_week(self) -> bool:
-        return self.start == self.this_week
-
-    @property
-    def empty(self) -> bool:
-        return not any(self.counts.values())
-
-
-def _monday(day: date) -> date:
-    return day - timedelta(days=day.weekday())
-
-
-def _long_date(day: date) -> str:
-    return f"{day:%A} {day.day} {day:%B %Y}"
-
-
-def _midnight(day: date, zone: ZoneInfo) -> datetime:
-    return datetime.combine(day, time(0), tzinfo=zone)
-
-
-def build_week(doctor: Doctor, week_start: date, selected: date | None,
-               now: datetime) -> CalendarWeek:
-    """Slots and blocks of the week starting on `week_start` (a Monday, doctor's zone)."""
-    zone = get_zone(doctor.timezone)
-    today = service.local_today(doctor, now)
-    days = [week_start + timedelta(days=i) for i in range(7)]
-    if selected not in days:
-        selected = today if today in days else week_start
-    start_utc, end_utc = _midnight(days[0], zone), _midnight(days[-1] + timedelta(days=1), zone)
-
-    by_day: dict[date, list[CalendarItem]] = defaultdict(list)
-    counts = dict.fromkeys(STATE_LABELS, 0)
-    for slot in service.slots_between(doctor, start_utc, end_utc):
-        state = "free" if slot.is_free(now) else slot.status.lower()
-        start = slot.start_at.astimezone(zone)
-        by_day[start.date()].append(CalendarItem(
-            "slot", slot.id, state, start, slot.end_at.astimezone(zone), start,
-            past=slot.end_at <= now, consultation_type=slot.consultation_type,
-            held_until=slot.held_until.astimezone(zone) if state == "held" else None))
-        counts[state] += 1
-    for block in service.blocks_between(doctor, start_utc, end_utc):
-        counts["blocked"] += 1
-        for day in days:
-            day_start, day_end = _midnight(day, zone), _midnight(day + timedelta(days=1), zone)
-            if block.start_at < day_end and block.end_at > day_start:
-                by_day[day].append(CalendarItem(
-                    "block", block.id, "blocked", block.start_at.astimezone(zone),
-                    block.end_at.astimezone(zone), max(block.start_at, day_start).astimezone(zone),
-                    past=block.end_at <= now, reason=block.reason))
-
-    hours: set[int] = set()
-    for items in by_day.values():
-        for item in items:
-            hours.add(item.at.hour)
-            last = item.end - timedelta(minutes=1)
-            hours.add(last.hour if last.date() == item.at.date() else 23)
-    rows = list(range(min(hours), max(hours) + 1)) if hours else list(DEFAULT_HOURS)
-
-    calendar_days = []
-    for day in days:
-        cells: dict[int, list[CalendarItem]] = defaultdict(list)
-        for item in sorted(by_day[day], key=lambda i: i.at):
-            cells[item.at.hour].append(item)
-        calendar_days.append(CalendarDay(day, day == today, day == selected, dict(cells)))
-    return CalendarWeek(week_start, today, selected, doctor.timezone, calendar_days, rows, counts)
 
 
 def _render_grid(doctor: Doctor, week_start: date, selected: date | None,
@@ -293,7 +117,7 @@ def calendar():
     """The week grid (?week=any date of the week, ?day= the day shown on a phone)."""
     doctor = _doctor_in_scope()
     today = service.local_today(doctor)
-    week_start = _monday(_parse_date(request.args.get("week")) or today)
+    week_start = monday(_parse_date(request.args.get("week")) or today)
     return _render_grid(doctor, week_start, _parse_date(request.args.get("day")))
 
 
@@ -302,7 +126,7 @@ def _after_calendar_change(doctor: Doctor, when: datetime, message: str,
     """HTMX: the updated grid with the message; otherwise flash it and go back to the week."""
     zone = get_zone(doctor.timezone)
     local_day = when.astimezone(zone).date()
-    week_start = _monday(_parse_date(request.form.get("week")) or local_day)
+    week_start = monday(_parse_date(request.form.get("week")) or local_day)
     selected = _parse_date(request.form.get("day")) or local_day
     if getattr(request, "htmx", False):
         return _render_grid(doctor, week_start, selected, message, error_status is not None,
@@ -316,14 +140,13 @@ def _after_calendar_change(doctor: Doctor, when: datetime, message: str,
 @schedule_keeper
 def block_slot(slot_id: uuid.UUID):
     """Block a free slot's time; refused (409) when a patient holds or booked it meanwhile."""
-    slot, doctor = _slot_or_404(slot_id)
+    slot, doctor = service.get_slot(current_user, slot_id)
     zone = get_zone(doctor.timezone)
     start, end = slot.start_at, slot.end_at
-    when = f"{_long_date(start.astimezone(zone).date())}, {start.astimezone(zone):%H:%M}"
+    when = f"{long_date(start.astimezone(zone).date())}, {start.astimezone(zone):%H:%M}"
     try:
         service.block_interval(doctor, start, end, request.form.get("reason", "").strip())
     except DomainError as exc:
-        db.session.rollback()
         return _after_calendar_change(doctor, start, f"Could not block {when}: {exc.message}",
                                       exc.status)
     return _after_calendar_change(
@@ -334,12 +157,12 @@ def block_slot(slot_id: uuid.UUID):
 @schedule_keeper
 def unblock(block_id: uuid.UUID):
     """Remove a block; the free slots of the schedule come back."""
-    block, doctor = _block_or_404(block_id)
+    block, doctor = service.get_block(current_user, block_id)
     zone = get_zone(doctor.timezone)
     start = block.start_at
     service.unblock(doctor, block_id)
     return _after_calendar_change(
-        doctor, start, f"Unblocked {_long_date(start.astimezone(zone).date())}, "
+        doctor, start, f"Unblocked {long_date(start.astimezone(zone).date())}, "
                        f"{start.astimezone(zone):%H:%M}.")
 
 
@@ -347,16 +170,11 @@ def unblock(block_id: uuid.UUID):
 @schedule_keeper
 def slot_detail(slot_id: uuid.UUID):
     """One slot's details: the calendar's side panel for HTMX, a page of its own otherwise."""
-    slot, doctor = _slot_or_404(slot_id)
-    now = utcnow()
-    zone = get_zone(doctor.timezone)
-    start = slot.start_at.astimezone(zone)
-    state = "free" if slot.is_free(now) else slot.status.lower()
-    item = CalendarItem("slot", slot.id, state, start, slot.end_at.astimezone(zone), start,
-                        past=slot.end_at <= now, consultation_type=slot.consultation_type,
-                        held_until=slot.held_until.astimezone(zone) if state == "held" else None)
+    slot, doctor = service.get_slot(current_user, slot_id)
+    item = slot_item(slot, get_zone(doctor.timezone), utcnow())
     return render_page("availability/slot.html", block="panel", doctor=doctor, slot=slot,
-                       item=item, week_start=_monday(start.date()), scope=_scope(doctor))
+                       item=item, week_start=monday(item.start.date()),
+                       scope=_scope(doctor))
 
 
 # --- weekly hours ------------------------------------------------------------------------------
@@ -483,14 +301,12 @@ def weekly_hours():
         try:
             report = service.set_weekly_schedule(doctor, ranges, form.effective_from.data)
         except ScheduleError as exc:
-            db.session.rollback()
             _schedule_error_on(form, exc, rows, doctor)
         except ValidationFailed as exc:
-            db.session.rollback()
             apply_errors(form, exc)
         else:
             start = form.effective_from.data
-            flash(f"Weekly hours saved, in force from {_long_date(start)}: {report.created} "
+            flash(f"Weekly hours saved, in force from {long_date(start)}: {report.created} "
                   f"slot{'' if report.created == 1 else 's'} added, {report.removed} removed.",
                   "success")
             _remember_conflicts(doctor, report)
@@ -514,16 +330,12 @@ def _pop_conflicts(doctor: Doctor) -> dict | None:
     if not saved or saved.get("doctor") != str(doctor.id):
         return None
     session.pop(CONFLICTS_KEY)
-    ids = [slot_id for slot_id in map(_parse_uuid, saved["slots"]) if slot_id]
-    slots = list(db.session.scalars(
-        select(AvailableSlot)
-        .where(AvailableSlot.id.in_(ids), AvailableSlot.doctor_id == doctor.id,
-               AvailableSlot.status != SlotStatus.FREE.value)
-        .order_by(AvailableSlot.start_at))) if ids else []
+    slots = service.occupied_slots(
+        doctor, [slot_id for slot_id in map(_parse_uuid, saved["slots"]) if slot_id])
     zone = get_zone(doctor.timezone)
     return {"total": saved["total"], "slots": [
         {"id": s.id, "status": STATE_LABELS[s.status.lower()],
-         "when": f"{_long_date(s.start_at.astimezone(zone).date())}, "
+         "when": f"{long_date(s.start_at.astimezone(zone).date())}, "
                  f"{s.start_at.astimezone(zone):%H:%M}–{s.end_at.astimezone(zone):%H:%M}",
          "type": ConsultationType(s.consultation_type).label} for s in slots]}
 
@@ -571,11 +383,10 @@ def overrides():
                 start_date=first, end_date=last, kind=OverrideKind.OFF.value,
                 reason=off_form.reason.data or ""))
         except ScheduleError as exc:
-            db.session.rollback()
             _override_error_on(off_form, exc)
         else:
-            span = _long_date(first) if last == first else \
-                f"{_long_date(first)} to {_long_date(last)}"
+            span = long_date(first) if last == first else \
+                f"{long_date(first)} to {long_date(last)}"
             flash(f"Days off added: {span}.", "success")
             return redirect(url_for(".overrides", **_scope(doctor)))
     elif submitted == "custom" and custom_form.validate():
@@ -589,10 +400,9 @@ def overrides():
                 slot_minutes=data.slot_minutes.data,
                 buffer_minutes=data.buffer_minutes.data or 0))[1]
         except ScheduleError as exc:
-            db.session.rollback()
             _override_error_on(custom_form, exc, CUSTOM_FIELDS)
         else:
-            flash(f"Custom hours added for {_long_date(data.start_date.data)}: "
+            flash(f"Custom hours added for {long_date(data.start_date.data)}: "
                   f"{data.start.data:%H:%M}–{data.end.data:%H:%M}.", "success")
             _remember_conflicts(doctor, report)
             return redirect(url_for(".overrides", **_scope(doctor)))
@@ -601,22 +411,19 @@ def overrides():
     return render_template(
         "availability/overrides.html", doctor=doctor, off_form=off_form,
         custom_form=custom_form, overrides=_override_rows(doctor),
-        conflicts=_pop_conflicts(doctor), scope=_scope(doctor), long_date=_long_date), status
+        conflicts=_pop_conflicts(doctor), scope=_scope(doctor), long_date=long_date), status
 
 
 @bp.post("/overrides/<uuid:override_id>/delete")
 @schedule_keeper
 def delete_override(override_id: uuid.UUID):
     """Remove a day off or custom hours; the weekly hours apply again on those dates."""
-    doctor_id = service.get_override_doctor_id(override_id)
-    if doctor_id is None:
-        raise NotFound("No such day off or custom hours.")
-    doctor = doctor_to_change(doctor_id)
+    _, doctor = service.get_override(current_user, override_id)
     service.remove_override(doctor, override_id)
     message = "Removed. Your weekly hours apply on those dates again."
     if getattr(request, "htmx", False):
         return render_page("availability/overrides.html", block="override_list", doctor=doctor,
                            overrides=_override_rows(doctor), scope=_scope(doctor),
-                           long_date=_long_date, notice=message)
+                           long_date=long_date, notice=message)
     flash(message, "success")
     return redirect(url_for(".overrides", **_scope(doctor)))

@@ -8,11 +8,12 @@ from dataclasses import dataclass, field
 from sqlalchemy import func, or_, select
 
 from portal.auth.models import Role, User
-from portal.auth.service import Registration, create_user, find_user_by_email
+from portal.auth.service import Registration, add_user, build_user, find_user_by_email
 from portal.doctors.models import Doctor
 from portal.exceptions import NotFound, ValidationFailed
 from portal.extensions import db
 from portal.pagination import Page, paginate
+from portal.transactions import write
 from portal.validation import check_timezone
 
 MAX_FEE_PAISE = 10_000_000  # ₹1,00,000: anything above is a typo, not a fee
@@ -68,6 +69,22 @@ def doctor_for_user(user: User) -> Doctor | None:
     return db.session.scalar(select(Doctor).where(Doctor.user_id == user.id))
 
 
+def doctor_to_manage(user: User, doctor_id: uuid.UUID | None) -> Doctor:
+    """The doctor whose schedule and appointments `user` may manage: their own, or any
+    doctor for an admin (who must name one).
+
+    A doctor naming another doctor gets NotFound, like a missing one, so ids cannot be probed.
+    """
+    if user.role == Role.ADMIN:
+        if doctor_id is None:
+            raise ValidationFailed({"doctor_id": "Name the doctor whose schedule to change."})
+        return get_doctor(doctor_id, include_inactive=True)
+    own = doctor_for_user(user) if user.role == Role.DOCTOR else None
+    if own is None or (doctor_id is not None and doctor_id != own.id):
+        raise NotFound("No such doctor.")
+    return own
+
+
 def validate_profile(profile: DoctorProfile) -> DoctorProfile:
     errors: dict[str, str] = {}
     if not profile.specialty.strip():
@@ -102,11 +119,10 @@ def create_doctor(account: Registration, profile: DoctorProfile) -> Doctor:
     except ValidationFailed as exc:
         errors.update(exc.errors)
     try:
-        user = create_user(account, Role.DOCTOR)
+        user = build_user(account, Role.DOCTOR)
     except ValidationFailed as exc:
         errors = {**exc.errors, **errors}
     if errors:
-        db.session.rollback()
         raise ValidationFailed(errors)
     doctor = Doctor(
         user=user,
@@ -119,18 +135,19 @@ def create_doctor(account: Registration, profile: DoctorProfile) -> Doctor:
         timezone=profile.timezone,
         slot_minutes=profile.slot_minutes,
     )
-    db.session.add(doctor)
-    db.session.commit()
+    with write():
+        add_user(user)
+        db.session.add(doctor)
     return doctor
 
 
 def set_doctor_active(doctor: Doctor, active: bool) -> Doctor:
     """Deactivating hides the doctor from the directory and stops their logins."""
-    doctor.active = active
-    doctor.user.active = active
-    if not active:
-        doctor.user.session_version += 1
-    db.session.commit()
+    with write():
+        doctor.active = active
+        doctor.user.active = active
+        if not active:
+            doctor.user.session_version += 1
     return doctor
 
 

@@ -7,12 +7,11 @@ import uuid
 
 from flask import Blueprint, current_app, request, url_for
 from flask_login import current_user
-from sqlalchemy import select
 
 from portal.api import Money, operation, parse_body, parse_query, respond
 from portal.auth.models import Role
-from portal.pagination import paginate
-from portal.payments import service
+from portal.auth.service import check_patient_visible
+from portal.payments import reports, service
 from portal.payments.models import PaymentTransaction, RefundSource
 from portal.payments.schemas import (
     CheckoutOut,
@@ -135,12 +134,8 @@ def get_payment(payment_id: uuid.UUID):
 @operation("A patient's payment history (own, or any for admins)", tags=("payments",),
            query=PageQuery, response=PaymentList, errors=(404,))
 def user_payments(user_id: uuid.UUID):
-    if current_user.role != Role.ADMIN and current_user.id != user_id:
-        from portal.exceptions import NotFound
-
-        raise NotFound("No such user.")
+    check_patient_visible(current_user, user_id)
     query = parse_query(PageQuery)
-    page = paginate(select(PaymentTransaction).where(PaymentTransaction.patient_id == user_id)
-                    .order_by(PaymentTransaction.created_at.desc()), query.page, query.per_page)
+    page = reports.patient_payments(user_id, query.page, query.per_page)
     return respond(PaymentList(items=[payment_out(p) for p in page.items], page=page.page,
                                per_page=page.per_page, total=page.total, pages=page.pages))

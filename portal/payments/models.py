@@ -13,7 +13,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from portal.appointments.models import Appointment
 from portal.clock import utcnow
 from portal.extensions import db
-from portal.types import UTCDateTime
+from portal.types import UTCDateTime, str_enum
 
 
 class PaymentStatus(enum.StrEnum):
@@ -46,6 +46,13 @@ class RefundSource(enum.StrEnum):
     SLOT_LOST = "SLOT_LOST"  # paid after the slot went to someone else
 
 
+class WebhookStatus(enum.StrEnum):
+    RECEIVED = "RECEIVED"  # stored; the job applies it
+    IGNORED = "IGNORED"  # an event type we do not act on
+    PROCESSED = "PROCESSED"
+    FAILED = "FAILED"
+
+
 class PayoutStatus(enum.StrEnum):
     CALCULATED = "CALCULATED"
     PAID = "PAID"
@@ -68,7 +75,8 @@ class PaymentTransaction(db.Model):
     doctor_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("doctors.id"), index=True)
     amount_paise: Mapped[int]
     currency: Mapped[str] = mapped_column(String(3), default="INR")
-    status: Mapped[str] = mapped_column(String(20), default=PaymentStatus.PENDING.value)
+    status: Mapped[PaymentStatus] = mapped_column(str_enum(PaymentStatus, 20),
+                                                  default=PaymentStatus.PENDING)
     # Unique per appointment: a retried "create order" finds the order made before.
     receipt: Mapped[str] = mapped_column(String(40), unique=True)
     gateway_order_id: Mapped[str | None] = mapped_column(String(40), unique=True)
@@ -86,10 +94,6 @@ class PaymentTransaction(db.Model):
                                                  order_by="Refund.created_at")
 
     @property
-    def status_enum(self) -> PaymentStatus:
-        return PaymentStatus(self.status)
-
-    @property
     def refundable_paise(self) -> int:
         return self.amount_paise - self.refunded_paise
 
@@ -102,8 +106,9 @@ class Refund(db.Model):
     payment_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("payment_transactions.id"),
                                                   index=True)
     amount_paise: Mapped[int]
-    status: Mapped[str] = mapped_column(String(12), default=RefundStatus.PENDING.value)
-    source: Mapped[str] = mapped_column(String(16))
+    status: Mapped[RefundStatus] = mapped_column(str_enum(RefundStatus, 12),
+                                                 default=RefundStatus.PENDING)
+    source: Mapped[RefundSource] = mapped_column(str_enum(RefundSource, 16))
     reason: Mapped[str] = mapped_column(String(500), default="")
     # Sent as Razorpay's refund idempotency header: a retried call never refunds twice.
     idempotency_key: Mapped[str] = mapped_column(String(80), unique=True)
@@ -127,7 +132,8 @@ class DoctorPayout(db.Model):
     commission_paise: Mapped[int]
     refunds_paise: Mapped[int]
     net_paise: Mapped[int]
-    status: Mapped[str] = mapped_column(String(12), default=PayoutStatus.CALCULATED.value)
+    status: Mapped[PayoutStatus] = mapped_column(str_enum(PayoutStatus, 12),
+                                                 default=PayoutStatus.CALCULATED)
     computed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
@@ -140,7 +146,8 @@ class WebhookEvent(db.Model):
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     event_type: Mapped[str] = mapped_column(String(40))
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
-    status: Mapped[str] = mapped_column(String(12), default="RECEIVED")  # PROCESSED, FAILED
+    status: Mapped[WebhookStatus] = mapped_column(str_enum(WebhookStatus, 12),
+                                                  default=WebhookStatus.RECEIVED)
     error: Mapped[str | None] = mapped_column(String(500))
     received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -16,6 +16,7 @@ from portal.payments.models import (
     Refund,
     RefundStatus,
 )
+from portal.transactions import write
 
 
 def week_start_of(day: date) -> date:
@@ -41,25 +42,25 @@ def compute_week(week_start: date | None = None, now: datetime | None = None) ->
     refunded = dict(db.session.execute(
         select(PaymentTransaction.doctor_id, func.sum(Refund.amount_paise))
         .join(Refund, Refund.payment_id == PaymentTransaction.id)
-        .where(Refund.status == RefundStatus.PROCESSED.value, Refund.processed_at >= start,
+        .where(Refund.status == RefundStatus.PROCESSED, Refund.processed_at >= start,
                Refund.processed_at < end)
         .group_by(PaymentTransaction.doctor_id)).all())
     count = 0
-    for doctor_id in set(gross) | set(refunded):
-        g, r = int(gross.get(doctor_id, 0)), int(refunded.get(doctor_id, 0))
-        commission = g * commission_percent // 100
-        payout = db.session.scalar(select(DoctorPayout).where(
-            DoctorPayout.doctor_id == doctor_id, DoctorPayout.week_start == week_start))
-        if payout is None:
-            payout = DoctorPayout(doctor_id=doctor_id, week_start=week_start)
-            db.session.add(payout)
-        elif payout.status == PayoutStatus.PAID:
-            continue  # paid out: history is not rewritten
-        payout.gross_paise, payout.commission_paise, payout.refunds_paise = g, commission, r
-        payout.net_paise = g - commission - r
-        payout.computed_at = now
-        count += 1
-    db.session.commit()
+    with write():
+        for doctor_id in set(gross) | set(refunded):
+            g, r = int(gross.get(doctor_id, 0)), int(refunded.get(doctor_id, 0))
+            commission = g * commission_percent // 100
+            payout = db.session.scalar(select(DoctorPayout).where(
+                DoctorPayout.doctor_id == doctor_id, DoctorPayout.week_start == week_start))
+            if payout is None:
+                payout = DoctorPayout(doctor_id=doctor_id, week_start=week_start)
+                db.session.add(payout)
+            elif payout.status == PayoutStatus.PAID:
+                continue  # paid out: history is not rewritten
+            payout.gross_paise, payout.commission_paise, payout.refunds_paise = g, commission, r
+            payout.net_paise = g - commission - r
+            payout.computed_at = now
+            count += 1
     return count
 
 

@@ -19,6 +19,7 @@ from sqlalchemy import Select, func, select
 from portal.auth.models import User
 from portal.doctors.models import ConsultationType, Doctor
 from portal.extensions import db
+from portal.pagination import Page, paginate
 from portal.payments import service
 from portal.payments.models import (
     DoctorPayout,
@@ -77,6 +78,16 @@ def default_range(tz: str, now: datetime, days: int = 30) -> tuple[date, date]:
 
 
 # --- payments --------------------------------------------------------------------------------
+
+
+def patient_payments(patient_id: uuid.UUID, page: int, per_page: int) -> Page[PaymentTransaction]:
+    """One page of a patient's payments, newest first."""
+    return paginate(patient_payments_query(patient_id), page, per_page)
+
+
+def payments_page(f: PaymentFilter, page: int, per_page: int) -> Page[PaymentTransaction]:
+    """One page of the payments `f` selects, newest first."""
+    return paginate(payment_query(f), page, per_page)
 
 
 def patient_payments_query(patient_id: uuid.UUID) -> Select:
@@ -236,6 +247,12 @@ def refunds_query(status: str | None = None, source: str | None = None) -> Selec
     if source:
         query = query.where(Refund.source == source)
     return query.order_by(Refund.created_at.desc(), Refund.id)
+
+
+def refunds_page(status: str | None, source: str | None, page: int,
+                 per_page: int) -> Page[Refund]:
+    """One page of refunds, newest first, optionally of one status and source."""
+    return paginate(refunds_query(status, source), page, per_page)
 
 
 def refund_by_key(idempotency_key: str) -> Refund | None:

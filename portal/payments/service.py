@@ -11,6 +11,8 @@ Money safety (invariant 3):
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import uuid
 from datetime import datetime, timedelta
@@ -21,7 +23,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from portal.appointments import service as appointments
-from portal.appointments.models import Appointment
+from portal.appointments.models import Appointment, AppointmentStatus
 from portal.auth.models import Role, User
 from portal.clock import utcnow
 from portal.events import PAYMENT_EVENTS, record_event
@@ -36,14 +38,20 @@ from portal.payments.models import (
     RefundSource,
     RefundStatus,
     WebhookEvent,
+    WebhookStatus,
 )
-from portal.transactions import begin_write
+from portal.transactions import write
 
 log = logging.getLogger(__name__)
 
 P = PaymentStatus
 HANDLED_WEBHOOKS = {"payment.authorized", "payment.captured", "payment.failed", "order.paid",
                     "refund.processed", "refund.failed", "refund.created"}
+
+
+# An appointment in one of these states needs nothing more from its payment.
+SETTLED_APPOINTMENTS = (AppointmentStatus.CONFIRMED, AppointmentStatus.COMPLETED,
+                        AppointmentStatus.NO_SHOW)
 
 
 class InvalidSignature(DomainError):
@@ -101,28 +109,24 @@ def initiate(patient: User, appointment_id: uuid.UUID,
     is found again by its receipt.
     """
     now = now or utcnow()
-    appointment = appointments.get_visible(patient, appointment_id)
-    if appointment.patient_id != patient.id:
-        raise NotFound("No such appointment.")
+    appointment = appointments.get_visible(patient, appointment_id, own=True)
     existing = payment_for_appointment(appointment.id)
     if existing is not None and existing.gateway_order_id:
-        if PAYMENT_RANK[existing.status_enum] >= PAYMENT_RANK[P.CAPTURED]:
+        if PAYMENT_RANK[existing.status] >= PAYMENT_RANK[P.CAPTURED]:
             raise NothingToPay("This appointment is already paid.")
         _check_payable(appointment, now)
         return existing
     _check_payable(appointment, now)
     if existing is None:
-        begin_write()
-        existing = PaymentTransaction(
-            appointment_id=appointment.id, patient_id=patient.id,
-            doctor_id=appointment.doctor_id, amount_paise=appointment.fee_paise,
-            currency=appointment.currency, receipt=receipt_for(appointment),
-            status=P.PENDING.value, created_at=now, updated_at=now)
-        db.session.add(existing)
         try:
-            db.session.commit()
+            with write():
+                existing = PaymentTransaction(
+                    appointment_id=appointment.id, patient_id=appointment.patient_id,
+                    doctor_id=appointment.doctor_id, amount_paise=appointment.fee_paise,
+                    currency=appointment.currency, receipt=receipt_for(appointment),
+                    status=P.PENDING, created_at=now, updated_at=now)
+                db.session.add(existing)
         except IntegrityError:  # a concurrent initiate wrote the row first
-            db.session.rollback()
             existing = payment_for_appointment(appointment.id)
     return _ensure_order(existing, now)
 
@@ -146,15 +150,32 @@ def _ensure_order(payment: PaymentTransaction, now: datetime) -> PaymentTransact
     if order is None:
         order = gateway.create_order(payment.amount_paise, payment.currency, payment.receipt,
                                      {"appointment_id": str(payment.appointment_id)})
-    begin_write()
-    payment = _locked(payment.id)
-    if payment.gateway_order_id is None:
-        payment.gateway_order_id = order["id"]
-        payment.status = P.CREATED.value
-        payment.updated_at = now
-        _event("PAYMENT_INITIATED", payment)
-    db.session.commit()
+    with write():
+        payment = _locked(payment.id)
+        if payment.gateway_order_id is None:
+            payment.gateway_order_id = order["id"]
+            payment.status = P.CREATED
+            payment.updated_at = now
+            _event("PAYMENT_INITIATED", payment)
     return payment
+
+
+def confirm_paid(user: User, appointment_id: uuid.UUID, gateway_payment_id: str,
+                 now: datetime | None = None) -> Appointment:
+    """Confirm a held paid consultation with the id of a payment captured for it (API).
+
+    Only a payment captured for this very appointment confirms it; anything else is
+    PaymentRequired, as if no payment had been named.
+    """
+    appointment = appointments.get_visible(user, appointment_id, own=True)
+    if appointment.fee_paise == 0:
+        return appointments.confirm_free(user, appointment_id, now)
+    payment = payment_for_appointment(appointment.id)
+    if payment is None or payment.gateway_payment_id != gateway_payment_id or \
+            PAYMENT_RANK[payment.status] < PAYMENT_RANK[P.CAPTURED]:
+        raise appointments.PaymentRequired("This consultation is paid: confirm it with the id "
+                                           "of a payment captured for it.", "payment_id")
+    return appointments.confirm(appointment.id, actor_id=user.id, now=now)
 
 
 # --- the patient comes back from checkout ---------------------------------------------------
@@ -166,9 +187,8 @@ def verify_checkout(payment_txn_id: uuid.UUID, gateway_payment_id: str, signatur
 
     Captures when the account does not auto-capture, and confirms the appointment.
     """
-    payment = get_payment(payment_txn_id)
-    if user is not None and user.role != Role.ADMIN and payment.patient_id != user.id:
-        raise NotFound("No such payment.")
+    payment = get_payment(payment_txn_id) if user is None else get_visible_payment(
+        user, payment_txn_id)
     if not payment.gateway_order_id or not gateway_payment_id or not signature or \
             not gateway.payment_signature_valid(payment.gateway_order_id, gateway_payment_id,
                                                 signature):
@@ -188,49 +208,35 @@ def apply_gateway_payment(payment_txn_id: uuid.UUID, entity: dict[str, Any], *,
     From verify, webhooks and reconciliation alike; a state the payment has passed is ignored.
     """
     now = now or utcnow()
-    begin_write()
-    payment = _locked(payment_txn_id)
-    if entity.get("order_id") != payment.gateway_order_id:
-        db.session.rollback()
-        log.warning("payment %s does not belong to order %s; ignored", entity.get("id"),
-                    payment.gateway_order_id)
-        return payment
-    if int(entity.get("amount", -1)) != payment.amount_paise:
-        db.session.rollback()
-        log.error("payment %s amount %s differs from %s; ignored", entity.get("id"),
-                  entity.get("amount"), payment.amount_paise)
-        return payment
-
     state = entity.get("status")
-    rank = PAYMENT_RANK[payment.status_enum]
-    if state == "failed":
-        if rank < PAYMENT_RANK[P.FAILED]:
-            payment.status = P.FAILED.value
+    with write():
+        payment = _locked(payment_txn_id)
+        if entity.get("order_id") != payment.gateway_order_id:
+            log.warning("payment %s does not belong to order %s; ignored", entity.get("id"),
+                        payment.gateway_order_id)
+            return payment
+        if int(entity.get("amount", -1)) != payment.amount_paise:
+            log.error("payment %s amount %s differs from %s; ignored", entity.get("id"),
+                      entity.get("amount"), payment.amount_paise)
+            return payment
+        rank = PAYMENT_RANK[payment.status]
+        if state == "failed" and rank < PAYMENT_RANK[P.FAILED]:
+            payment.status = P.FAILED
             payment.error_code = (entity.get("error_code") or "")[:60] or None
             payment.error_description = (entity.get("error_description") or "")[:500] or None
             payment.updated_at = now
             _event("PAYMENT_FAILED", payment, error=payment.error_description)
-        db.session.commit()
-        return payment
-
-    if state == "authorized":
-        if rank < PAYMENT_RANK[P.AUTHORIZED]:
+        elif state == "authorized" and rank < PAYMENT_RANK[P.AUTHORIZED]:
             _take_payment_id(payment, entity, P.AUTHORIZED, now)
-        db.session.commit()
-        if PAYMENT_RANK[payment.status_enum] < PAYMENT_RANK[P.CAPTURED]:
-            return _capture(payment, entity, source=source, now=now)
-        return _settle_appointment(payment, now)
-
-    if state in ("captured", "refunded"):
-        if rank < PAYMENT_RANK[P.CAPTURED]:
+        elif state in ("captured", "refunded") and rank < PAYMENT_RANK[P.CAPTURED]:
             _take_payment_id(payment, entity, P.CAPTURED, now)
             payment.captured_at = now
             _event("PAYMENT_COMPLETED", payment, gateway_payment_id=entity.get("id"),
                    method=entity.get("method"))
-        db.session.commit()
+    if state == "authorized" and PAYMENT_RANK[payment.status] < PAYMENT_RANK[P.CAPTURED]:
+        return _capture(payment, entity, source=source, now=now)
+    if state in ("authorized", "captured", "refunded"):
         return _settle_appointment(payment, now)
-
-    db.session.commit()
     return payment
 
 
@@ -238,7 +244,7 @@ def _take_payment_id(payment: PaymentTransaction, entity: dict, status: PaymentS
                      now: datetime) -> None:
     payment.gateway_payment_id = entity["id"]
     payment.method = (entity.get("method") or "")[:20] or None
-    payment.status = status.value
+    payment.status = status
     payment.error_code = payment.error_description = None
     payment.updated_at = now
 
@@ -258,7 +264,7 @@ def _capture(payment: PaymentTransaction, entity: dict, *, source: str,
 def _settle_appointment(payment: PaymentTransaction, now: datetime) -> PaymentTransaction:
     """A captured payment books its appointment, or is refunded when the slot was lost."""
     appointment = db.session.get(Appointment, payment.appointment_id)
-    if appointment.status in ("CONFIRMED", "COMPLETED", "NO_SHOW"):
+    if appointment.status in SETTLED_APPOINTMENTS:
         return payment
     try:
         appointments.confirm(appointment.id, reason="payment captured", now=now)
@@ -284,9 +290,6 @@ def receive_webhook(raw_body: bytes, signature: str | None, event_id: str | None
     if not gateway.webhook_signature_valid(raw_body, signature or ""):
         raise InvalidSignature("The webhook signature is missing or wrong.",
                                "X-Razorpay-Signature")
-    import hashlib
-    import json
-
     try:
         body = json.loads(raw_body)
     except ValueError:
@@ -296,14 +299,13 @@ def receive_webhook(raw_body: bytes, signature: str | None, event_id: str | None
     key = (event_id or "").strip()[:64] or "sha256:" + hashlib.sha256(raw_body).hexdigest()[:56]
     if db.session.get(WebhookEvent, key) is not None:
         return None, False
-    begin_write()
-    event = WebhookEvent(id=key, event_type=event_type, payload=body, received_at=now,
-                         status="RECEIVED" if event_type in HANDLED_WEBHOOKS else "IGNORED")
-    db.session.add(event)
     try:
-        db.session.commit()
+        with write():
+            event = WebhookEvent(id=key, event_type=event_type, payload=body, received_at=now,
+                                 status=WebhookStatus.RECEIVED if event_type in HANDLED_WEBHOOKS
+                                 else WebhookStatus.IGNORED)
+            db.session.add(event)
     except IntegrityError:  # the same event delivered twice at once
-        db.session.rollback()
         return None, False
     return event, True
 
@@ -312,7 +314,7 @@ def process_webhook(event_id: str, now: datetime | None = None) -> str:
     """Apply one stored webhook event (the job). A processed event is not applied again."""
     now = now or utcnow()
     event = db.session.get(WebhookEvent, event_id)
-    if event is None or event.status != "RECEIVED":
+    if event is None or event.status != WebhookStatus.RECEIVED:
         return event.status if event else "MISSING"
     payload = event.payload.get("payload", {})
     try:
@@ -327,19 +329,19 @@ def process_webhook(event_id: str, now: datetime | None = None) -> str:
         elif event.event_type.startswith("refund."):
             apply_gateway_refund(payload.get("refund", {}).get("entity", {}), now=now)
     except DomainError as exc:
-        db.session.rollback()
-        _finish_webhook(event_id, "FAILED", exc.message, now)
+        _finish_webhook(event_id, WebhookStatus.FAILED, exc.message, now)
         raise
-    _finish_webhook(event_id, "PROCESSED", None, now)
-    return "PROCESSED"
+    _finish_webhook(event_id, WebhookStatus.PROCESSED, None, now)
+    return WebhookStatus.PROCESSED
 
 
-def _finish_webhook(event_id: str, status: str, error: str | None, now: datetime) -> None:
-    event = db.session.get(WebhookEvent, event_id)
-    event.status = status
-    event.error = error
-    event.processed_at = now
-    db.session.commit()
+def _finish_webhook(event_id: str, status: WebhookStatus, error: str | None,
+                    now: datetime) -> None:
+    with write():
+        event = db.session.get(WebhookEvent, event_id)
+        event.status = status
+        event.error = error
+        event.processed_at = now
 
 
 # --- refunds -------------------------------------------------------------------------------
@@ -358,28 +360,25 @@ def refund(payment_txn_id: uuid.UUID, amount_paise: int, source: RefundSource, r
     if existing is not None:
         return _send_refund(existing, now) if existing.status == RefundStatus.PENDING \
             and existing.gateway_refund_id is None else existing
-    begin_write()
-    payment = _locked(payment_txn_id)
-    if PAYMENT_RANK[payment.status_enum] < PAYMENT_RANK[P.CAPTURED] or not \
-            payment.gateway_payment_id:
-        db.session.rollback()
-        raise Conflict("Only a captured payment can be refunded.", "payment_id")
-    if not 1 <= amount_paise <= payment.refundable_paise:
-        db.session.rollback()
-        raise ValidationFailed({"amount": f"Refund between 1 and {payment.refundable_paise} "
-                                          "paise (what is left of this payment)."})
-    row = Refund(payment_id=payment.id, amount_paise=amount_paise, source=source.value,
-                 reason=reason[:500], idempotency_key=idempotency_key,
-                 status=RefundStatus.PENDING.value, created_by_id=actor_id, created_at=now)
-    db.session.add(row)
-    _reserve_refund(payment, amount_paise, now)
-    db.session.flush()
-    _event("REFUND_INITIATED", payment, refund_id=str(row.id), amount_paise=amount_paise,
-           source=source.value, reason=reason)
     try:
-        db.session.commit()
-    except IntegrityError:
-        db.session.rollback()
+        with write():
+            payment = _locked(payment_txn_id)
+            if PAYMENT_RANK[payment.status] < PAYMENT_RANK[P.CAPTURED] or not \
+                    payment.gateway_payment_id:
+                raise Conflict("Only a captured payment can be refunded.", "payment_id")
+            if not 1 <= amount_paise <= payment.refundable_paise:
+                raise ValidationFailed({"amount": f"Refund between 1 and "
+                                                  f"{payment.refundable_paise} paise (what is "
+                                                  "left of this payment)."})
+            row = Refund(payment_id=payment.id, amount_paise=amount_paise, source=source,
+                         reason=reason[:500], idempotency_key=idempotency_key,
+                         status=RefundStatus.PENDING, created_by_id=actor_id, created_at=now)
+            db.session.add(row)
+            _reserve_refund(payment, amount_paise, now)
+            db.session.flush()
+            _event("REFUND_INITIATED", payment, refund_id=str(row.id),
+                   amount_paise=amount_paise, source=source.value, reason=reason)
+    except IntegrityError:  # the same key, concurrently: that refund is this one
         return db.session.scalar(select(Refund).where(Refund.idempotency_key == idempotency_key))
     return _send_refund(row, now)
 
@@ -391,20 +390,18 @@ def _send_refund(row: Refund, now: datetime) -> Refund:
                                 row.idempotency_key, {"refund_id": str(row.id)})
     except gateway.GatewayUnavailable as exc:
         # Recorded and reserved; reconciliation retries with the same idempotency key.
-        row.error = exc.message[:500]
-        db.session.commit()
+        with write():
+            row = db.session.get(Refund, row.id)
+            row.error = exc.message[:500]
         return row
     except gateway.GatewayRejected as exc:
-        begin_write()
-        row = db.session.get(Refund, row.id)
-        _fail_refund(row, exc.message, now)
-        db.session.commit()
+        with write():
+            _fail_refund(db.session.get(Refund, row.id), exc.message, now)
         raise
-    begin_write()
-    row = db.session.get(Refund, row.id)
-    row.gateway_refund_id = answer["id"]
-    row.error = None
-    db.session.commit()
+    with write():
+        row = db.session.get(Refund, row.id)
+        row.gateway_refund_id = answer["id"]
+        row.error = None
     return apply_gateway_refund(answer, now=now) or row
 
 
@@ -413,39 +410,37 @@ def apply_gateway_refund(entity: dict[str, Any], now: datetime | None = None) ->
     now = now or utcnow()
     if not entity.get("id"):
         return None
-    begin_write()
-    row = db.session.scalar(select(Refund).where(Refund.gateway_refund_id == entity["id"])
-                            .with_for_update())
-    if row is None:
-        db.session.rollback()
-        log.info("refund %s is not one of ours; ignored", entity.get("id"))
-        return None
-    state = entity.get("status")
-    if row.status == RefundStatus.PENDING:
-        if state == "processed":
-            row.status = RefundStatus.PROCESSED.value
-            row.processed_at = now
-            _event("REFUND_COMPLETED", row.payment, refund_id=str(row.id),
-                   amount_paise=row.amount_paise, source=row.source)
-        elif state == "failed":
-            _fail_refund(row, "The bank or gateway failed the refund.", now)
-    db.session.commit()
+    with write():
+        row = db.session.scalar(select(Refund).where(Refund.gateway_refund_id == entity["id"])
+                                .with_for_update())
+        if row is None:
+            log.info("refund %s is not one of ours; ignored", entity.get("id"))
+            return None
+        state = entity.get("status")
+        if row.status == RefundStatus.PENDING:
+            if state == "processed":
+                row.status = RefundStatus.PROCESSED
+                row.processed_at = now
+                _event("REFUND_COMPLETED", row.payment, refund_id=str(row.id),
+                       amount_paise=row.amount_paise, source=row.source.value)
+            elif state == "failed":
+                _fail_refund(row, "The bank or gateway failed the refund.", now)
     return row
 
 
 def _reserve_refund(payment: PaymentTransaction, amount: int, now: datetime) -> None:
     payment.refunded_paise += amount
     payment.status = (P.REFUNDED if payment.refunded_paise >= payment.amount_paise
-                      else P.PARTIALLY_REFUNDED).value
+                      else P.PARTIALLY_REFUNDED)
     payment.updated_at = now
 
 
 def _fail_refund(row: Refund, error: str, now: datetime) -> None:
-    row.status = RefundStatus.FAILED.value
+    row.status = RefundStatus.FAILED
     row.error = error[:500]
     payment = db.session.get(PaymentTransaction, row.payment_id)
     payment.refunded_paise -= row.amount_paise  # the money is the patient's again to refund
-    payment.status = (P.PARTIALLY_REFUNDED if payment.refunded_paise else P.CAPTURED).value
+    payment.status = P.PARTIALLY_REFUNDED if payment.refunded_paise else P.CAPTURED
     payment.updated_at = now
 
 
@@ -454,7 +449,7 @@ def refund_for_cancellation(appointment_id: uuid.UUID, refund_paise: int,
     """The CANCELLED event's reaction: refund the policy amount of the captured payment."""
     payment = payment_for_appointment(appointment_id)
     if payment is None or refund_paise <= 0 or \
-            PAYMENT_RANK[payment.status_enum] < PAYMENT_RANK[P.CAPTURED]:
+            PAYMENT_RANK[payment.status] < PAYMENT_RANK[P.CAPTURED]:
         return None
     return refund(payment.id, min(refund_paise, payment.refundable_paise),
                   RefundSource.CANCELLATION, reason or "appointment cancelled",
@@ -477,43 +472,52 @@ def reconcile(now: datetime | None = None, limit: int = 200) -> dict[str, int]:
     cutoff = now - timedelta(minutes=current_app.config["RECONCILE_AFTER_MINUTES"])
     done = {"payments": 0, "settled": 0, "refunds": 0, "webhooks": 0}
     stale = list(db.session.scalars(select(PaymentTransaction.id).where(
-        PaymentTransaction.status.in_([P.CREATED.value, P.FAILED.value, P.AUTHORIZED.value]),
+        PaymentTransaction.status.in_([P.CREATED, P.FAILED, P.AUTHORIZED]),
         PaymentTransaction.updated_at <= cutoff,
         PaymentTransaction.created_at >= now - timedelta(days=7)).limit(limit)))
     for payment_id in stale:
-        payment = db.session.get(PaymentTransaction, payment_id)
-        try:
-            for entity in gateway.fetch_order_payments(payment.gateway_order_id):
-                apply_gateway_payment(payment.id, entity, source="reconciliation", now=now)
-        except DomainError:
-            db.session.rollback()
-            log.warning("reconciliation of payment %s failed; next pass", payment_id)
-            continue
-        payment = db.session.get(PaymentTransaction, payment_id)
-        payment.updated_at = now  # checked: wait another interval before asking again
-        db.session.commit()
-        done["payments"] += 1
+        if check_with_gateway(payment_id, now):
+            done["payments"] += 1
     unsettled = db.session.scalars(select(PaymentTransaction.id).join(Appointment).where(
-        PaymentTransaction.status == P.CAPTURED.value,
-        Appointment.status.in_(["RESERVED", "EXPIRED", "CANCELLED"]),
+        PaymentTransaction.status == P.CAPTURED,
+        Appointment.status.not_in(SETTLED_APPOINTMENTS),
         PaymentTransaction.captured_at <= cutoff).limit(limit)).all()
     for payment_id in unsettled:
         _settle_appointment(db.session.get(PaymentTransaction, payment_id), now)
         done["settled"] += 1
     for row in db.session.scalars(select(Refund).where(
-            Refund.status == RefundStatus.PENDING.value, Refund.gateway_refund_id.is_(None),
+            Refund.status == RefundStatus.PENDING, Refund.gateway_refund_id.is_(None),
             Refund.created_at <= cutoff).limit(limit)).all():
         _send_refund(row, now)
         done["refunds"] += 1
     for event_id in db.session.scalars(select(WebhookEvent.id).where(
-            WebhookEvent.status == "RECEIVED", WebhookEvent.received_at <= now - timedelta(
-                minutes=1)).limit(limit)).all():
+            WebhookEvent.status == WebhookStatus.RECEIVED,
+            WebhookEvent.received_at <= now - timedelta(minutes=1)).limit(limit)).all():
         try:
             process_webhook(event_id, now)
         except DomainError:
             continue
         done["webhooks"] += 1
     return done
+
+
+def check_with_gateway(payment_id: uuid.UUID, now: datetime | None = None) -> bool:
+    """Ask the gateway for the payments of this order and apply them; False if it failed.
+
+    Marks the payment checked (updated_at), so reconciliation waits an interval before
+    asking again.
+    """
+    now = now or utcnow()
+    payment = db.session.get(PaymentTransaction, payment_id)
+    try:
+        for entity in gateway.fetch_order_payments(payment.gateway_order_id):
+            apply_gateway_payment(payment.id, entity, source="reconciliation", now=now)
+    except DomainError:
+        log.warning("reconciliation of payment %s failed; next pass", payment_id)
+        return False
+    with write():
+        _locked(payment_id).updated_at = now
+    return True
 
 
 # --- shared steps --------------------------------------------------------------------------
@@ -525,7 +529,6 @@ def _locked(payment_id: uuid.UUID) -> PaymentTransaction:
                                 .with_for_update(of=PaymentTransaction)
                                 .execution_options(populate_existing=True))
     if payment is None:
-        db.session.rollback()
         raise NotFound("No such payment.")
     return payment
 

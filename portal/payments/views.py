@@ -47,7 +47,6 @@ from portal.doctors import service as doctors
 from portal.doctors.models import ConsultationType
 from portal.exceptions import DomainError, NotFound
 from portal.formatting import format_money, localtime
-from portal.pagination import paginate
 from portal.payments import gateway, payouts, reports, service
 from portal.payments.models import PaymentStatus, PaymentTransaction, RefundSource
 from portal.security import doctor_required, login_required, patient_required
@@ -203,7 +202,7 @@ def outcome_message(payment: PaymentTransaction) -> tuple[str, str]:
         return ("warning", f"Your slot was taken while you paid — the full amount of {amount} "
                            "is being refunded to the way you paid, usually within 5–7 working "
                            "days. Nothing was booked.")
-    status = payment.status_enum
+    status = payment.status
     if status in (P.CAPTURED, P.PARTIALLY_REFUNDED, P.REFUNDED):
         return "success", f"Payment of {amount} received. Your booking is confirmed."
     if status == P.AUTHORIZED:
@@ -223,7 +222,7 @@ def cancelled(payment_id: uuid.UUID):
     appointment = payment.appointment
     left = minutes_left(appointment, utcnow())
     failed = request.args.get("error") == "payment_failed"
-    if payment.status_enum in (P.CAPTURED, P.PARTIALLY_REFUNDED, P.REFUNDED):
+    if payment.status in (P.CAPTURED, P.PARTIALLY_REFUNDED, P.REFUNDED):
         flash("This booking is already paid.", "info")
     elif left:
         if failed:
@@ -252,7 +251,7 @@ def index():
         return redirect(url_for("admin_payments.dashboard"))
     if current_user.role == Role.DOCTOR:
         return redirect(url_for(".earnings"))
-    page = paginate(reports.patient_payments_query(current_user.id), page_number(), PER_PAGE)
+    page = reports.patient_payments(current_user.id, page_number(), PER_PAGE)
     return render_page("payments/index.html", block="list", page=page, tz=current_user.timezone,
                        paid_statuses=reports.PAID_STATUSES)
 

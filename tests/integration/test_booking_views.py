@@ -163,7 +163,7 @@ def render_slot_action(user, slot, doctor) -> str:
     from flask_login import login_user
 
     from portal.doctors.models import ConsultationType
-    from portal.doctors.views import PickerSlot
+    from portal.appointments.picker import PickerSlot
 
     kind = ConsultationType(slot.consultation_type)
     local = slot.start_at.astimezone(ZoneInfo("Asia/Kolkata"))

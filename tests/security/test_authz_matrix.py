@@ -145,7 +145,7 @@ TABLE: dict[tuple[str, str], Access] = {
     ("push.service_worker", "GET"): public("the service worker script must load for anyone"),
     ("push.vapid_public_key", "GET"): public("a public key by definition"),
     ("doctors.directory", "GET"): public("the doctor directory is for visitors too"),
-    ("doctors.detail", "GET"): public("a doctor's public page with free times"),
+    ("booking.doctor", "GET"): public("a doctor's public page with free times"),
     ("dev.mailbox", "GET"): public(
         "the development sandbox's mailbox; not registered in production "
         "(test_cookies_and_logs checks)", no_leak_check="shows every sandbox email"),
