@@ -50,6 +50,7 @@ import json
 import math
 import os
 import random
+import secrets
 import signal
 import subprocess
 import sys
@@ -64,11 +65,34 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from flask_migrate import upgrade
+from redis import Redis
+from rq import Queue
+from rq import Worker as RqWorker
+from rq.job import Job
+from rq.registry import FinishedJobRegistry
 from sqlalchemy import insert, select, text
 from sqlalchemy.exc import OperationalError
 
 from bench import database
 from bench.database import BenchRefused
+from bench.slot_generation import machine
+from portal import create_app
+from portal.appointments.models import Appointment
+from portal.auth.models import Role, User
+from portal.auth.service import hash_password
+from portal.availability.models import AvailableSlot
+from portal.doctors.models import Doctor
+from portal.extensions import db
+from portal.localredis import PrivateRedis
+from portal.notifications import service
+from portal.notifications.models import (
+    NotificationLog,
+    NotificationType,
+    ScheduledNotification,
+    UserNotificationPreferences,
+)
+from portal.sandbox.smtp import SmtpSink
 
 BENCH_DATABASE = "portal_bench_reminders"
 DEFAULT_URL = f"postgresql+psycopg://postgres@127.0.0.1:5432/{BENCH_DATABASE}"
@@ -111,7 +135,6 @@ def recreate_database(url: str) -> None:
 
 def flush_redis(url: str) -> None:
     """Empty the benchmark's own Redis database: no stale jobs, workers or scheduler locks."""
-    from redis import Redis
 
     client = Redis.from_url(url)
     try:
@@ -121,7 +144,6 @@ def flush_redis(url: str) -> None:
 
 
 def make_app(url: str, redis_url: str, secret_key: str, mail_port: int):
-    from portal import create_app
 
     return create_app({"SECRET_KEY": secret_key, "SQLALCHEMY_DATABASE_URI": check_bench_url(url),
                        "REDIS_URL": redis_url, "RATELIMIT_STORAGE_URI": "memory://",
@@ -154,11 +176,6 @@ class Reminder:
 def build_people(n: int, seed: int = 20270308) -> list[Person]:
     """Insert `n` doctors and `n` patients in bulk, each patient with preferences: email and
     in-app only, one reminder offset, about 10% in Hindi. Commits."""
-    from portal.auth.models import Role, User
-    from portal.auth.service import hash_password
-    from portal.doctors.models import Doctor
-    from portal.extensions import db
-    from portal.notifications.models import NotificationType, UserNotificationPreferences
 
     rng = random.Random(seed)
     password_hash = hash_password(BENCH_PASSWORD)  # one hash shared by every account
@@ -198,9 +215,6 @@ def book(people: list[Person], t0: datetime, spread: float, seed: int = 8,
     Due times fall on whole seconds, as in production, where slots start on whole minutes;
     `subsecond` spreads them over fractions of a second too.
     """
-    from portal.appointments.models import Appointment
-    from portal.availability.models import AvailableSlot
-    from portal.extensions import db
 
     rng = random.Random(seed)
     now = datetime.now(UTC)
@@ -234,9 +248,6 @@ def book(people: list[Person], t0: datetime, spread: float, seed: int = 8,
 def schedule(appointment_ids: list[uuid.UUID]) -> list[Reminder]:
     """`schedule_reminders` for each appointment, as the CONFIRMED consumer does: a
     scheduled_notifications row, then an `enqueue_at(due_at)` job."""
-    from portal.appointments.models import Appointment
-    from portal.extensions import db
-    from portal.notifications import service
 
     reminders = []
     for start in range(0, len(appointment_ids), 500):
@@ -288,8 +299,6 @@ def worker_env(url: str, redis_url: str, secret_key: str, mail_port: int) -> dic
 
 def start_worker(env: dict[str, str], redis_url: str, log_dir: Path) -> Worker:
     """Start `flask --app portal worker`; return once it and its scheduler are registered."""
-    from redis import Redis
-    from rq import Worker as RqWorker
 
     log_path = log_dir / "worker.log"
     with open(log_path, "wb") as log:
@@ -345,8 +354,6 @@ class Sweeper(threading.Thread):
         self.done = threading.Event()
 
     def run(self) -> None:
-        from redis import Redis
-        from rq import Queue
 
         connection = Redis.from_url(self.redis_url)
         queue = Queue("default", connection=connection)
@@ -438,9 +445,6 @@ def collect(mailbox, reminders: list[Reminder], redis_url: str | None = None,
     Needs the app context. Lags are measured from each reminder's due time to the email's
     arrival at the sink (this machine's clock on both ends).
     """
-    from portal.auth.models import User
-    from portal.extensions import db
-    from portal.notifications.models import NotificationLog, ScheduledNotification
 
     db.session.expire_all()
     due = {r.email: r.due_at for r in reminders}
@@ -503,10 +507,6 @@ def collect(mailbox, reminders: list[Reminder], redis_url: str | None = None,
 
 def _add_job_figures(figures: Figures, redis_url: str, sweep_job_ids: list[str]) -> None:
     """Finished jobs by function and their run time (RQ keeps them for 500 s)."""
-    from redis import Redis
-    from rq import Queue
-    from rq.job import Job
-    from rq.registry import FinishedJobRegistry
 
     connection = Redis.from_url(redis_url)
     try:
@@ -637,7 +637,6 @@ def run_on(url: str, redis_url: str, args: argparse.Namespace) -> int:
     """One run on a fresh database and Redis (`private`: a redis-server of its own)."""
     with ExitStack() as stack:
         if redis_url == "private":
-            from portal.localredis import PrivateRedis
 
             redis_url = stack.enter_context(PrivateRedis()).url
         recreate_database(url)
@@ -656,7 +655,6 @@ class RedisWatch:
     KEY = "bench:reminders:marker"
 
     def __init__(self, redis_url: str) -> None:
-        from redis import Redis
 
         self.client = Redis.from_url(redis_url)
         self.client.set(self.KEY, "1")
@@ -672,13 +670,8 @@ class RedisWatch:
 
 
 def run(url: str, redis_url: str, args: argparse.Namespace) -> int:
-    import secrets
 
-    from flask_migrate import upgrade
 
-    from bench.slot_generation import machine
-    from portal.extensions import db
-    from portal.sandbox.smtp import SmtpSink
 
     host = machine()
     secret_key = secrets.token_urlsafe(32)

@@ -53,11 +53,20 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, time, timedelta
 from pathlib import Path
 
+from flask_migrate import upgrade
+from redis import Redis
 from sqlalchemy import insert, select, text
 from sqlalchemy.exc import OperationalError
 
 from bench import database
 from bench.database import BenchRefused
+from portal import create_app
+from portal.auth.models import Role, User
+from portal.auth.service import hash_password, issue_api_token
+from portal.availability import service as availability
+from portal.availability.models import WeeklyAvailability
+from portal.doctors.models import Doctor
+from portal.extensions import db
 
 BENCH_DATABASE = "portal_bench_reserve"
 DEFAULT_URL = f"postgresql+psycopg://postgres@127.0.0.1:5432/{BENCH_DATABASE}"
@@ -84,7 +93,6 @@ def recreate_database(url: str) -> None:
 
 def flush_redis() -> None:
     """Empty database 13 of the local Redis (the benchmark's own): stale expiry jobs go."""
-    from redis import Redis
 
     client = Redis.from_url(REDIS_URL)
     try:
@@ -97,7 +105,6 @@ def flush_redis() -> None:
 
 
 def make_app(url: str, secret_key: str):
-    from portal import create_app
 
     return create_app({"SECRET_KEY": secret_key, "SQLALCHEMY_DATABASE_URI": check_bench_url(url),
                        "REDIS_URL": REDIS_URL, "RATELIMIT_STORAGE_URI": "memory://",
@@ -109,12 +116,6 @@ def seed(doctors: int, patients: int) -> tuple[list[str], list[tuple[str, str]],
 
     Returns (doctor ids, [(patient email, token)], slots generated).
     """
-    from portal.auth.models import Role, User
-    from portal.auth.service import hash_password, issue_api_token
-    from portal.availability import service as availability
-    from portal.availability.models import WeeklyAvailability
-    from portal.doctors.models import Doctor
-    from portal.extensions import db
 
     password_hash = hash_password(BENCH_PASSWORD)  # one (real, default-profile) hash for all
     today = datetime.now(UTC).date()
@@ -152,7 +153,6 @@ def seed(doctors: int, patients: int) -> tuple[list[str], list[tuple[str, str]],
 
 def double_bookings() -> dict[str, int]:
     """What the database holds after the run; needs the app context."""
-    from portal.extensions import db
 
     queries = {
         "slots_with_two_active": """
@@ -570,9 +570,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"reservations: Redis is not reachable on {REDIS_URL} ({exc})", file=sys.stderr)
         return 2
 
-    from flask_migrate import upgrade
 
-    from portal.extensions import db
 
     secret_key = secrets.token_urlsafe(32)
     app = make_app(url, secret_key)

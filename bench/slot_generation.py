@@ -34,12 +34,14 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from flask_migrate import upgrade
 from sqlalchemy import delete, insert, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 from bench import database
 from bench.database import BenchRefused
+from portal import create_app
 from portal.auth.models import Role, User
 from portal.auth.service import hash_password
 from portal.availability import service
@@ -88,7 +90,6 @@ def recreate_database(url: str) -> None:
 
 def make_app(url: str):
     """The portal app on the benchmark database (cheap password hashes, no Redis needed)."""
-    from portal import create_app
 
     return create_app({
         "SECRET_KEY": "bench-secret-key",
@@ -350,7 +351,6 @@ def main(argv: list[str] | None = None) -> int:
 
 def run(url: str, now: datetime, doctors: int, days: int, trace_memory: bool = True) -> int:
     """Build the schema and the doctors on the (fresh) bench database, measure, print."""
-    from flask_migrate import upgrade
 
     app = make_app(url)
     with app.app_context():

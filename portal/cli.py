@@ -7,7 +7,11 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 
 from portal.auth.service import Registration
+from portal.demo import DEMO_PASSWORD, seed
+from portal.doctors.service import DoctorProfile, doctor_by_email, set_doctor_active
+from portal.doctors.service import create_doctor as create
 from portal.exceptions import DomainError
+from portal.queue import run_worker
 
 
 def register_cli(app: Flask) -> None:
@@ -23,7 +27,6 @@ def register_cli(app: Flask) -> None:
 @with_appcontext
 def seed_demo() -> None:
     """Create the demo accounts (idempotent) and print them."""
-    from portal.demo import DEMO_PASSWORD, seed
 
     accounts = seed()
     click.echo(f"Demo accounts (password: {DEMO_PASSWORD}):")
@@ -47,8 +50,6 @@ def seed_demo() -> None:
 def create_doctor(name, email, phone, specialty, timezone, fee_video, fee_in_person,
                   slot_minutes, qualifications, languages, password) -> None:
     """Create a doctor account and profile."""
-    from portal.doctors.service import DoctorProfile
-    from portal.doctors.service import create_doctor as create
 
     try:
         doctor = create(
@@ -71,7 +72,6 @@ def create_doctor(name, email, phone, specialty, timezone, fee_video, fee_in_per
 @with_appcontext
 def deactivate_doctor(email: str, reactivate: bool) -> None:
     """Hide a doctor from the directory and end their sessions (or --reactivate)."""
-    from portal.doctors.service import doctor_by_email, set_doctor_active
 
     try:
         doctor = doctor_by_email(email)
@@ -87,6 +87,5 @@ def deactivate_doctor(email: str, reactivate: bool) -> None:
 @with_appcontext
 def worker(burst: bool) -> None:
     """Run an RQ worker with its scheduler inside this app's context."""
-    from portal.queue import run_worker
 
     run_worker(current_app._get_current_object(), burst=burst)

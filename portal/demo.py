@@ -6,6 +6,7 @@ from datetime import time
 
 from portal.auth.models import Role
 from portal.auth.service import Registration, create_user, find_user_by_email
+from portal.availability.service import RangeInput, local_today, set_weekly_schedule
 from portal.doctors.service import DoctorProfile, create_doctor
 
 DEMO_PASSWORD = "demo-password"  # noqa: S105 - documented demo accounts
@@ -55,7 +56,6 @@ def seed() -> list[tuple[str, str]]:
 
 def _demo_hours(doctor) -> None:
     """Mornings in person (or by video), evenings by video, Monday to Saturday."""
-    from portal.availability.service import RangeInput, local_today, set_weekly_schedule
 
     kinds = [kind.value for kind in doctor.consultation_types]
     morning = "IN_PERSON" if "IN_PERSON" in kinds else kinds[0]

@@ -24,6 +24,7 @@ import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+from portal.config import load_config
 from portal.localredis import LOOPBACK, PrivateRedis
 from portal.sandbox.smtp import SmtpSink
 
@@ -109,7 +110,6 @@ def razorpay_cmd(sandbox_port: int, web_port: int) -> list[str]:
 
 def twilio_cmd(sandbox_port: int, mailbox_dir: Path) -> list[str]:
     """The Twilio stand-in with the portal's sandbox credentials (portal/config.py)."""
-    from portal.config import load_config
 
     config = load_config({})
     return [sys.executable, "-m", "portal.sandbox.twilio", "--port", str(sandbox_port),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, flash, jsonify, redirect, render_template, request, url_for
+from flask import Flask, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
 from pydantic import ValidationError
 from werkzeug.exceptions import HTTPException
@@ -107,7 +107,6 @@ def _html_error(status: int, title: str, message: str):
         log.warning("error page layout failed; sending the plain one", exc_info=True)
         # Straight from the Jinja environment: Flask's context processors would load the
         # current user from the database again.
-        from flask import current_app
 
         page = current_app.jinja_env.get_template("errors/plain.html").render(
             status=status, title=title, message=message, config=current_app.config)

@@ -5,8 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from flask import Flask
+from flask import Flask, current_app, request
 from flask_login import current_user
+
+from portal.validation import available_timezones
 
 
 def format_money(paise: int | None, currency: str = "INR") -> str:
@@ -30,12 +32,10 @@ def format_money(paise: int | None, currency: str = "INR") -> str:
 
 
 def viewer_timezone() -> str:
-    from flask import current_app, request
 
     if current_user.is_authenticated:
         return current_user.timezone
     # Visitors: the zone their browser reported (a cookie set by static/js/app.js).
-    from portal.validation import available_timezones
 
     browser = request.cookies.get("tz", "")
     if browser in available_timezones():

@@ -7,6 +7,7 @@ from flask_login import current_user
 
 from portal.doctors import service as doctors
 from portal.security import doctor_required
+from portal.web import home_for
 
 bp = Blueprint("main", __name__)
 
@@ -15,8 +16,6 @@ bp = Blueprint("main", __name__)
 def index():
     """Landing page for visitors; signed-in users go to their own home."""
     if current_user.is_authenticated:
-        from portal.auth.views import home_for
-
         return redirect(home_for(current_user))
     return render_template("main/index.html", specialties=doctors.specialties())
 

@@ -7,6 +7,9 @@ import logging
 from flask import Flask, current_app
 from redis import Redis
 from rq import Queue, SimpleWorker
+from rq.cron import CronScheduler
+
+from portal.extensions import db
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +43,6 @@ class AppWorker(SimpleWorker):
             try:
                 return super().perform_job(job, queue, *args, **kwargs)
             finally:
-                from portal.extensions import db
 
                 db.session.remove()
 
@@ -56,7 +58,6 @@ def run_worker(app: Flask, burst: bool = False) -> None:
 
 def run_cron(app: Flask) -> None:
     """Run RQ's cron scheduler with the periodic jobs of `jobs.cron` (one per deployment)."""
-    from rq.cron import CronScheduler
 
     scheduler = CronScheduler(connection=redis_connection(app.config["REDIS_URL"]))
     scheduler.load_config_from_file("jobs.cron")

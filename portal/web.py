@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from flask import request
+from flask import render_template, request, url_for
 from flask_wtf import FlaskForm
 from jinja2_fragments.flask import render_block
 
 from portal.exceptions import ValidationFailed
+from portal.roles import Role
 
 
 def render_page(template: str, block: str | None = None, **context):
@@ -15,9 +16,17 @@ def render_page(template: str, block: str | None = None, **context):
     # A history restore (back button after the cache is gone) needs the whole page.
     if block and wants_fragment and not request.headers.get("HX-History-Restore-Request"):
         return render_block(template, block, **context)
-    from flask import render_template
 
     return render_template(template, **context)
+
+
+def home_for(user) -> str:
+    """Where each role lands after logging in (and when it opens the home page)."""
+    if user.role == Role.ADMIN:
+        return url_for("admin.doctors")
+    if user.role == Role.DOCTOR:
+        return url_for("main.dashboard")
+    return url_for("doctors.directory")
 
 
 def apply_errors(form: FlaskForm, exc: ValidationFailed) -> None:

@@ -26,12 +26,11 @@ from portal.auth.forms import (
     RegistrationForm,
     ResetPasswordForm,
 )
-from portal.auth.models import Role
 from portal.exceptions import ValidationFailed
 from portal.extensions import limiter
 from portal.mailer import send_templated_email
 from portal.security import login_required
-from portal.web import apply_errors
+from portal.web import apply_errors, home_for
 
 bp = Blueprint("auth", __name__, url_prefix="/account")
 log = logging.getLogger(__name__)
@@ -53,14 +52,6 @@ def _safe_next(target: str | None) -> str | None:
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
         return None
     return target
-
-
-def home_for(user) -> str:
-    if user.role == Role.ADMIN:
-        return url_for("admin.doctors")
-    if user.role == Role.DOCTOR:
-        return url_for("main.dashboard")
-    return url_for("doctors.directory")
 
 
 def _start_session(user, remember: bool = False) -> None:

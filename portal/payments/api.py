@@ -24,6 +24,7 @@ from portal.payments.schemas import (
     VerifyIn,
     WebhookAck,
 )
+from portal.queue import get_queue
 from portal.security import admin_required, login_required, roles_required
 
 bp = Blueprint("payments_api", __name__, url_prefix="/payments")
@@ -98,7 +99,6 @@ def webhook():
     if event.status != "RECEIVED":
         return respond(WebhookAck(status="ignored"))
     try:
-        from portal.queue import get_queue
 
         get_queue("payment-events").enqueue("jobs.payments.process_webhook", event.id,
                                             job_id=f"webhook-{event.id}")

@@ -28,6 +28,7 @@ from portal.payments.models import (
     Refund,
     RefundStatus,
 )
+from portal.payments.payouts import week_start_of
 
 P = PaymentStatus
 # Statuses in which the patient's money was taken (and so count towards revenue).
@@ -313,7 +314,6 @@ class WeekToDate:
 
 def week_to_date(doctor_id: uuid.UUID, now: datetime, commission_percent: int) -> WeekToDate:
     """What the doctor's payout for the week containing `now` would be if computed now."""
-    from portal.payments.payouts import week_start_of
 
     week_start = week_start_of(now.astimezone(UTC).date())
     start = datetime.combine(week_start, time(0), tzinfo=UTC)

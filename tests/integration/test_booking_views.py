@@ -162,8 +162,8 @@ def render_slot_action(user, slot, doctor) -> str:
     from flask import current_app, render_template
     from flask_login import login_user
 
-    from portal.doctors.models import ConsultationType
     from portal.appointments.picker import PickerSlot
+    from portal.doctors.models import ConsultationType
 
     kind = ConsultationType(slot.consultation_type)
     local = slot.start_at.astimezone(ZoneInfo("Asia/Kolkata"))
