@@ -128,6 +128,7 @@ def _import_models() -> None:
     import portal.availability.models
     import portal.doctors.models
     import portal.events
+    import portal.family.models
     import portal.notifications.models
     import portal.payments.models  # noqa: F401
 

@@ -23,6 +23,7 @@ from portal.auth.models import User
 from portal.clock import utcnow
 from portal.doctors.models import Doctor
 from portal.extensions import db
+from portal.family.models import Dependent
 from portal.types import UTCDateTime, str_enum
 
 
@@ -62,7 +63,11 @@ class Appointment(db.Model):
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    # The account holder: who booked, pays and is notified.
     patient_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"))
+    # Whom the visit is for, when not the account holder themself.
+    for_dependent_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("dependents.id"),
+                                                               index=True)
     doctor_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("doctors.id"))
     # SET NULL: a slot freed by a cancellation may later be withdrawn by regeneration; the
     # appointment keeps its own copy of the times.
@@ -88,10 +93,16 @@ class Appointment(db.Model):
 
     patient: Mapped[User] = relationship(lazy="joined", foreign_keys=[patient_id])
     doctor: Mapped[Doctor] = relationship(lazy="joined")
+    for_dependent: Mapped[Dependent | None] = relationship(lazy="joined")
 
     @property
     def is_active(self) -> bool:
         return self.status in ACTIVE_STATUSES
+
+    @property
+    def visitor_name(self) -> str:
+        """Whom the visit is for: the dependent, else the account holder."""
+        return self.for_dependent.name if self.for_dependent else self.patient.name
 
 
 class AppointmentStatusHistory(db.Model):

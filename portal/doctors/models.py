@@ -31,6 +31,7 @@ class Doctor(db.Model):
         CheckConstraint("fee_in_person_paise IS NULL OR fee_in_person_paise >= 0",
                         name="fee_in_person"),
         CheckConstraint("slot_minutes BETWEEN 5 AND 240", name="slot_minutes"),
+        CheckConstraint("buffer_minutes BETWEEN 0 AND 120", name="buffer_minutes"),
         CheckConstraint("fee_video_paise IS NOT NULL OR fee_in_person_paise IS NOT NULL",
                         name="offers_a_consultation"),
     )
@@ -47,9 +48,14 @@ class Doctor(db.Model):
     fee_in_person_paise: Mapped[int | None]
     timezone: Mapped[str] = mapped_column(String(64))
     slot_minutes: Mapped[int] = mapped_column(default=30)
+    # Rest between consultations, the default for new weekly ranges.
+    buffer_minutes: Mapped[int] = mapped_column(default=0, server_default="0")
     booking_window_days: Mapped[int] = mapped_column(default=30)
     min_notice_minutes: Mapped[int] = mapped_column(default=120)
     active: Mapped[bool] = mapped_column(default=True, index=True)
+    # Bumped with each new photo; part of the photo's URL, so it can be cached for a year.
+    # NULL: no photo (pages show the doctor's initials).
+    photo_version: Mapped[int | None]
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     user: Mapped[User] = relationship(lazy="joined")

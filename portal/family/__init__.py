@@ -1,0 +1,1 @@
+"""Families: the dependents a patient account books for (children, parents, a spouse)."""
