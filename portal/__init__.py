@@ -147,6 +147,7 @@ def _register_blueprints(app: Flask) -> None:
     from portal.availability.views import bp as availability_bp
     from portal.doctors.api import bp as doctors_api_bp
     from portal.doctors.views import bp as doctors_bp
+    from portal.family.api import bp as family_api_bp
     from portal.main import bp as main_bp
     from portal.notifications.api import bp as notifications_api_bp
     from portal.notifications.push_views import bp as push_bp
@@ -159,7 +160,8 @@ def _register_blueprints(app: Flask) -> None:
                       admin_notifications_bp):
         app.register_blueprint(blueprint)
     # Domain APIs nest under the shared /api/v1 blueprint (OpenAPI, docs, bearer auth).
-    for blueprint in (auth_api_bp, doctors_api_bp, availability_api_bp, appointments_api_bp,
+    for blueprint in (auth_api_bp, family_api_bp, doctors_api_bp, availability_api_bp,
+                      appointments_api_bp,
                       payments_api_bp, notifications_api_bp):
         api_bp.register_blueprint(blueprint)
     # Razorpay signs its webhooks; it cannot send our CSRF token (the only exempt form route).

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 from pydantic import BaseModel, Field
 
@@ -50,3 +51,61 @@ class DoctorList(BaseModel):
     per_page: int
     total: int
     pages: int
+
+
+class DoctorPatch(BaseModel):
+    """Fields to change; those left out keep their value."""
+
+    model_config = {"extra": "forbid"}
+
+    name: str | None = Field(default=None, max_length=120)
+    specialty: str | None = Field(default=None, max_length=80)
+    qualifications: str | None = Field(default=None, max_length=200)
+    bio: str | None = Field(default=None, max_length=5000)
+    languages: str | None = Field(default=None, max_length=200,
+                                  description="Comma-separated, e.g. 'English, Hindi'")
+    offers_video: bool | None = Field(default=None,
+                                      description="false withdraws video consultations")
+    fee_video_paise: int | None = Field(default=None, ge=0, le=10_000_000,
+                                        description="Video fee in paise (offers video)")
+    offers_in_person: bool | None = None
+    fee_in_person_paise: int | None = Field(default=None, ge=0, le=10_000_000,
+                                            description="In-person fee in paise")
+    slot_minutes: int | None = Field(default=None, ge=5, le=240,
+                                     description="Default slot length for new weekly hours")
+    buffer_minutes: int | None = Field(default=None, ge=0, le=120)
+    booking_window_days: int | None = Field(default=None, ge=1, le=366)
+    min_notice_minutes: int | None = Field(default=None, ge=0, le=20_160)
+    timezone: str | None = Field(default=None, max_length=64)
+
+
+class SlotConflictOut(BaseModel):
+    slot_id: uuid.UUID
+    start: datetime
+    end: datetime
+    status: str = Field(description="HELD or BOOKED")
+    consultation_type: str
+
+
+class DoctorSettingsOut(DoctorOut):
+    buffer_minutes: int
+    booking_window_days: int
+    min_notice_minutes: int
+
+    @classmethod
+    def of(cls, doctor, currency: str = "INR") -> DoctorSettingsOut:
+        return cls(**DoctorOut.of(doctor, currency).model_dump(),
+                   buffer_minutes=doctor.buffer_minutes,
+                   booking_window_days=doctor.booking_window_days,
+                   min_notice_minutes=doctor.min_notice_minutes)
+
+
+class DoctorUpdateOut(BaseModel):
+    doctor: DoctorSettingsOut
+    changed: list[str] = Field(description="The fields that changed")
+    slots_created: int
+    slots_removed: int
+    withdrawn_types: list[str]
+    conflicts: list[SlotConflictOut] = Field(
+        description="Held or booked slots the new settings leave outside the hours: they "
+                    "stay booked; the doctor decides whether to move or cancel them")

@@ -42,6 +42,7 @@ from portal.appointments import service as appointments
 from portal.auth import service as auth
 from portal.availability import service as availability
 from portal.extensions import db, mail
+from portal.family import service as family
 from portal.notifications import devices
 from portal.notifications import service as notifications
 from portal.notifications.models import Channel, NotificationLog
@@ -129,6 +130,11 @@ def own_user(**kwargs) -> Access:
     return row(LOGIN, OK, HIDE, HIDE, HIDE, OK, **kwargs)
 
 
+def own_dependent(**kwargs) -> Access:
+    """Patient A's family member: patient A only (staff roles may not use the route)."""
+    return row(LOGIN, OK, HIDE, DENY, DENY, DENY, **kwargs)
+
+
 def _reserve_form(w) -> dict:
     return {"slot_id": str(w.free_slot.id), "doctor_id": str(w.doctor.id),
             "idempotency_key": ""}
@@ -155,6 +161,8 @@ TABLE: dict[tuple[str, str], Access] = {
     ("api.docs_page", "GET"): public("the API's documentation"),
     ("api.doctors_api.list_doctors", "GET"): public("the directory, as JSON"),
     ("api.doctors_api.get_doctor", "GET"): public("a doctor's public profile, as JSON"),
+    ("api.doctors_api.update_doctor", "PATCH"): doctors_schedule(
+        json={"bio": "Sees adults and children."}),
     ("api.availability_api.get_schedule", "GET"): public(
         "weekly hours are public; blocks and reasons only for the doctor and admins "
         "(the private-details check covers that)"),
@@ -186,6 +194,21 @@ TABLE: dict[tuple[str, str], Access] = {
         "exchanges credentials for a token: whoever has them gets it",
         json={"email": PATIENT_EMAIL, "password": PASSWORD}),
     ("api.auth_api.me", "GET"): logged_in(),
+    ("api.auth_api.update_me", "PATCH"): logged_in(json={"timezone": "Asia/Kolkata"}),
+    ("api.auth_api.change_email", "POST"): logged_in(
+        json={"email": "new.address@example.com", "password": "wrong-guess-1"}),
+    ("api.auth_api.confirm_email", "POST"): signed(
+        401, "the link emailed to the new address: its signed token is the credential "
+             "(a bad one here: 401)", json={"token": "not-a-token"}),
+    ("api.auth_api.change_password", "POST"): logged_in(
+        json={"current_password": "wrong-guess-1", "new_password": "new-lantern-77"}),
+    # --- family (API): only the account holder ---------------------------------------------------
+    ("api.family_api.list_dependents", "GET"): patients(),
+    ("api.family_api.add_dependent", "POST"): patients(json={
+        "name": "Mira", "relation": "CHILD", "date_of_birth": "2019-05-04", "sex": "FEMALE"}),
+    ("api.family_api.update_dependent", "PATCH"): own_dependent(json={"name": "Mira K"}),
+    ("api.family_api.remove_dependent", "DELETE"): own_dependent(
+        args={"dependent_id": lambda w: w.fresh_dependent()}),
     # --- appointments (HTML) -------------------------------------------------------------------
     ("appointments.reserve", "POST"): patients(form=_reserve_form),
     ("appointments.index", "GET"): row(LOGIN, OK, OK, OK, OK, DENY),  # doctors: to practice
@@ -209,6 +232,9 @@ TABLE: dict[tuple[str, str], Access] = {
         json=lambda w: {"slot_id": str(w.free_slot.id)}),
     ("api.appointments_api.get_appointment", "GET"): patients_appointment(),
     ("api.appointments_api.cancellation_quote", "GET"): patients_appointment(),
+    ("api.appointments_api.set_visit_for", "PUT"): row(
+        LOGIN, OK, HIDE, DENY, DENY, DENY,
+        json=lambda w: {"for_dependent_id": str(w.dependent.id)}),
     ("api.appointments_api.confirm", "POST"): row(LOGIN, OK, HIDE, HIDE, HIDE, OK, json={}),
     ("api.appointments_api.cancel", "POST"): patients_appointment(json={"reason": "Unwell"}),
     ("api.appointments_api.reschedule", "POST"): patients_appointment(
@@ -379,6 +405,9 @@ class World:
                                         self.people["admin"])
         self.notification = db.session.scalar(select(NotificationLog).where(
             NotificationLog.user_id == patient.id, NotificationLog.channel == "IN_APP"))
+        self.dependent = family.add_dependent(patient, family.DependentData(
+            "Mira Ownerpatient", "CHILD", date(2019, 5, 4), "FEMALE"))
+        self._dependent_numbers = itertools.count()
         self.device_token = "fcm-token-of-patient-a"
         devices.register_device(patient, "FCM", self.device_token)
         self.reset_token = auth.make_reset_token(patient)
@@ -391,6 +420,11 @@ class World:
     def fresh_slot(self):
         """Another free slot of doctor A's, for a route that uses it up (one per caller)."""
         return next(self._spare).id
+
+    def fresh_dependent(self):
+        """Another family member of patient A's, for a route that removes one."""
+        return family.add_dependent(self.people["patient"], family.DependentData(
+            f"Kid {next(self._dependent_numbers)}", "CHILD", date(2020, 1, 1), "MALE")).id
 
     def fresh_block(self):
         """A new block of doctor A's, for a route that removes it (one per caller)."""
@@ -412,6 +446,7 @@ class World:
             "log_id": self.notification.id, "token": self.device_token,
             "kind": "APPOINTMENT_CONFIRMED", "channel": "EMAIL", "language": "en",
             "filename": "css/app.css", "message_id": self.message_id,
+            "dependent_id": self.dependent.id,
         }
 
 
