@@ -198,23 +198,3 @@ def pay(patient: User, appointment: Appointment, razorpay) -> PaymentTransaction
     fields = razorpay.pay(payment.gateway_order_id)
     return payments.verify_checkout(payment.id, fields["razorpay_payment_id"],
                                     fields["razorpay_signature"])
-
-
-# --- the old names, until the call sites move to the ones above ----------------------------------
-
-
-def user(role: Role = Role.PATIENT, **overrides) -> User:
-    return create_user(role, **overrides)
-
-
-def patient(**overrides) -> User:
-    return create_user(Role.PATIENT, **overrides)
-
-
-def admin(**overrides) -> User:
-    return create_user(Role.ADMIN, **overrides)
-
-
-def doctor(**overrides) -> Doctor:
-    """The old builder: no hours, no slots and the portal's 30-day booking window."""
-    return create_doctor(hours=(), booking_window_days=30, **overrides)
