@@ -31,6 +31,7 @@ from portal.notifications import service as notifications
 from portal.notifications.models import NotificationType
 from portal.payments import service as payments
 from portal.payments.models import PaymentTransaction
+from portal.transactions import write
 
 PASSWORD = "correct-horse-9"
 
@@ -61,12 +62,10 @@ def create_user(role: Role = Role.PATIENT, *, name: str | None = None, email: st
                 timezone: str = "Asia/Kolkata", password: str = PASSWORD) -> User:
     """A user with `role`, committed; name and email are unique unless given, phone always."""
     n = _unique()
-    created = auth.create_user(auth.Registration(
+    return auth.create_user(auth.Registration(
         name=name or f"Test {role.value.title()} {n}",
         email=email or f"{role.value}{n}@example.com",
         phone=f"+9198{n:08d}", timezone=timezone, password=password), role)
-    db.session.commit()
-    return created
 
 
 def create_patient(*, sms: bool = True, **overrides) -> User:
@@ -135,9 +134,10 @@ def create_doctor(*, name: str | None = None, email: str | None = None,
         doctors.DoctorProfile(specialty=specialty, timezone=timezone,
                               fee_video_paise=fee_video_paise,
                               fee_in_person_paise=fee_in_person_paise, slot_minutes=slot_minutes))
-    availability.set_booking_rules(doctor, window_days=booking_window_days,
-                                   min_notice_minutes=min_notice_minutes)
-    db.session.commit()
+    with write():
+        doctor.booking_window_days = booking_window_days
+        if min_notice_minutes is not None:
+            doctor.min_notice_minutes = min_notice_minutes
     if hours is None:
         hours = clinic_hours(doctor)
     if hours:
