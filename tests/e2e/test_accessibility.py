@@ -19,7 +19,7 @@ Every wait is an `expect`, never a sleep.
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -27,12 +27,10 @@ from playwright.sync_api import Page, expect
 
 from portal.appointments import service as appointments
 from portal.availability import service as availability
-from portal.payments import service as payments
-from tests.factories import PASSWORD
+from tests.factories import MONDAY_MORNING, PASSWORD, book
 
 pytestmark = pytest.mark.e2e
 
-MONDAY = datetime(2026, 12, 7, 0, 30, tzinfo=UTC)  # 06:00 in Asia/Kolkata
 NOT_THE_LOGIN_PAGE = re.compile(r"^(?!.*/account/login)")
 AXE_FILE = Path(__file__).resolve().parents[2] / "static" / "vendor" / "axe.min.js"
 AXE_URL = "/static/vendor/axe.min.js"
@@ -128,32 +126,22 @@ def h1(page: Page, name: str | re.Pattern):
 def clinic(factory, frozen_clock, razorpay):
     """Dr. Meera Iyer: free in-person consultations 09:00-12:00 and ₹500 video ones 17:00-19:00
     on weekdays; Pat Kumar, a patient; an admin. Everyone in Asia/Kolkata."""
-    frozen_clock.freeze(MONDAY)
-    doctor = factory.doctor(name="Dr. Meera Iyer", email="meera@example.com",
-                            specialty="Dermatology", fee_video_paise=50_000,
-                            fee_in_person_paise=0, slot_minutes=30)
-    doctor.booking_window_days = 8
-    availability.set_weekly_schedule(doctor, [
-        availability.RangeInput(d, time(9), time(12), "IN_PERSON", 30) for d in range(5)
-    ] + [availability.RangeInput(d, time(17), time(19), "VIDEO", 30) for d in range(5)],
-        date(2026, 12, 7))
-    factory.doctor(name="Dr. Rohan Shah", specialty="Cardiology")
-    patient = factory.patient(name="Pat Kumar", email="pat@example.com")
-    factory.admin(name="Asha Admin", email="admin@example.com")
+    frozen_clock.freeze(MONDAY_MORNING)
+    doctor = factory.create_doctor(name="Dr. Meera Iyer", email="meera@example.com",
+                                   specialty="Dermatology", fee_video_paise=50_000,
+                                   fee_in_person_paise=0)
+    factory.create_doctor(name="Dr. Rohan Shah", specialty="Cardiology", hours=())
+    patient = factory.create_patient(name="Pat Kumar", email="pat@example.com")
+    factory.create_admin(name="Asha Admin", email="admin@example.com")
     razorpay.control("POST", "/settings", {"auto_capture": True, "auto_process_refunds": True})
-    free = availability.free_slots(doctor, MONDAY, MONDAY + timedelta(days=8))
     return {"doctor": doctor, "patient": patient,
-            "in_person": [s for s in free if s.consultation_type == "IN_PERSON"],
-            "video": [s for s in free if s.consultation_type == "VIDEO"]}
+            "in_person": factory.free_slots(doctor, "IN_PERSON"),
+            "video": factory.free_slots(doctor, "VIDEO")}
 
 
 def paid_booking(clinic, razorpay, slot) -> None:
     """A video consultation paid for through the sandbox: confirmed, with a payment."""
-    held = appointments.reserve(clinic["patient"], slot.id, reason="Rash on the left arm")
-    payment = payments.initiate(clinic["patient"], held.id)
-    fields = razorpay.pay(payment.gateway_order_id)
-    payments.verify_checkout(payment.id, fields["razorpay_payment_id"],
-                             fields["razorpay_signature"])
+    book(clinic["patient"], slot, reason="Rash on the left arm", paid=True, razorpay=razorpay)
 
 
 # --- patients ------------------------------------------------------------------------------------
@@ -190,7 +178,7 @@ def test_the_slot_picker_on_another_day(page: Page, clinic, factory):
 
     # Someone else holds 17:00 meanwhile: the error is swapped in place of that slot.
     taken = next(s for s in clinic["video"] if s.start_at.date() == date(2026, 12, 9))
-    appointments.reserve(factory.patient(name="Ravi Menon"), taken.id)
+    appointments.reserve(factory.create_patient(name="Ravi Menon"), taken.id)
     picker.get_by_role("button", name=re.compile(r"^17:00 Video ₹500")).click()
     audit_both_sizes(page, "the slot picker with a slot just taken",
                      picker.get_by_role("alert"))
@@ -226,8 +214,7 @@ def test_the_sandbox_checkout_page(page: Page, clinic, razorpay):
 
 def test_my_appointments(page: Page, clinic, razorpay):
     paid_booking(clinic, razorpay, clinic["video"][0])
-    appointments.confirm(appointments.reserve(clinic["patient"],
-                                              clinic["in_person"][7].id).id)
+    book(clinic["patient"], clinic["in_person"][7], confirm=True)
     appointments.reserve(clinic["patient"], clinic["in_person"][8].id)  # held
     log_in(page, "pat@example.com")
     page.goto("/appointments/")
@@ -244,8 +231,7 @@ def test_my_appointments(page: Page, clinic, razorpay):
     audit(page, "the account menu, open")
     nav.get_by_label("Account menu for Pat Kumar").click()
 
-    cancelled = appointments.confirm(appointments.reserve(
-        clinic["patient"], clinic["in_person"][9].id).id)
+    cancelled = book(clinic["patient"], clinic["in_person"][9], confirm=True)
     appointments.cancel_by_patient(clinic["patient"], cancelled.id, "Feeling better")
     page.get_by_role("navigation", name="Which appointments").get_by_role(
         "link", name="Past").click()

@@ -7,18 +7,15 @@ the patient both live. Selectors are roles and labels; every wait is an `expect`
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime, time
 
 import pytest
 from playwright.sync_api import Page, expect
 
 from portal.availability import service
 from tests.e2e.conftest import TIMEOUT_MS
-from tests.factories import PASSWORD
+from tests.factories import JAN_6_2025, JAN_6_2025_START, PASSWORD, weekly_hours
 
 pytestmark = pytest.mark.e2e
-
-FROZEN = datetime(2025, 1, 6, 0, 0, tzinfo=UTC)  # Monday 05:30 in Asia/Kolkata
 
 
 def log_in(page: Page, email: str) -> None:
@@ -38,11 +35,13 @@ def picker(page: Page):
 
 @pytest.fixture
 def people(factory, frozen_clock):
-    frozen_clock.freeze(FROZEN)
-    doctor = factory.doctor(name="Dr. Asha Rao", email="asha@example.com",
-                            timezone="Asia/Kolkata", fee_video_paise=50_000,
-                            fee_in_person_paise=80_000, slot_minutes=30)
-    factory.patient(name="Pat Kumar", email="pat@example.com", timezone="Asia/Kolkata")
+    """Dr. Asha Rao (₹500 video, ₹800 in person), no hours yet, booking 30 days ahead; Pat
+    Kumar. Both in Asia/Kolkata; the clock stands at Monday 6 January 2025, 05:30 there."""
+    frozen_clock.freeze(JAN_6_2025_START)
+    doctor = factory.create_doctor(name="Dr. Asha Rao", email="asha@example.com",
+                                   fee_video_paise=50_000, fee_in_person_paise=80_000,
+                                   hours=(), booking_window_days=30)
+    factory.create_patient(name="Pat Kumar", email="pat@example.com")
     return doctor
 
 
@@ -113,9 +112,7 @@ def test_a_doctor_sets_hours_and_blocks_a_slot_and_the_patient_picker_reflects_b
 
 
 def test_on_a_phone_the_calendar_shows_one_day_at_a_time(new_context, people):
-    service.set_weekly_schedule(people, [
-        service.RangeInput(day, time(9), time(10), "VIDEO", 30) for day in range(5)],
-        date(2025, 1, 6))
+    service.set_weekly_schedule(people, weekly_hours("09:00", "10:00", "VIDEO"), JAN_6_2025)
     context = new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
     context.set_default_timeout(TIMEOUT_MS)
     page = context.new_page()

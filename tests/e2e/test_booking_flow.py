@@ -9,18 +9,15 @@ The server's clock (shared with the live server: same process) is frozen on Mond
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import timedelta
 
 import pytest
 from playwright.sync_api import Page, expect
 
-from portal.appointments import service
-from portal.availability import service as availability
-from tests.factories import PASSWORD
+from tests.factories import MONDAY_MORNING, PASSWORD, book
 
 pytestmark = pytest.mark.e2e
 
-MONDAY = datetime(2026, 12, 7, 0, 30, tzinfo=UTC)  # 06:00 in Asia/Kolkata
 NOT_THE_LOGIN_PAGE = re.compile(r"^(?!.*/account/login)")
 
 
@@ -40,20 +37,12 @@ def flash(page: Page, text: str):
 def clinic(factory, frozen_clock):
     """Dr. Asha Rao: free in-person consultations 09:00-12:00 and ₹500 video ones 17:00-19:00
     on weekdays; Pat Kumar, a patient. Both in Asia/Kolkata."""
-    frozen_clock.freeze(MONDAY)
-    doctor = factory.doctor(name="Dr. Asha Rao", email="asha@example.com",
-                            timezone="Asia/Kolkata", fee_video_paise=50_000,
-                            fee_in_person_paise=0, slot_minutes=30)
-    doctor.booking_window_days = 8
-    availability.set_weekly_schedule(doctor, [
-        availability.RangeInput(d, time(9), time(12), "IN_PERSON", 30) for d in range(5)
-    ] + [availability.RangeInput(d, time(17), time(19), "VIDEO", 30) for d in range(5)],
-        date(2026, 12, 7))
-    patient = factory.patient(name="Pat Kumar", email="pat@example.com",
-                              timezone="Asia/Kolkata")
-    free = availability.free_slots(doctor, MONDAY, MONDAY + timedelta(days=8))
+    frozen_clock.freeze(MONDAY_MORNING)
+    doctor = factory.create_doctor(name="Dr. Asha Rao", email="asha@example.com",
+                                   fee_video_paise=50_000, fee_in_person_paise=0)
+    patient = factory.create_patient(name="Pat Kumar", email="pat@example.com")
     return {"doctor": doctor, "patient": patient,
-            "in_person": [s for s in free if s.consultation_type == "IN_PERSON"]}
+            "in_person": factory.free_slots(doctor, "IN_PERSON")}
 
 
 def test_a_patient_books_a_free_consultation_and_cancels_it(page: Page, clinic):
@@ -116,7 +105,7 @@ def test_a_patient_books_a_free_consultation_and_cancels_it(page: Page, clinic):
 
 def test_a_patient_moves_a_booking_in_the_reschedule_dialog(page: Page, clinic):
     tuesday = clinic["in_person"][6]  # Tuesday 09:00
-    appointment = service.confirm(service.reserve(clinic["patient"], tuesday.id).id)
+    appointment = book(clinic["patient"], tuesday, confirm=True)
     log_in(page, "pat@example.com")
     page.goto(f"/appointments/{appointment.id}")
 
@@ -136,8 +125,7 @@ def test_a_patient_moves_a_booking_in_the_reschedule_dialog(page: Page, clinic):
 
 def test_a_doctor_marks_an_appointment_completed(page: Page, clinic, frozen_clock):
     slot = clinic["in_person"][0]  # Monday 09:00
-    service.confirm(service.reserve(clinic["patient"], slot.id,
-                                    reason="Follow-up for blood pressure").id)
+    book(clinic["patient"], slot, reason="Follow-up for blood pressure", confirm=True)
     # 09:10 in Kolkata: the appointment has started.
     frozen_clock.freeze(slot.start_at + timedelta(minutes=10))
 

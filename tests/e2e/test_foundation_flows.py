@@ -83,12 +83,12 @@ def open_page(new_context, **context_args) -> Page:
 @pytest.fixture
 def directory_doctors(factory):
     """Two dermatologists and a cardiologist, listed by name."""
-    factory.doctor(name="Dr. Priya Nair", specialty="Dermatology", fee_video_paise=80_000,
-                   fee_in_person_paise=None, slot_minutes=20)
-    factory.doctor(name="Dr. Meera Shah", specialty="Dermatology", fee_video_paise=60_000,
-                   fee_in_person_paise=95_000)
-    factory.doctor(name="Dr. Rohan Iyer", specialty="Cardiology", fee_video_paise=120_000,
-                   fee_in_person_paise=150_000)
+    factory.create_doctor(name="Dr. Priya Nair", specialty="Dermatology", fee_video_paise=80_000,
+                          fee_in_person_paise=None, slot_minutes=20, hours=())
+    factory.create_doctor(name="Dr. Meera Shah", specialty="Dermatology", fee_video_paise=60_000,
+                          fee_in_person_paise=95_000, hours=())
+    factory.create_doctor(name="Dr. Rohan Iyer", specialty="Cardiology", fee_video_paise=120_000,
+                          fee_in_person_paise=150_000, hours=())
 
 
 # --- 1. accounts -------------------------------------------------------------------------------
@@ -164,7 +164,8 @@ def test_the_directory_filters_without_javascript(new_context, directory_doctors
 # --- 4. navigation per role ----------------------------------------------------------------------
 
 def test_a_doctor_sees_their_practice_not_the_admin_navigation(page: Page, factory):
-    factory.doctor(name="Dr. Asha Mehta", email="asha@example.com", specialty="General Medicine")
+    factory.create_doctor(name="Dr. Asha Mehta", email="asha@example.com",
+                          specialty="General Medicine", hours=())
 
     log_in(page, "asha@example.com")
 
@@ -178,7 +179,7 @@ def test_a_doctor_sees_their_practice_not_the_admin_navigation(page: Page, facto
 
 def test_an_admin_sees_the_admin_navigation_and_opens_the_add_doctor_form(
         page: Page, factory):
-    factory.admin(name="Clinic Admin", email="admin@example.com")
+    factory.create_admin(name="Clinic Admin", email="admin@example.com")
 
     log_in(page, "admin@example.com")
 
@@ -195,7 +196,7 @@ def test_an_admin_sees_the_admin_navigation_and_opens_the_add_doctor_form(
 
 
 def test_a_patient_sees_find_a_doctor(page: Page, factory):
-    factory.patient(name="Pat Kumar", email="pat@example.com")
+    factory.create_patient(name="Pat Kumar", email="pat@example.com")
 
     log_in(page, "pat@example.com")
 
@@ -211,7 +212,7 @@ def test_a_patient_sees_find_a_doctor(page: Page, factory):
 
 def test_on_a_phone_the_directory_and_navigation_fit_the_screen(
         new_context, factory, directory_doctors):
-    factory.patient(name="Pat Kumar", email="pat@example.com")
+    factory.create_patient(name="Pat Kumar", email="pat@example.com")
     page = open_page(new_context, viewport=PHONE, is_mobile=True, has_touch=True)
 
     page.goto("/doctors/")
@@ -241,7 +242,7 @@ def test_on_a_phone_the_directory_and_navigation_fit_the_screen(
 
 def test_a_page_left_open_for_hours_still_filters_and_logs_out(
         page: Page, factory, directory_doctors, monkeypatch):
-    factory.patient(name="Pat Kumar", email="pat@example.com")
+    factory.create_patient(name="Pat Kumar", email="pat@example.com")
     log_in(page, "pat@example.com")
     expect(doctor_names(page)).to_have_count(3)
 
@@ -263,7 +264,7 @@ def test_a_page_left_open_for_hours_still_filters_and_logs_out(
 
 def test_htmx_posts_carry_the_csrf_token_that_bare_posts_lack(page: Page, factory):
     """The base layout's hx-headers put the CSRF token on every HTMX request, POSTs included."""
-    factory.patient(name="Pat Kumar", email="pat@example.com")
+    factory.create_patient(name="Pat Kumar", email="pat@example.com")
     log_in(page, "pat@example.com")
 
     refused = page.evaluate("() => fetch('/account/logout', {method: 'POST'}).then(r => r.status)")

@@ -12,22 +12,20 @@ sleep.
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import timedelta
 
 import pytest
 from playwright.sync_api import Page, expect
 from rq import Queue
 
 from portal import events
-from portal.availability import service as availability
 from portal.extensions import db
 from portal.notifications import service as notifications
 from portal.queue import AppWorker, redis_connection
-from tests.factories import PASSWORD
+from tests.factories import MONDAY_MORNING, PASSWORD
 
 pytestmark = pytest.mark.e2e
 
-MONDAY = datetime(2026, 12, 7, 0, 30, tzinfo=UTC)  # 06:00 in Asia/Kolkata
 NOT_THE_LOGIN_PAGE = re.compile(r"^(?!.*/account/login)")
 
 
@@ -66,16 +64,10 @@ def deliver_events(app, redis_url: str) -> None:
 @pytest.fixture
 def clinic(factory, frozen_clock, twilio):
     """Dr. Asha Rao with free in-person consultations on weekday mornings; Pat Kumar."""
-    frozen_clock.freeze(MONDAY)
-    doctor = factory.doctor(name="Dr. Asha Rao", email="asha@example.com",
-                            timezone="Asia/Kolkata", fee_video_paise=None,
-                            fee_in_person_paise=0, slot_minutes=30)
-    doctor.booking_window_days = 8
-    availability.set_weekly_schedule(doctor, [
-        availability.RangeInput(d, time(9), time(12), "IN_PERSON", 30) for d in range(5)],
-        date(2026, 12, 7))
-    patient = factory.patient(name="Pat Kumar", email="pat@example.com",
-                              timezone="Asia/Kolkata")
+    frozen_clock.freeze(MONDAY_MORNING)
+    doctor = factory.create_doctor(name="Dr. Asha Rao", email="asha@example.com",
+                                   fee_video_paise=None, fee_in_person_paise=0)
+    patient = factory.create_patient(name="Pat Kumar", email="pat@example.com")
     return {"doctor": doctor, "patient": patient}
 
 

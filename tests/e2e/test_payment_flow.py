@@ -13,19 +13,16 @@ import csv
 import io
 import json
 import re
-from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 from playwright.sync_api import Page, expect
 
 from portal.appointments import service as appointments
-from portal.availability import service as availability
 from portal.payments import service as payments
-from tests.factories import PASSWORD
+from tests.factories import MONDAY_MORNING, PASSWORD, book, pay
 
 pytestmark = pytest.mark.e2e
 
-MONDAY = datetime(2026, 12, 7, 0, 30, tzinfo=UTC)  # 06:00 in Asia/Kolkata
 NOT_THE_LOGIN_PAGE = re.compile(r"^(?!.*/account/login)")
 APPOINTMENT_PAGE = re.compile(r"/appointments/[0-9a-f-]{36}$")
 
@@ -47,19 +44,15 @@ def clinic(factory, frozen_clock, razorpay):
     """Dr. Meera Iyer: ₹500 video consultations 09:00-12:00 on weekdays; Pat Kumar, a patient;
     an admin. Everyone in Asia/Kolkata. The sandbox captures payments and processes refunds
     at once, as a Razorpay account with auto-capture does."""
-    frozen_clock.freeze(MONDAY)
-    doctor = factory.doctor(name="Dr. Meera Iyer", email="meera@example.com",
-                            specialty="Dermatology", fee_video_paise=50_000,
-                            fee_in_person_paise=None)
-    doctor.booking_window_days = 8
-    availability.set_weekly_schedule(doctor, [
-        availability.RangeInput(d, time(9), time(12), "VIDEO", 30) for d in range(5)],
-        date(2026, 12, 7))
+    frozen_clock.freeze(MONDAY_MORNING)
+    doctor = factory.create_doctor(name="Dr. Meera Iyer", email="meera@example.com",
+                                   specialty="Dermatology", fee_video_paise=50_000,
+                                   fee_in_person_paise=None,
+                                   hours=factory.weekly_hours("09:00", "12:00", "VIDEO"))
     razorpay.control("POST", "/settings", {"auto_capture": True, "auto_process_refunds": True})
-    patient = factory.patient(name="Pat Kumar", email="pat@example.com")
-    factory.admin(name="Asha Admin", email="admin@example.com")
-    slots = availability.free_slots(doctor, MONDAY, MONDAY + timedelta(days=8))
-    return {"doctor": doctor, "patient": patient, "slots": slots}
+    patient = factory.create_patient(name="Pat Kumar", email="pat@example.com")
+    factory.create_admin(name="Asha Admin", email="admin@example.com")
+    return {"doctor": doctor, "patient": patient, "slots": factory.free_slots(doctor)}
 
 
 def hold_first_slot(page: Page, clinic) -> None:
@@ -74,7 +67,7 @@ def hold_first_slot(page: Page, clinic) -> None:
     expect(slot).to_be_visible()
     if slot.is_disabled():
         expect(picker.get_by_text("Online booking opens soon.")).to_be_visible()
-        held = appointments.reserve(clinic["patient"], clinic["slots"][0].id)
+        held = book(clinic["patient"], clinic["slots"][0])
         page.goto(f"/appointments/{held.id}")
     else:
         slot.click()
@@ -128,11 +121,7 @@ def test_a_patient_pays_for_a_consultation_and_opens_the_receipt(page: Page, cli
 
 
 def test_an_admin_finds_a_payment_exports_it_and_refunds_it(page: Page, clinic, razorpay):
-    held = appointments.reserve(clinic["patient"], clinic["slots"][0].id)
-    payment = payments.initiate(clinic["patient"], held.id)
-    fields = razorpay.pay(payment.gateway_order_id)
-    payments.verify_checkout(payment.id, fields["razorpay_payment_id"],
-                             fields["razorpay_signature"])
+    payment = pay(clinic["patient"], book(clinic["patient"], clinic["slots"][0]), razorpay)
 
     log_in(page, "admin@example.com")
     page.goto("/admin/payments")

@@ -53,7 +53,7 @@ def errors(page: Page) -> list[str]:
 
 @pytest.fixture
 def patient(factory):
-    return factory.patient(name="Pat Kumar", email="pat@example.com")
+    return factory.create_patient(name="Pat Kumar", email="pat@example.com")
 
 
 def open_settings(page: Page) -> None:

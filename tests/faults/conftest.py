@@ -20,7 +20,6 @@ import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from datetime import time as clock_time
 from glob import glob
 from pathlib import Path
@@ -167,33 +166,13 @@ def spawn_worker(app, tmp_path):
 
 def doctor_with_slots(fee_paise: int, *, days: int = 4, opens: int = 8, closes: int = 20):
     """A doctor offering video consultations every day; returns (doctor, bookable slots)."""
-    from portal.availability import service as availability
-    from portal.extensions import db
     from tests import factories
 
-    doctor = factories.doctor(fee_video_paise=fee_paise, fee_in_person_paise=None)
-    doctor.booking_window_days = days
-    db.session.commit()
-    today = availability.local_today(doctor)
-    availability.set_weekly_schedule(doctor, [
-        availability.RangeInput(d, clock_time(opens), clock_time(closes), "VIDEO", 30)
-        for d in range(7)], today)
-    db.session.commit()
-    now = datetime.now(UTC)
-    slots = availability.free_slots(doctor, now, now + timedelta(days=days))
-    return doctor, slots
-
-
-def quiet_patient(**kwargs):
-    """A patient who gets email and in-app notifications only (no SMS leaves the machine)."""
-    from portal.notifications import service as notifications
-    from portal.notifications.models import NotificationType
-    from tests import factories
-
-    patient = factories.patient(**kwargs)
-    notifications.update_preferences(patient, channels_={
-        "SMS": {kind.value: False for kind in NotificationType}})
-    return patient
+    doctor = factories.create_doctor(
+        fee_video_paise=fee_paise, fee_in_person_paise=None, booking_window_days=days,
+        hours=factories.weekly_hours(clock_time(opens), clock_time(closes), "VIDEO",
+                                     days=factories.EVERY_DAY))
+    return doctor, factories.free_slots(doctor)
 
 
 # --- PostgreSQL ------------------------------------------------------------------------------

@@ -148,8 +148,8 @@ def portal_on_private_postgres(app, private_postgres):
                          "SQLALCHEMY_DATABASE_URI": private_postgres.url})
     with portal.app_context():
         upgrade()
-        factories.doctor()
-        patient = factories.patient()
+        factories.create_doctor(hours=())
+        patient = factories.create_patient()
         email = patient.email
         db.session.remove()
     server = LiveServer(portal).start()

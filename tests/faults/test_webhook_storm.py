@@ -77,7 +77,7 @@ def test_a_storm_of_duplicate_webhooks_applies_each_event_once(
     razorpay.control("POST", "/settings", {"auto_capture": True})
     _doctor, slots = doctor_with_slots(FEE, days=5)
     assert len(slots) >= PAYMENTS
-    patients = [factories.patient() for _ in range(PAYMENTS // 2)]  # two holds each at most
+    patients = [factories.create_patient() for _ in range(PAYMENTS // 2)]  # two holds each at most
     orders: dict[str, PaymentTransaction] = {}
     for n, slot in enumerate(slots[:PAYMENTS]):
         patient = patients[n // 2]

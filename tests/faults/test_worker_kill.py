@@ -40,7 +40,8 @@ from portal.localredis import LOOPBACK, free_port
 from portal.notifications import service as notifications
 from portal.notifications.models import NotificationLog
 from portal.queue import get_queue
-from tests.faults.conftest import doctor_with_slots, quiet_patient, run_jobs, wait_until
+from tests.factories import create_patient
+from tests.faults.conftest import doctor_with_slots, run_jobs, wait_until
 
 STALL_WAIT = 45  # seconds for the worker process to start and reach the stalled DATA
 
@@ -98,7 +99,7 @@ def test_a_worker_killed_mid_delivery_still_sends_the_email_once(
         app, app_ctx, private_redis, spawn_worker, stalling_smtp, mailbox, frozen_clock):
     started = time.monotonic()
     doctor, slots = doctor_with_slots(0)
-    patient = quiet_patient()
+    patient = create_patient(sms=False)
     appointment = appointments.reserve(patient, slots[0].id)
     appointments.confirm(appointment.id, actor_id=patient.id)
     assert relay_pending() == 2  # RESERVED, CONFIRMED
@@ -186,7 +187,7 @@ def test_a_worker_killed_while_dispatching_an_event_still_notifies_once(
     if db.engine.dialect.name != "postgresql":
         pytest.skip("a PostgreSQL row lock holds the worker inside the consumer")
     doctor, slots = doctor_with_slots(0)
-    patient = quiet_patient()
+    patient = create_patient(sms=False)
     appointment = appointments.reserve(patient, slots[0].id)
     appointments.confirm(appointment.id, actor_id=patient.id)
     confirmed = db.session.scalar(select(OutboxEvent).where(

@@ -79,7 +79,7 @@ def test_registration_form_shows_every_invalid_field_at_once(client, app_ctx):
 
 
 def test_registration_refuses_an_email_already_registered_in_another_case(client, factory):
-    factory.patient(email="ravi@example.com")
+    factory.create_patient(email="ravi@example.com")
 
     response = client.post_form("/account/register", {**VALID, "email": "RAVI@Example.com"})
 
@@ -100,7 +100,8 @@ def test_registration_form_keeps_what_was_typed_except_the_password(client):
 
 
 def test_login_sends_each_role_to_its_home(client, new_client, factory):
-    patient, admin, doctor = factory.patient(), factory.admin(), factory.doctor()
+    patient, admin = factory.create_patient(), factory.create_admin()
+    doctor = factory.create_doctor(hours=())
 
     assert client.login(patient.email).headers["Location"] == "/doctors/"
     assert new_client().login(admin.email).headers["Location"] == "/admin/"
@@ -108,7 +109,7 @@ def test_login_sends_each_role_to_its_home(client, new_client, factory):
 
 
 def test_login_accepts_the_email_in_any_case(client, factory):
-    patient = factory.patient(email="meena@example.com")
+    patient = factory.create_patient(email="meena@example.com")
 
     client.login("  Meena@EXAMPLE.com ")
 
@@ -119,7 +120,7 @@ def test_login_accepts_the_email_in_any_case(client, factory):
 @pytest.mark.parametrize("mistake", ["unknown email", "wrong password"])
 def test_login_with_wrong_credentials_gives_one_message_for_unknown_email_and_wrong_password(
         client, factory, mistake):
-    patient = factory.patient()
+    patient = factory.create_patient()
     email = "nobody@example.com" if mistake == "unknown email" else patient.email
 
     response = client.post_form("/account/login", {"email": email, "password": "not-the-one-1"})
@@ -130,7 +131,7 @@ def test_login_with_wrong_credentials_gives_one_message_for_unknown_email_and_wr
 
 
 def test_a_deactivated_account_cannot_log_in(client, factory):
-    patient = factory.patient()
+    patient = factory.create_patient()
     patient.active = False
     db.session.commit()
 
@@ -141,7 +142,7 @@ def test_a_deactivated_account_cannot_log_in(client, factory):
 
 
 def test_login_renews_the_session(client, factory):
-    patient = factory.patient()
+    patient = factory.create_patient()
     client.get("/account/login")
     with client.session_transaction() as session:
         session["planted"] = "by an attacker"
@@ -155,7 +156,7 @@ def test_login_renews_the_session(client, factory):
 
 
 def test_logout_invalidates_every_session_of_the_user(client, new_client, factory):
-    patient = factory.patient()
+    patient = factory.create_patient()
     client.login(patient.email)
     copied = new_client()  # a stolen copy of the same session cookie
     copied.set_cookie("session", client.get_cookie("session").value)
@@ -175,7 +176,7 @@ def test_logout_invalidates_every_session_of_the_user(client, new_client, factor
 
 
 def test_a_remember_me_cookie_stops_working_after_logout(client, new_client, factory):
-    patient = factory.patient()
+    patient = factory.create_patient()
     client.post_form("/account/login", {"email": patient.email, "password": PASSWORD,
                                         "remember": "y"})
     remembered = new_client()  # the browser restarted: only the long-lived cookie is left
@@ -190,7 +191,7 @@ def test_a_remember_me_cookie_stops_working_after_logout(client, new_client, fac
 
 
 def test_session_cookies_are_http_only_and_same_site(client, factory):
-    response = client.login(factory.patient().email)
+    response = client.login(factory.create_patient().email)
 
     cookies = response.headers.getlist("Set-Cookie")
     session_cookie = next(c for c in cookies if c.startswith("session="))
@@ -199,7 +200,7 @@ def test_session_cookies_are_http_only_and_same_site(client, factory):
 
 
 def test_logout_needs_a_post_with_the_csrf_token(client, factory):
-    patient = factory.patient()
+    patient = factory.create_patient()
     client.login(patient.email)
 
     assert client.get("/account/logout").status_code == 405
@@ -211,7 +212,7 @@ def test_logout_needs_a_post_with_the_csrf_token(client, factory):
 
 def test_changing_the_password_ends_other_sessions_and_tokens_but_keeps_this_one(
         client, new_client, factory):
-    patient = factory.patient()
+    patient = factory.create_patient()
     token = new_client().api_token(patient.email)
     other_device = new_client()
     other_device.login(patient.email)
@@ -232,7 +233,7 @@ def test_changing_the_password_ends_other_sessions_and_tokens_but_keeps_this_one
 
 
 def test_changing_the_password_needs_the_current_one(client, factory):
-    patient = factory.patient()
+    patient = factory.create_patient()
     client.login(patient.email)
 
     response = client.post_form("/account/password", {
@@ -245,7 +246,7 @@ def test_changing_the_password_needs_the_current_one(client, factory):
 
 
 def test_changing_the_password_refuses_a_common_one(client, factory):
-    patient = factory.patient()
+    patient = factory.create_patient()
     client.login(patient.email)
 
     response = client.post_form("/account/password", {
@@ -257,7 +258,7 @@ def test_changing_the_password_refuses_a_common_one(client, factory):
 
 @pytest.mark.parametrize("target", ["/admin/doctors", "/doctors/?specialty=Cardiology&page=2"])
 def test_login_returns_to_a_same_site_next_path(client, factory, target):
-    admin = factory.admin()
+    admin = factory.create_admin()
 
     response = client.post_form(f"/account/login?next={target.replace('&', '%26')}",
                                 {"email": admin.email, "password": PASSWORD})
@@ -276,7 +277,7 @@ def test_login_returns_to_a_same_site_next_path(client, factory, target):
     "http:/evil.example",
 ])
 def test_login_ignores_a_next_that_leaves_the_site(client, factory, target):
-    patient = factory.patient()
+    patient = factory.create_patient()
 
     response = client.post("/account/login", query_string={"next": target}, data={
         "email": patient.email, "password": PASSWORD, "csrf_token": client.csrf_token()})
@@ -289,7 +290,7 @@ def test_login_ignores_a_next_that_leaves_the_site(client, factory, target):
 
 
 def test_the_eleventh_login_attempt_in_a_minute_is_refused_with_429(client, factory):
-    patient = factory.patient()
+    patient = factory.create_patient()
     token = client.csrf_token()
     attempt = {"email": patient.email, "password": "wrong-guess-1", "csrf_token": token}
     statuses = [client.post("/account/login", data=attempt).status_code for _ in range(10)]
@@ -305,7 +306,7 @@ def test_the_eleventh_login_attempt_in_a_minute_is_refused_with_429(client, fact
 
 
 def test_the_login_limit_lifts_after_a_minute(client, factory, monkeypatch):
-    patient = factory.patient()
+    patient = factory.create_patient()
     token = client.csrf_token()
     attempt = {"email": patient.email, "password": "wrong-guess-1", "csrf_token": token}
     for _ in range(11):
@@ -342,7 +343,7 @@ def _reset_path(mailbox, email: str) -> str:
 
 def test_password_reset_emails_a_link_that_sets_a_new_password(client, new_client, factory,
                                                                 mailbox):
-    patient = factory.patient()
+    patient = factory.create_patient()
     token = new_client().api_token(patient.email)
     elsewhere = new_client()
     elsewhere.login(patient.email)
@@ -368,7 +369,7 @@ def test_password_reset_emails_a_link_that_sets_a_new_password(client, new_clien
 
 def test_the_reset_link_points_to_the_portal_whatever_host_the_request_named(
         client, factory, mailbox, app):
-    patient = factory.patient()
+    patient = factory.create_patient()
 
     evil = "http://evil.example"  # the asker's Host header, not the portal's address
     page = client.get("/account/forgot", base_url=evil).get_data(as_text=True)
@@ -385,7 +386,7 @@ def test_the_reset_link_points_to_the_portal_whatever_host_the_request_named(
 
 
 def test_a_password_reset_link_works_only_once(client, factory, mailbox):
-    patient = factory.patient()
+    patient = factory.create_patient()
     _request_reset(client, patient.email)
     path = _reset_path(mailbox, patient.email)
     client.post_form(path, {"password": "brand-new-pass-5", "confirm": "brand-new-pass-5"})
@@ -401,7 +402,7 @@ def test_a_password_reset_link_works_only_once(client, factory, mailbox):
 
 
 def test_a_password_reset_link_expires_after_an_hour(client, factory, mailbox, frozen_clock):
-    patient = factory.patient()
+    patient = factory.create_patient()
     frozen_clock.freeze(datetime(2026, 3, 1, 9, 0, tzinfo=UTC))
     _request_reset(client, patient.email)
     path = _reset_path(mailbox, patient.email)
@@ -420,7 +421,7 @@ def test_a_password_reset_link_expires_after_an_hour(client, factory, mailbox, f
 
 
 def test_a_tampered_reset_link_is_refused(client, factory, mailbox):
-    patient = factory.patient()
+    patient = factory.create_patient()
     _request_reset(client, patient.email)
     path = _reset_path(mailbox, patient.email)
 
@@ -432,7 +433,7 @@ def test_a_tampered_reset_link_is_refused(client, factory, mailbox):
 
 def test_a_reset_to_a_common_password_is_refused_and_the_link_still_works(client, factory,
                                                                            mailbox):
-    patient = factory.patient()
+    patient = factory.create_patient()
     _request_reset(client, patient.email)
     path = _reset_path(mailbox, patient.email)
 
@@ -445,7 +446,7 @@ def test_a_reset_to_a_common_password_is_refused_and_the_link_still_works(client
 
 def test_password_reset_for_an_unknown_email_answers_the_same_and_sends_nothing(
         new_client, factory, mailbox):
-    patient = factory.patient()
+    patient = factory.create_patient()
     known = _request_reset(new_client(), patient.email)
     mailbox.clear()
     visitor = new_client()
@@ -463,7 +464,7 @@ def test_password_reset_for_an_unknown_email_answers_the_same_and_sends_nothing(
 
 @pytest.mark.parametrize("path", ["/admin/", "/admin/doctors", "/admin/doctors/new"])
 def test_patients_cannot_open_admin_pages(client, factory, path):
-    client.login(factory.patient().email)
+    client.login(factory.create_patient().email)
 
     response = client.get(path)
 
@@ -472,8 +473,8 @@ def test_patients_cannot_open_admin_pages(client, factory, path):
 
 
 def test_a_patient_cannot_deactivate_a_doctor(client, factory):
-    doctor = factory.doctor()
-    client.login(factory.patient().email)
+    doctor = factory.create_doctor(hours=())
+    client.login(factory.create_patient().email)
 
     response = client.post_form(f"/admin/doctors/{doctor.id}/active", {"active": "0"})
 
@@ -482,7 +483,7 @@ def test_a_patient_cannot_deactivate_a_doctor(client, factory):
 
 
 def test_visitors_are_sent_to_login_and_back(client, factory):
-    admin = factory.admin()
+    admin = factory.create_admin()
 
     response = client.get("/admin/doctors")
 
@@ -510,10 +511,10 @@ def test_an_htmx_request_of_a_visitor_is_told_to_go_to_login(client):
 
 
 def test_doctors_get_their_dashboard_and_others_do_not(client, new_client, factory):
-    doctor = factory.doctor(name="Dr. Lata Rao", specialty="Dermatology")
+    doctor = factory.create_doctor(name="Dr. Lata Rao", specialty="Dermatology", hours=())
     client.login(doctor.user.email)
     patient_client = new_client()
-    patient_client.login(factory.patient().email)
+    patient_client.login(factory.create_patient().email)
 
     page = client.get("/dashboard")
 

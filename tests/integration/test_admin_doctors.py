@@ -29,7 +29,7 @@ NEW_DOCTOR = {
 
 @pytest.fixture
 def admin_client(client, factory):
-    client.login(factory.admin().email)
+    client.login(factory.create_admin().email)
     return client
 
 
@@ -100,7 +100,7 @@ def test_a_valid_account_with_an_invalid_profile_is_not_half_written(admin_clien
 
 
 def test_a_doctor_cannot_reuse_a_registered_email_in_another_case(admin_client, factory):
-    factory.patient(email="meera.pillai@example.com")
+    factory.create_patient(email="meera.pillai@example.com")
 
     response = admin_client.post_form("/admin/doctors/new",
                                       {**NEW_DOCTOR, "email": "MEERA.PILLAI@example.com"})
@@ -115,7 +115,7 @@ def test_a_doctor_cannot_reuse_a_registered_email_in_another_case(admin_client, 
 
 def test_deactivating_a_doctor_hides_them_and_ends_their_sessions(admin_client, new_client,
                                                                   factory):
-    doctor = factory.doctor(name="Dr. Anil Kapoor", specialty="Urology")
+    doctor = factory.create_doctor(name="Dr. Anil Kapoor", specialty="Urology", hours=())
     doctor_browser = new_client()
     doctor_browser.login(doctor.user.email)
 
@@ -134,8 +134,8 @@ def test_deactivating_a_doctor_hides_them_and_ends_their_sessions(admin_client, 
 
 
 def test_the_admin_list_keeps_deactivated_doctors_with_their_status(admin_client, factory):
-    active = factory.doctor(name="Dr. Still Here")
-    gone = factory.doctor(name="Dr. Gone Away")
+    active = factory.create_doctor(name="Dr. Still Here", hours=())
+    gone = factory.create_doctor(name="Dr. Gone Away", hours=())
     admin_client.post_form(f"/admin/doctors/{gone.id}/active", {"active": "0"})
 
     body = page_text(admin_client.get("/admin/doctors"))
@@ -147,7 +147,7 @@ def test_the_admin_list_keeps_deactivated_doctors_with_their_status(admin_client
 
 
 def test_reactivating_a_doctor_brings_them_back(admin_client, new_client, factory):
-    doctor = factory.doctor(name="Dr. Back Again")
+    doctor = factory.create_doctor(name="Dr. Back Again", hours=())
     admin_client.post_form(f"/admin/doctors/{doctor.id}/active", {"active": "0"})
 
     response = admin_client.post_form(f"/admin/doctors/{doctor.id}/active", {"active": "1"})
@@ -167,8 +167,8 @@ def test_deactivating_an_unknown_doctor_is_404(admin_client):
 
 
 def test_the_admin_list_searches_and_answers_htmx_with_the_table_only(admin_client, factory):
-    factory.doctor(name="Dr. Findable One")
-    factory.doctor(name="Dr. Someone Else")
+    factory.create_doctor(name="Dr. Findable One", hours=())
+    factory.create_doctor(name="Dr. Someone Else", hours=())
 
     response = admin_client.get("/admin/doctors?q=findable", headers={"HX-Request": "true"})
 
@@ -234,7 +234,7 @@ def test_the_cli_refuses_a_doctor_without_any_fee(runner, app_ctx):
 
 
 def test_the_cli_refuses_a_duplicate_email(runner, factory):
-    factory.patient(email="ravi.menon@example.com")
+    factory.create_patient(email="ravi.menon@example.com")
 
     result = runner.invoke(args=CLI_DOCTOR)
 
@@ -244,7 +244,7 @@ def test_the_cli_refuses_a_duplicate_email(runner, factory):
 
 
 def test_the_cli_deactivates_and_reactivates_a_doctor(runner, factory):
-    doctor = factory.doctor(name="Dr. Cli Target", email="cli.target@example.com")
+    doctor = factory.create_doctor(name="Dr. Cli Target", email="cli.target@example.com", hours=())
 
     off = runner.invoke(args=["deactivate-doctor", "CLI.Target@example.com"])
     assert off.exit_code == 0, off.output
@@ -257,7 +257,7 @@ def test_the_cli_deactivates_and_reactivates_a_doctor(runner, factory):
 
 
 def test_the_cli_refuses_to_deactivate_an_unknown_doctor(runner, factory):
-    patient = factory.patient()
+    patient = factory.create_patient()
 
     unknown = runner.invoke(args=["deactivate-doctor", "nobody@example.com"])
     not_a_doctor = runner.invoke(args=["deactivate-doctor", patient.email])

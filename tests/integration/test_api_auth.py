@@ -61,7 +61,7 @@ def test_api_registration_names_the_invalid_field_and_writes_nothing(client, app
 
 
 def test_api_registration_refuses_a_registered_email_in_another_case(client, factory):
-    factory.patient(email="kiran.das@example.com")
+    factory.create_patient(email="kiran.das@example.com")
 
     response = client.post("/api/v1/auth/register",
                            json={**REGISTRATION, "email": "KIRAN.DAS@example.COM"})
@@ -103,7 +103,7 @@ def test_a_body_that_is_not_a_json_object_gets_400(client, data, content_type):
 
 
 def test_a_token_for_email_and_password_authenticates_me(client, factory):
-    patient = factory.patient(name="Nila Shah", timezone="Asia/Dubai")
+    patient = factory.create_patient(name="Nila Shah", timezone="Asia/Dubai")
 
     response = client.post("/api/v1/auth/token",
                            json={"email": patient.email.upper(), "password": PASSWORD})
@@ -122,7 +122,7 @@ def test_a_token_for_email_and_password_authenticates_me(client, factory):
 
 @pytest.mark.parametrize("mistake", ["wrong password", "unknown email"])
 def test_wrong_credentials_get_401_problem_json(client, factory, mistake):
-    patient = factory.patient()
+    patient = factory.create_patient()
     email = patient.email if mistake == "wrong password" else "nobody@example.com"
 
     response = client.post("/api/v1/auth/token", json={"email": email, "password": "nope-nope-1"})
@@ -134,7 +134,7 @@ def test_wrong_credentials_get_401_problem_json(client, factory, mistake):
 
 
 def test_the_token_endpoint_rejects_unknown_fields_by_name(client, factory):
-    patient = factory.patient()
+    patient = factory.create_patient()
 
     response = client.post("/api/v1/auth/token",
                            json={"email": patient.email, "password": PASSWORD, "scope": "admin"})
@@ -160,7 +160,7 @@ def test_a_malformed_or_forged_token_gets_401_problem_json(client, header):
 def test_a_token_signed_with_another_key_is_refused(client, factory, app):
     from itsdangerous import URLSafeTimedSerializer
 
-    patient = factory.patient()
+    patient = factory.create_patient()
     forged = URLSafeTimedSerializer("another-key", salt="api-token").dumps(
         {"uid": str(patient.id), "ver": 1})
 
@@ -171,7 +171,7 @@ def test_a_token_signed_with_another_key_is_refused(client, factory, app):
 
 
 def test_a_token_expires_after_a_day(client, factory, frozen_clock):
-    patient = factory.patient()
+    patient = factory.create_patient()
     frozen_clock.freeze(datetime(2026, 5, 4, 8, 0, tzinfo=UTC))
     token = client.api_token(patient.email)
 
@@ -186,7 +186,7 @@ def test_a_token_expires_after_a_day(client, factory, frozen_clock):
 
 
 def test_a_token_is_revoked_when_the_user_logs_out_in_the_browser(client, new_client, factory):
-    patient = factory.patient()
+    patient = factory.create_patient()
     token = client.api_token(patient.email)
     browser = new_client()
     browser.login(patient.email)
@@ -199,7 +199,7 @@ def test_a_token_is_revoked_when_the_user_logs_out_in_the_browser(client, new_cl
 
 
 def test_a_token_of_a_deactivated_account_is_refused(client, factory):
-    patient = factory.patient()
+    patient = factory.create_patient()
     token = client.api_token(patient.email)
     patient.active = False
     db.session.commit()
@@ -209,7 +209,7 @@ def test_a_token_of_a_deactivated_account_is_refused(client, factory):
 
 def test_a_bearer_token_names_the_caller_even_beside_a_session_cookie(client, new_client,
                                                                        factory):
-    patient, admin = factory.patient(), factory.admin()
+    patient, admin = factory.create_patient(), factory.create_admin()
     token = new_client().api_token(admin.email)
     client.login(patient.email)
 
@@ -219,7 +219,7 @@ def test_a_bearer_token_names_the_caller_even_beside_a_session_cookie(client, ne
 
 
 def test_me_works_with_the_browser_session_too(client, factory):
-    patient = factory.patient()
+    patient = factory.create_patient()
     client.login(patient.email)
 
     response = client.get("/api/v1/me")
@@ -229,7 +229,7 @@ def test_me_works_with_the_browser_session_too(client, factory):
 
 
 def test_the_token_endpoint_is_rate_limited_with_problem_json(client, factory):
-    patient = factory.patient()
+    patient = factory.create_patient()
     attempt = {"email": patient.email, "password": "wrong-guess-1"}
     statuses = [client.post("/api/v1/auth/token", json=attempt).status_code for _ in range(10)]
 

@@ -2,41 +2,32 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
 from portal.appointments import service
-from portal.availability import service as availability
 from portal.extensions import db
-
-MONDAY = datetime(2026, 12, 7, 0, 30, tzinfo=UTC)
+from tests.factories import MONDAY_MORNING
 
 
 @pytest.fixture
 def world(factory, frozen_clock, client):
     """A doctor with slots, another doctor, two patients, an admin, and their tokens."""
-    frozen_clock.freeze(MONDAY)
-    doctor = factory.doctor(fee_video_paise=50_000, fee_in_person_paise=0)
-    other_doctor = factory.doctor()
-    doctor.booking_window_days = 8  # a short window keeps each test fast
-    availability.set_weekly_schedule(doctor, [
-        availability.RangeInput(d, time(9), time(12), "IN_PERSON", 30) for d in range(5)
-    ] + [availability.RangeInput(d, time(17), time(19), "VIDEO", 30) for d in range(5)],
-        date(2026, 12, 7))
+    frozen_clock.freeze(MONDAY_MORNING)
+    doctor = factory.create_doctor(fee_video_paise=50_000, fee_in_person_paise=0)
+    other_doctor = factory.create_doctor(hours=())
     people = {
-        "patient": factory.patient(),
-        "other_patient": factory.patient(),
+        "patient": factory.create_patient(),
+        "other_patient": factory.create_patient(),
         "doctor": doctor.user,
         "other_doctor": other_doctor.user,
-        "admin": factory.admin(),
+        "admin": factory.create_admin(),
     }
     tokens = {role: client.api_token(user.email) for role, user in people.items()}
-    free = availability.free_slots(doctor, MONDAY, MONDAY + timedelta(days=7))
-    in_person = [s for s in free if s.consultation_type == "IN_PERSON"]
-    video = [s for s in free if s.consultation_type == "VIDEO"]
-    return {"doctor": doctor, "other_doctor": other_doctor, "people": people,
-            "tokens": tokens, "in_person": in_person, "video": video}
+    return {"doctor": doctor, "other_doctor": other_doctor, "people": people, "tokens": tokens,
+            "in_person": factory.free_slots(doctor, "IN_PERSON"),
+            "video": factory.free_slots(doctor, "VIDEO")}
 
 
 def call(client, world, role, method, url, json=None, headers=None):
@@ -51,7 +42,7 @@ def test_a_patient_reserves_and_sees_the_hold(client, world):
     assert response.status_code == 201, response.get_json()
     body = response.get_json()
     assert body["status"] == "RESERVED"
-    assert datetime.fromisoformat(body["reserved_until"]) == MONDAY + timedelta(minutes=5)
+    assert datetime.fromisoformat(body["reserved_until"]) == MONDAY_MORNING + timedelta(minutes=5)
     assert body["fee"] == {"amount": 0, "currency": "INR"}
     assert body["start"].endswith("Z")  # ISO 8601 with an explicit offset (UTC)
     assert body["reason_for_visit"] == "Cough for a week"

@@ -16,16 +16,9 @@ from portal.availability.models import AvailableSlot, SlotStatus
 from portal.availability.slots import ScheduleError
 from portal.exceptions import Conflict
 from portal.extensions import db
+from tests.factories import MONDAY_MORNING, weekly_hours
 
 IST = ZoneInfo("Asia/Kolkata")
-# Monday 2026-12-07, 06:00 IST (00:30 UTC)
-MONDAY_MORNING = datetime(2026, 12, 7, 0, 30, tzinfo=UTC)
-
-
-def weekdays(start: str, end: str, kind: str = "IN_PERSON", minutes: int = 30, days=range(5)):
-    h1, m1 = map(int, start.split(":"))
-    h2, m2 = map(int, end.split(":"))
-    return [service.RangeInput(d, time(h1, m1), time(h2, m2), kind, minutes) for d in days]
 
 
 def all_slots(doctor) -> list[AvailableSlot]:
@@ -35,12 +28,13 @@ def all_slots(doctor) -> list[AvailableSlot]:
 
 @pytest.fixture
 def doctor(factory, frozen_clock):
+    """A doctor without hours yet, booking 30 days ahead (the tests set the hours)."""
     frozen_clock.freeze(MONDAY_MORNING)
-    return factory.doctor(timezone="Asia/Kolkata")
+    return factory.create_doctor(timezone="Asia/Kolkata", hours=(), booking_window_days=30)
 
 
 def test_weekly_hours_fill_the_rolling_window_in_utc(doctor):
-    report = service.set_weekly_schedule(doctor, weekdays("09:00", "13:00"), date(2026, 12, 7))
+    report = service.set_weekly_schedule(doctor, weekly_hours("09:00", "13:00"), date(2026, 12, 7))
     slots = all_slots(doctor)
     # 30 days from Monday 7 Dec: weekdays 7 Dec .. 5 Jan = 22 days x 8 slots
     assert report.created == len(slots) == 22 * 8
@@ -49,7 +43,7 @@ def test_weekly_hours_fill_the_rolling_window_in_utc(doctor):
 
 
 def test_regeneration_is_idempotent(doctor):
-    service.set_weekly_schedule(doctor, weekdays("09:00", "13:00"), date(2026, 12, 7))
+    service.set_weekly_schedule(doctor, weekly_hours("09:00", "13:00"), date(2026, 12, 7))
     before = {(s.id, s.start_at) for s in all_slots(doctor)}
     report = service.regenerate_doctor(doctor)
     assert (report.created, report.removed) == (0, 0)
@@ -59,14 +53,14 @@ def test_regeneration_is_idempotent(doctor):
 
 def test_no_slot_starts_within_the_minimum_notice(doctor, frozen_clock):
     frozen_clock.freeze(datetime(2026, 12, 7, 4, 0, tzinfo=UTC))  # 09:30 IST
-    service.set_weekly_schedule(doctor, weekdays("09:00", "13:00"), date(2026, 12, 7))
+    service.set_weekly_schedule(doctor, weekly_hours("09:00", "13:00"), date(2026, 12, 7))
     first = all_slots(doctor)[0]
     assert first.start_at == datetime(2026, 12, 7, 6, 0, tzinfo=UTC)  # 11:30 IST, 2 h later
 
 
 def test_a_schedule_from_next_month_leaves_this_month_alone(doctor):
-    service.set_weekly_schedule(doctor, weekdays("09:00", "13:00"), date(2026, 12, 7))
-    service.set_weekly_schedule(doctor, weekdays("14:00", "16:00"), date(2027, 1, 1))
+    service.set_weekly_schedule(doctor, weekly_hours("09:00", "13:00"), date(2026, 12, 7))
+    service.set_weekly_schedule(doctor, weekly_hours("14:00", "16:00"), date(2027, 1, 1))
     december = [s for s in all_slots(doctor) if s.start_at < datetime(2026, 12, 31, tzinfo=UTC)]
     january = [s for s in all_slots(doctor) if s.start_at >= datetime(2027, 1, 1, tzinfo=UTC)]
     assert december
@@ -79,12 +73,12 @@ def test_a_schedule_from_next_month_leaves_this_month_alone(doctor):
 
 
 def test_regeneration_never_touches_a_booked_slot_and_reports_it(doctor):
-    service.set_weekly_schedule(doctor, weekdays("09:00", "13:00"), date(2026, 12, 7))
+    service.set_weekly_schedule(doctor, weekly_hours("09:00", "13:00"), date(2026, 12, 7))
     booked = all_slots(doctor)[3]  # Monday 10:30 IST
     booked.status = SlotStatus.BOOKED.value
     db.session.commit()
 
-    report = service.set_weekly_schedule(doctor, weekdays("14:00", "17:00"), date(2026, 12, 7))
+    report = service.set_weekly_schedule(doctor, weekly_hours("14:00", "17:00"), date(2026, 12, 7))
 
     db.session.refresh(booked)
     assert booked.status == SlotStatus.BOOKED.value
@@ -95,12 +89,12 @@ def test_regeneration_never_touches_a_booked_slot_and_reports_it(doctor):
 
 
 def test_a_new_grid_never_offers_a_free_slot_overlapping_a_booked_one(doctor):
-    service.set_weekly_schedule(doctor, weekdays("09:00", "13:00"), date(2026, 12, 7))
+    service.set_weekly_schedule(doctor, weekly_hours("09:00", "13:00"), date(2026, 12, 7))
     booked = all_slots(doctor)[1]  # 09:30-10:00 IST
     booked.status = SlotStatus.BOOKED.value
     db.session.commit()
 
-    service.set_weekly_schedule(doctor, weekdays("09:00", "12:00", minutes=45),
+    service.set_weekly_schedule(doctor, weekly_hours("09:00", "12:00", minutes=45),
                                 date(2026, 12, 7))
 
     slots = all_slots(doctor)
@@ -110,7 +104,7 @@ def test_a_new_grid_never_offers_a_free_slot_overlapping_a_booked_one(doctor):
 
 
 def test_a_day_off_removes_that_days_slots_and_removing_it_brings_them_back(doctor):
-    service.set_weekly_schedule(doctor, weekdays("09:00", "13:00"), date(2026, 12, 7))
+    service.set_weekly_schedule(doctor, weekly_hours("09:00", "13:00"), date(2026, 12, 7))
     override, report = service.add_override(doctor, service.OverrideInput(
         date(2026, 12, 8), date(2026, 12, 9), "OFF", reason="Conference"))
     assert report.removed == 16
@@ -124,7 +118,7 @@ def test_a_day_off_removes_that_days_slots_and_removing_it_brings_them_back(doct
 
 
 def test_custom_hours_replace_the_weekly_hours_on_that_date(doctor):
-    service.set_weekly_schedule(doctor, weekdays("09:00", "13:00"), date(2026, 12, 7))
+    service.set_weekly_schedule(doctor, weekly_hours("09:00", "13:00"), date(2026, 12, 7))
     service.add_override(doctor, service.OverrideInput(
         date(2026, 12, 12), date(2026, 12, 12), "CUSTOM", reason="Saturday clinic",
         start=time(10), end=time(11), consultation_type="VIDEO", slot_minutes=30))
@@ -142,7 +136,7 @@ def test_an_override_in_the_past_is_refused(doctor):
 
 
 def test_blocking_removes_free_slots_and_unblocking_restores_them(doctor):
-    service.set_weekly_schedule(doctor, weekdays("09:00", "13:00"), date(2026, 12, 7))
+    service.set_weekly_schedule(doctor, weekly_hours("09:00", "13:00"), date(2026, 12, 7))
     target = all_slots(doctor)[2]
     block = service.block_interval(doctor, target.start_at, target.end_at, "Surgery")
     assert target.start_at not in {s.start_at for s in all_slots(doctor)}
@@ -152,7 +146,7 @@ def test_blocking_removes_free_slots_and_unblocking_restores_them(doctor):
 
 
 def test_a_block_over_a_booked_slot_is_refused(doctor):
-    service.set_weekly_schedule(doctor, weekdays("09:00", "13:00"), date(2026, 12, 7))
+    service.set_weekly_schedule(doctor, weekly_hours("09:00", "13:00"), date(2026, 12, 7))
     booked = all_slots(doctor)[0]
     booked.status = SlotStatus.BOOKED.value
     db.session.commit()
@@ -163,7 +157,7 @@ def test_a_block_over_a_booked_slot_is_refused(doctor):
 
 
 def test_a_lapsed_hold_is_listed_as_free_and_a_live_one_is_not(doctor, frozen_clock):
-    service.set_weekly_schedule(doctor, weekdays("09:00", "13:00"), date(2026, 12, 7))
+    service.set_weekly_schedule(doctor, weekly_hours("09:00", "13:00"), date(2026, 12, 7))
     live, lapsed = all_slots(doctor)[:2]
     db.session.execute(update(AvailableSlot).where(AvailableSlot.id == live.id).values(
         status="HELD", held_until=MONDAY_MORNING + timedelta(minutes=5)))
@@ -180,7 +174,7 @@ def test_the_daily_job_extends_every_window_through_a_real_worker(app, doctor, f
                                                                    redis_url):
     from portal.queue import AppWorker, redis_connection
 
-    service.set_weekly_schedule(doctor, weekdays("09:00", "13:00"), date(2026, 12, 7))
+    service.set_weekly_schedule(doctor, weekly_hours("09:00", "13:00"), date(2026, 12, 7))
     last_before = all_slots(doctor)[-1].start_at
     frozen_clock.advance(timedelta(days=1))
 
@@ -209,7 +203,7 @@ def test_the_cron_configuration_registers_the_daily_extension(redis_url):
 
 
 def test_the_cli_regenerates_with_a_summary(runner, doctor):
-    service.set_weekly_schedule(doctor, weekdays("09:00", "13:00"), date(2026, 12, 7))
+    service.set_weekly_schedule(doctor, weekly_hours("09:00", "13:00"), date(2026, 12, 7))
     db.session.execute(AvailableSlot.__table__.delete())
     db.session.commit()
     result = runner.invoke(args=["regenerate-slots"])
@@ -221,7 +215,7 @@ def test_the_database_refuses_two_overlapping_slots_of_one_doctor(doctor):
     if db.engine.dialect.name != "postgresql":
         pytest.skip("exclusion constraints exist only on PostgreSQL; SQLite relies on the "
                     "unique start index and the generator")
-    service.set_weekly_schedule(doctor, weekdays("09:00", "10:00"), date(2026, 12, 7))
+    service.set_weekly_schedule(doctor, weekly_hours("09:00", "10:00"), date(2026, 12, 7))
     first = all_slots(doctor)[0]
     db.session.add(AvailableSlot(doctor_id=doctor.id, start_at=first.start_at + timedelta(
         minutes=10), end_at=first.end_at + timedelta(minutes=10), consultation_type="VIDEO"))

@@ -21,9 +21,8 @@ from portal.availability.models import (
     SlotStatus,
 )
 from portal.extensions import db
+from tests.factories import JAN_6_2025, JAN_6_2025_START
 
-MONDAY = date(2025, 1, 6)
-FROZEN = datetime(2025, 1, 6, 0, 0, tzinfo=UTC)  # Monday 05:30 in Asia/Kolkata
 IST_OFFSET = timedelta(hours=5, minutes=30)
 HTMX = {"HX-Request": "true"}
 
@@ -31,10 +30,6 @@ HTMX = {"HX-Request": "true"}
 def ist(day: date, hh: int, mm: int = 0) -> datetime:
     """A wall time in Kolkata as the UTC instant the database stores."""
     return datetime.combine(day, time(hh, mm), tzinfo=UTC) - IST_OFFSET
-
-
-def weekdays(start: time, end: time, kind: str = "VIDEO", minutes: int = 30):
-    return [service.RangeInput(day, start, end, kind, minutes) for day in range(5)]
 
 
 def slot_at(doctor, start_utc: datetime) -> AvailableSlot | None:
@@ -74,12 +69,12 @@ def squash(html: str) -> str:
 
 @pytest.fixture
 def asha(factory, frozen_clock):
-    frozen_clock.freeze(FROZEN)
-    doctor = factory.doctor(name="Dr. Asha Rao", email="asha@example.com",
-                            timezone="Asia/Kolkata", fee_video_paise=50_000,
-                            fee_in_person_paise=80_000, slot_minutes=30)
-    service.set_weekly_schedule(doctor, weekdays(time(9), time(12)), MONDAY)
-    return doctor
+    frozen_clock.freeze(JAN_6_2025_START)
+    return factory.create_doctor(name="Dr. Asha Rao", email="asha@example.com",
+                                 timezone="Asia/Kolkata", fee_video_paise=50_000,
+                                 fee_in_person_paise=80_000, slot_minutes=30,
+                                 hours=factory.weekly_hours("09:00", "12:00", "VIDEO"),
+                                 booking_window_days=30)
 
 
 @pytest.fixture
@@ -90,9 +85,9 @@ def as_asha(client, asha):
 
 def hold_and_book(doctor) -> tuple[AvailableSlot, AvailableSlot]:
     """Tuesday 09:00 held by a patient paying now, Tuesday 10:00 booked."""
-    held = slot_at(doctor, ist(MONDAY + timedelta(days=1), 9))
-    booked = slot_at(doctor, ist(MONDAY + timedelta(days=1), 10))
-    held.status, held.held_until = SlotStatus.HELD.value, FROZEN + timedelta(minutes=5)
+    held = slot_at(doctor, ist(JAN_6_2025 + timedelta(days=1), 9))
+    booked = slot_at(doctor, ist(JAN_6_2025 + timedelta(days=1), 10))
+    held.status, held.held_until = SlotStatus.HELD.value, JAN_6_2025_START + timedelta(minutes=5)
     booked.status = SlotStatus.BOOKED.value
     db.session.commit()
     return held, booked
@@ -103,8 +98,8 @@ def hold_and_book(doctor) -> tuple[AvailableSlot, AvailableSlot]:
 
 def test_the_calendar_shows_free_held_booked_and_blocked_times_each_labelled(as_asha, asha):
     held, booked = hold_and_book(asha)
-    service.block_interval(asha, ist(MONDAY + timedelta(days=2), 11),
-                           ist(MONDAY + timedelta(days=2), 11, 30), "Staff meeting")
+    service.block_interval(asha, ist(JAN_6_2025 + timedelta(days=2), 11),
+                           ist(JAN_6_2025 + timedelta(days=2), 11, 30), "Staff meeting")
 
     response = as_asha.get("/practice/calendar?week=2025-01-08")
 
@@ -145,16 +140,16 @@ def test_week_navigation_links_work_with_and_without_htmx(as_asha):
 
 
 def test_clicking_a_free_slot_blocks_it(as_asha, asha):
-    target_id = slot_at(asha, ist(MONDAY, 10)).id
+    target_id = slot_at(asha, ist(JAN_6_2025, 10)).id
 
     response = as_asha.post_form(f"/practice/slots/{target_id}/block",
                                  {"week": "2025-01-06", "day": "2025-01-06"})
 
     assert response.status_code == 302
     assert response.headers["Location"] == "/practice/calendar?week=2025-01-06&day=2025-01-06"
-    assert slot_at(asha, ist(MONDAY, 10)) is None
+    assert slot_at(asha, ist(JAN_6_2025, 10)) is None
     block = db.session.scalar(select(BlockedSlot).where(BlockedSlot.doctor_id == asha.id))
-    assert (block.start_at, block.end_at) == (ist(MONDAY, 10), ist(MONDAY, 10, 30))
+    assert (block.start_at, block.end_at) == (ist(JAN_6_2025, 10), ist(JAN_6_2025, 10, 30))
     page = text_of(as_asha.get(response.headers["Location"]))
     assert "Blocked Monday 6 January 2025, 10:00." in page
     assert f'action="/practice/slots/{target_id}/block"' not in page
@@ -162,7 +157,7 @@ def test_clicking_a_free_slot_blocks_it(as_asha, asha):
 
 
 def test_blocking_with_htmx_returns_the_updated_grid(as_asha, asha):
-    target_id = slot_at(asha, ist(MONDAY, 10)).id
+    target_id = slot_at(asha, ist(JAN_6_2025, 10)).id
 
     response = as_asha.post_form(f"/practice/slots/{target_id}/block",
                                  {"week": "2025-01-06", "day": "2025-01-06"}, headers=HTMX)
@@ -177,13 +172,13 @@ def test_blocking_with_htmx_returns_the_updated_grid(as_asha, asha):
 
 
 def test_clicking_a_blocked_time_unblocks_it_and_the_free_slot_returns(as_asha, asha):
-    block_id = service.block_interval(asha, ist(MONDAY, 10), ist(MONDAY, 10, 30)).id
-    assert slot_at(asha, ist(MONDAY, 10)) is None
+    block_id = service.block_interval(asha, ist(JAN_6_2025, 10), ist(JAN_6_2025, 10, 30)).id
+    assert slot_at(asha, ist(JAN_6_2025, 10)) is None
 
     response = as_asha.post_form(f"/practice/blocks/{block_id}/unblock", headers=HTMX)
 
     assert response.status_code == 200
-    restored = slot_at(asha, ist(MONDAY, 10))
+    restored = slot_at(asha, ist(JAN_6_2025, 10))
     assert restored is not None
     assert restored.status == SlotStatus.FREE
     page = text_of(response)
@@ -193,7 +188,7 @@ def test_clicking_a_blocked_time_unblocks_it_and_the_free_slot_returns(as_asha, 
 
 
 def test_blocking_a_slot_a_patient_took_meanwhile_is_refused_with_the_grid(as_asha, asha):
-    target = slot_at(asha, ist(MONDAY, 11))
+    target = slot_at(asha, ist(JAN_6_2025, 11))
     target_id = target.id
     target.status = SlotStatus.BOOKED.value
     db.session.commit()
@@ -281,8 +276,8 @@ def test_saving_weekly_hours_regenerates_slots_and_lists_booked_ones_now_outside
     assert "Monday 14:00–16:00, In person, 30 min" in text
     assert "Tuesday 09:00–09:30, Video, 30 min; 14:00–15:00, Video, 20 min + 10 min break" in text
     assert "Wednesday Closed" in text
-    assert slot_at(asha, ist(MONDAY, 14)).consultation_type == "IN_PERSON"
-    assert slot_at(asha, ist(MONDAY, 9)) is None
+    assert slot_at(asha, ist(JAN_6_2025, 14)).consultation_type == "IN_PERSON"
+    assert slot_at(asha, ist(JAN_6_2025, 9)) is None
     # The conflicts are shown once, after the save.
     assert "now outside your hours" not in text_of(as_asha.get("/practice/hours"))
 
@@ -467,26 +462,26 @@ def test_a_visitor_is_sent_to_log_in(client, asha, url):
 
 @pytest.mark.parametrize("url", ["/practice/calendar", "/practice/hours", "/practice/overrides"])
 def test_a_patient_is_refused(client, factory, asha, url):
-    factory.patient(email="pat@example.com")
+    factory.create_patient(email="pat@example.com")
     client.login("pat@example.com")
 
     assert client.get(url).status_code == 403
 
 
 def test_a_patient_cannot_block_a_slot(client, factory, asha):
-    factory.patient(email="pat@example.com")
+    factory.create_patient(email="pat@example.com")
     client.login("pat@example.com")
-    target = slot_at(asha, ist(MONDAY, 10))
+    target = slot_at(asha, ist(JAN_6_2025, 10))
 
     assert client.post_form(f"/practice/slots/{target.id}/block").status_code == 403
-    assert slot_at(asha, ist(MONDAY, 10)) is not None
+    assert slot_at(asha, ist(JAN_6_2025, 10)) is not None
 
 
 def test_another_doctor_cannot_touch_this_doctors_slots_blocks_or_overrides(client, factory, asha):
-    factory.doctor(email="other@example.com")
+    factory.create_doctor(email="other@example.com", hours=())
     client.login("other@example.com")
-    target = slot_at(asha, ist(MONDAY, 10))
-    block = service.block_interval(asha, ist(MONDAY, 11), ist(MONDAY, 11, 30))
+    target = slot_at(asha, ist(JAN_6_2025, 10))
+    block = service.block_interval(asha, ist(JAN_6_2025, 11), ist(JAN_6_2025, 11, 30))
     override, _ = service.add_override(asha, service.OverrideInput(
         date(2025, 1, 8), date(2025, 1, 8), "OFF"))
 
@@ -495,13 +490,13 @@ def test_another_doctor_cannot_touch_this_doctors_slots_blocks_or_overrides(clie
     assert client.get(f"/practice/slots/{target.id}").status_code == 404
     assert client.post_form(f"/practice/overrides/{override.id}/delete").status_code == 404
     assert client.get(f"/practice/calendar?doctor={asha.id}").status_code == 404
-    assert slot_at(asha, ist(MONDAY, 10)) is not None
+    assert slot_at(asha, ist(JAN_6_2025, 10)) is not None
     assert still_there(BlockedSlot, block.id)
     assert still_there(AvailabilityOverride, override.id)
 
 
 def test_an_admin_views_a_doctors_calendar_with_the_doctor_named(client, factory, asha):
-    factory.admin(email="admin@example.com")
+    factory.create_admin(email="admin@example.com")
     client.login("admin@example.com")
 
     response = client.get(f"/practice/calendar?doctor={asha.id}&week=2025-01-06")
@@ -537,9 +532,9 @@ def test_the_dashboard_links_the_schedule_pages(as_asha):
 def test_a_patient_in_new_york_sees_9am_kolkata_on_the_evening_before(
         client, factory, frozen_clock, frozen, first_day, first_time, heading):
     frozen_clock.freeze(frozen)
-    doctor = factory.doctor(name="Dr. Asha Rao", timezone="Asia/Kolkata")
-    service.set_weekly_schedule(doctor, weekdays(time(9), time(12)), frozen.date())
-    factory.patient(email="ny@example.com", timezone="America/New_York")
+    doctor = factory.create_doctor(name="Dr. Asha Rao", timezone="Asia/Kolkata",
+                                   hours=factory.weekly_hours("09:00", "12:00", "VIDEO"))
+    factory.create_patient(email="ny@example.com", timezone="America/New_York")
     client.login("ny@example.com")
 
     page = text_of(client.get(f"/doctors/{doctor.id}"))
@@ -557,8 +552,8 @@ def test_a_patient_in_new_york_sees_9am_kolkata_on_the_evening_before(
 
 def test_the_picker_groups_a_day_and_leaves_out_taken_and_blocked_times(client, asha):
     hold_and_book(asha)  # Tuesday 09:00 held, 10:00 booked (Kolkata)
-    service.block_interval(asha, ist(MONDAY + timedelta(days=1), 11),
-                           ist(MONDAY + timedelta(days=1), 11, 30))
+    service.block_interval(asha, ist(JAN_6_2025 + timedelta(days=1), 11),
+                           ist(JAN_6_2025 + timedelta(days=1), 11, 30))
     client.set_cookie("tz", "Asia/Kolkata")
 
     response = client.get(f"/doctors/{asha.id}?day=2025-01-07")
@@ -591,8 +586,8 @@ def test_choosing_a_day_with_htmx_returns_only_the_picker(client, asha):
 
 
 def test_no_free_times_in_two_weeks_shows_an_empty_state(client, factory, frozen_clock):
-    frozen_clock.freeze(FROZEN)
-    doctor = factory.doctor()
+    frozen_clock.freeze(JAN_6_2025_START)
+    doctor = factory.create_doctor(hours=())
 
     text = squash(text_of(client.get(f"/doctors/{doctor.id}")))
 

@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
@@ -34,7 +34,6 @@ from sqlalchemy.orm import aliased
 
 from portal.appointments import service as appointments
 from portal.appointments.models import ACTIVE_STATUSES, Appointment, AppointmentStatusHistory
-from portal.availability import service as availability
 from portal.availability.models import AvailableSlot, SlotStatus
 from portal.errors import PROBLEM_JSON
 from portal.events import OutboxEvent
@@ -181,7 +180,8 @@ class Outcome:
 def patients_with_tokens(arena: Arena, count: int) -> list[Client]:
     """`count` new patients, each logged in through the API on a session of its own."""
     with arena.context():
-        accounts = [(str(p.id), p.email) for p in (factories.patient() for _ in range(count))]
+        accounts = [(str(p.id), p.email)
+                    for p in (factories.create_patient() for _ in range(count))]
 
     def log_in(account: tuple[str, str]) -> Client:
         patient_id, email = account
@@ -284,10 +284,8 @@ def double_bookings() -> tuple[int, int]:
 def doctor_with_slots(arena: Arena, count: int) -> list[str]:
     """A doctor open every day 08:00-20:00 (Kolkata); the ids of their first `count` slots."""
     with arena.context():
-        doctor = factories.doctor()
-        availability.set_weekly_schedule(
-            doctor, [availability.RangeInput(day, time(8), time(20), "IN_PERSON", 30)
-                     for day in range(7)], availability.local_today(doctor))
+        doctor = factories.create_doctor(hours=factories.weekly_hours(
+            "08:00", "20:00", "IN_PERSON", days=factories.EVERY_DAY))
         slot_ids = list(db.session.scalars(
             select(AvailableSlot.id).where(AvailableSlot.doctor_id == doctor.id,
                                            AvailableSlot.status == SlotStatus.FREE.value)
@@ -378,7 +376,7 @@ def test_a_lapsed_hold_goes_to_one_of_two_racers(arena, frozen_clock):
     with arena.context():
         previous = {}
         for slot_id in slot_ids:  # a holder per slot: holds per patient are limited
-            holder = factories.patient()
+            holder = factories.create_patient()
             previous[slot_id] = appointments.reserve(holder, uuid.UUID(slot_id)).id
         hold_minutes = arena.app.config["HOLD_MINUTES"]
     challengers = patients_with_tokens(arena, 2 * len(slot_ids))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -14,26 +14,19 @@ from portal.availability.models import AvailableSlot
 from portal.events import OutboxEvent
 from portal.exceptions import NotFound
 from portal.extensions import db
-
-MONDAY = datetime(2026, 12, 7, 0, 30, tzinfo=UTC)  # 06:00 IST
+from tests.factories import MONDAY_MORNING
 
 
 @pytest.fixture
 def doctor(factory, frozen_clock):
-    frozen_clock.freeze(MONDAY)
-    doc = factory.doctor(timezone="Asia/Kolkata", fee_video_paise=50_000,
-                         fee_in_person_paise=0)
-    doc.booking_window_days = 8  # a short window keeps each test fast
-    availability.set_weekly_schedule(doc, [
-        availability.RangeInput(d, time(9), time(12), "IN_PERSON", 30) for d in range(5)
-    ] + [availability.RangeInput(d, time(17), time(19), "VIDEO", 30) for d in range(5)],
-        date(2026, 12, 7))
-    return doc
+    """The clinic's week (free in person 09:00-12:00, ₹500 video 17:00-19:00) for 8 days."""
+    frozen_clock.freeze(MONDAY_MORNING)
+    return factory.create_doctor(fee_video_paise=50_000, fee_in_person_paise=0)
 
 
 @pytest.fixture
 def patient(factory):
-    return factory.patient()
+    return factory.create_patient()
 
 
 def slots(doctor, kind="IN_PERSON") -> list[AvailableSlot]:
@@ -55,11 +48,11 @@ def test_a_hold_lasts_five_minutes_and_the_slot_shows_as_held(doctor, patient):
     slot = slots(doctor)[0]
     appointment = service.reserve(patient, slot.id)
     assert appointment.status == "RESERVED"
-    assert appointment.reserved_until == MONDAY + timedelta(minutes=5)
+    assert appointment.reserved_until == MONDAY_MORNING + timedelta(minutes=5)
     db.session.refresh(slot)
-    assert (slot.status, slot.held_until) == ("HELD", MONDAY + timedelta(minutes=5))
+    assert (slot.status, slot.held_until) == ("HELD", MONDAY_MORNING + timedelta(minutes=5))
     assert slot.id not in {s.id for s in availability.free_slots(
-        doctor, MONDAY, MONDAY + timedelta(days=2))}
+        doctor, MONDAY_MORNING, MONDAY_MORNING + timedelta(days=2))}
     assert statuses(appointment) == [(None, "RESERVED")]
     assert events(appointment) == ["RESERVED"]
 
@@ -73,7 +66,7 @@ def test_a_taken_slot_is_refused_clearly(doctor, patient, factory):
     slot = slots(doctor)[0]
     service.reserve(patient, slot.id)
     with pytest.raises(service.SlotUnavailable, match="holding this time"):
-        service.reserve(factory.patient(), slot.id)
+        service.reserve(factory.create_patient(), slot.id)
 
 
 def test_a_past_slot_is_refused(doctor, patient, frozen_clock):
@@ -122,9 +115,9 @@ def test_a_lapsed_hold_does_not_block_a_new_reservation_with_no_worker_running(
     frozen_clock.advance(timedelta(minutes=5))
     assert service.effective_status(lapsed) == "EXPIRED"
     assert slot.id in {s.id for s in availability.free_slots(
-        doctor, MONDAY, MONDAY + timedelta(days=2))}
+        doctor, MONDAY_MORNING, MONDAY_MORNING + timedelta(days=2))}
 
-    winner = service.reserve(factory.patient(), slot.id)
+    winner = service.reserve(factory.create_patient(), slot.id)
 
     db.session.refresh(lapsed)
     assert lapsed.status == "EXPIRED"
@@ -188,7 +181,7 @@ def test_a_late_confirmation_fails_when_someone_else_took_the_slot(doctor, patie
     slot = slots(doctor)[0]
     late = service.reserve(patient, slot.id)
     frozen_clock.advance(timedelta(minutes=6))
-    other = service.reserve(factory.patient(), slot.id)
+    other = service.reserve(factory.create_patient(), slot.id)
     with pytest.raises(service.HoldExpired):
         service.confirm(late.id)
     db.session.refresh(late)
@@ -239,12 +232,12 @@ def test_a_doctor_cancellation_refunds_in_full_and_needs_a_reason(doctor, patien
 
 def test_another_patient_cannot_see_or_cancel_an_appointment(doctor, patient, factory):
     appointment = service.reserve(patient, slots(doctor)[0].id)
-    stranger = factory.patient()
+    stranger = factory.create_patient()
     with pytest.raises(NotFound):
         service.get_visible(stranger, appointment.id)
     with pytest.raises(NotFound):
         service.cancel_by_patient(stranger, appointment.id)
-    other_doctor = factory.doctor()
+    other_doctor = factory.create_doctor(hours=())
     with pytest.raises(NotFound):
         service.cancel_by_doctor(other_doctor.user, appointment.id, "no")
 
@@ -263,7 +256,7 @@ def test_rescheduling_moves_the_booking_atomically(doctor, patient):
 def test_rescheduling_to_a_taken_slot_changes_nothing(doctor, patient, factory):
     old_slot, taken = slots(doctor)[6], slots(doctor)[12]
     appointment = service.confirm(service.reserve(patient, old_slot.id).id)
-    service.reserve(factory.patient(), taken.id)
+    service.reserve(factory.create_patient(), taken.id)
     with pytest.raises(service.SlotUnavailable):
         service.reschedule(patient, appointment.id, taken.id)
     db.session.refresh(appointment)
@@ -299,5 +292,5 @@ def test_every_transition_leaves_a_history_row(doctor, patient, frozen_clock):
     rows = db.session.scalars(select(AppointmentStatusHistory).where(
         AppointmentStatusHistory.appointment_id == appointment.id)).all()
     assert len(rows) == 3
-    assert all(row.created_at == MONDAY for row in rows)
+    assert all(row.created_at == MONDAY_MORNING for row in rows)
     assert {row.changed_by_id for row in rows} == {patient.id, None}

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import timedelta
 from html import unescape
 from zoneinfo import ZoneInfo
 
@@ -16,31 +16,24 @@ from portal.appointments import service
 from portal.appointments.models import Appointment
 from portal.availability import service as availability
 from portal.extensions import db
+from tests.factories import MONDAY_MORNING, book
 from tests.integration.support import page_text, reload
 
-MONDAY = datetime(2026, 12, 7, 0, 30, tzinfo=UTC)  # 06:00 in Asia/Kolkata
 HTMX = {"HX-Request": "true"}
 
 
 @pytest.fixture
 def world(factory, frozen_clock):
-    """A doctor (free in-person, ₹500 video) with two weeks of slots, two patients, another
+    """A doctor (free in-person, ₹500 video) with 8 days of slots, two patients, another
     doctor and an admin. The clock stands at Monday 06:00 IST."""
-    frozen_clock.freeze(MONDAY)
-    doctor = factory.doctor(fee_video_paise=50_000, fee_in_person_paise=0)
-    other_doctor = factory.doctor()
-    doctor.booking_window_days = 8  # a short window keeps each test fast
-    availability.set_weekly_schedule(doctor, [
-        availability.RangeInput(d, time(9), time(12), "IN_PERSON", 30) for d in range(5)
-    ] + [availability.RangeInput(d, time(17), time(19), "VIDEO", 30) for d in range(5)],
-        date(2026, 12, 7))
-    free = availability.free_slots(doctor, MONDAY, MONDAY + timedelta(days=8))
+    frozen_clock.freeze(MONDAY_MORNING)
+    doctor = factory.create_doctor(fee_video_paise=50_000, fee_in_person_paise=0)
     return {
-        "doctor": doctor, "other_doctor": other_doctor,
-        "patient": factory.patient(name="Meera Shah"), "other_patient": factory.patient(),
-        "admin": factory.admin(),
-        "in_person": [s for s in free if s.consultation_type == "IN_PERSON"],
-        "video": [s for s in free if s.consultation_type == "VIDEO"],
+        "doctor": doctor, "other_doctor": factory.create_doctor(hours=()),
+        "patient": factory.create_patient(name="Meera Shah"),
+        "other_patient": factory.create_patient(), "admin": factory.create_admin(),
+        "in_person": factory.free_slots(doctor, "IN_PERSON"),
+        "video": factory.free_slots(doctor, "VIDEO"),
     }
 
 
@@ -54,12 +47,6 @@ def appointment_id_from(response) -> uuid.UUID:
     match = re.search(r"/appointments/([0-9a-f-]{36})$", response.headers["Location"])
     assert match, response.headers.get("Location")
     return uuid.UUID(match.group(1))
-
-
-def booked(patient, slot, reason: str = "") -> Appointment:
-    """A confirmed appointment, made through the service (as the payment step would)."""
-    return service.confirm(service.reserve(patient, slot.id, reason=reason).id,
-                           actor_id=patient.id)
 
 
 def is_fragment(response) -> bool:
@@ -259,7 +246,7 @@ def test_releasing_a_hold_frees_the_slot(client, world):
     assert response.headers["Location"] == f"/appointments/{appointment_id}"
     assert "The hold is released" in page_text(client.get(response.headers["Location"]))
     assert world["in_person"][0].id in {s.id for s in availability.free_slots(
-        world["doctor"], MONDAY, MONDAY + timedelta(days=1))}
+        world["doctor"], MONDAY_MORNING, MONDAY_MORNING + timedelta(days=1))}
 
 
 # --- the calendar file -------------------------------------------------------------------------
@@ -267,7 +254,7 @@ def test_releasing_a_hold_frees_the_slot(client, world):
 
 def test_the_ics_file_is_a_valid_event_in_utc(client, world):
     slot = world["video"][0]
-    appointment = booked(world["patient"], slot)
+    appointment = book(world["patient"], slot, confirm=True)
     client.login(world["patient"].email)
     response = client.get(f"/appointments/{appointment.id}.ics")
     assert response.status_code == 200
@@ -291,8 +278,8 @@ def test_the_ics_file_is_a_valid_event_in_utc(client, world):
 
 def test_my_appointments_lists_upcoming_then_past(client, world, frozen_clock):
     first, second = world["in_person"][:2]
-    booked(world["patient"], first)
-    booked(world["patient"], second)
+    book(world["patient"], first, confirm=True)
+    book(world["patient"], second, confirm=True)
     client.login(world["patient"].email)
     upcoming = page_text(client.get("/appointments/"))
     assert upcoming.index("Mon 07 Dec 2026, 09:00") < upcoming.index("Mon 07 Dec 2026, 09:30")
@@ -312,7 +299,7 @@ def test_my_appointments_lists_upcoming_then_past(client, world, frozen_clock):
 
 def test_my_appointments_is_paginated_and_htmx_swaps_only_the_list(client, world):
     for slot in world["in_person"][:12]:
-        booked(world["patient"], slot)
+        book(world["patient"], slot, confirm=True)
     client.login(world["patient"].email)
     first = page_text(client.get("/appointments/"))
     assert first.count('class="appt-item"') == 10
@@ -345,7 +332,8 @@ def test_a_held_appointment_is_listed_with_its_deadline(client, world):
 
 
 def test_cancelling_shows_the_refund_quote_first_then_cancels(client, world):
-    appointment = booked(world["patient"], world["video"][0])  # Mon 17:00 IST, 11 h ahead
+    # Mon 17:00 IST, 11 h ahead
+    appointment = book(world["patient"], world["video"][0], confirm=True)
     client.login(world["patient"].email)
     quote = page_text(client.get(f"/appointments/{appointment.id}/cancel"))
     assert '<strong class="refund-amount">₹250</strong>' in quote
@@ -366,7 +354,7 @@ def test_cancelling_shows_the_refund_quote_first_then_cancels(client, world):
 
 def test_a_started_appointment_cannot_be_cancelled_by_the_patient(client, world,
                                                                   frozen_clock):
-    appointment = booked(world["patient"], world["in_person"][0])
+    appointment = book(world["patient"], world["in_person"][0], confirm=True)
     frozen_clock.freeze(appointment.start_at + timedelta(minutes=5))
     client.login(world["patient"].email)
     page = page_text(client.get(f"/appointments/{appointment.id}/cancel"))
@@ -382,7 +370,7 @@ def test_a_started_appointment_cannot_be_cancelled_by_the_patient(client, world,
 
 def test_rescheduling_offers_free_times_of_the_same_kind_and_moves_the_booking(client, world):
     old, new = world["in_person"][6], world["in_person"][13]  # Tuesday 09:00, Wednesday 09:30
-    appointment = booked(world["patient"], old)
+    appointment = book(world["patient"], old, confirm=True)
     client.login(world["patient"].email)
     picker = page_text(client.get(f"/appointments/{appointment.id}/reschedule"))
     assert "<legend>Monday 7 December</legend>" in picker
@@ -400,7 +388,7 @@ def test_rescheduling_offers_free_times_of_the_same_kind_and_moves_the_booking(c
 
 
 def test_reschedule_in_a_dialog_for_htmx_and_errors_shown_in_it(client, world):
-    appointment = booked(world["patient"], world["in_person"][6])
+    appointment = book(world["patient"], world["in_person"][6], confirm=True)
     taken = world["in_person"][7]
     service.reserve(world["other_patient"], taken.id)
     client.login(world["patient"].email)
@@ -419,7 +407,8 @@ def test_reschedule_in_a_dialog_for_htmx_and_errors_shown_in_it(client, world):
 
 
 def test_rescheduling_close_to_the_start_is_refused_with_the_reason(client, world):
-    appointment = booked(world["patient"], world["in_person"][0])  # 3 hours ahead
+    appointment = book(world["patient"], world["in_person"][0],  # 3 hours ahead
+                       confirm=True)
     client.login(world["patient"].email)
     assert "Reschedule</a>" not in page_text(client.get(f"/appointments/{appointment.id}"))
     page = page_text(client.get(f"/appointments/{appointment.id}/reschedule"))
@@ -434,8 +423,9 @@ def test_rescheduling_close_to_the_start_is_refused_with_the_reason(client, worl
 
 
 def test_the_doctor_sees_today_and_upcoming_with_patient_details_and_reason(client, world):
-    today = booked(world["patient"], world["in_person"][0], reason="Chest pain on stairs")
-    later = booked(world["other_patient"], world["in_person"][8])  # Tuesday
+    today = book(world["patient"], world["in_person"][0], reason="Chest pain on stairs",
+                 confirm=True)
+    later = book(world["other_patient"], world["in_person"][8], confirm=True)  # Tuesday
     client.login(world["doctor"].user.email)
     page = page_text(client.get("/appointments/practice"))
     assert "Times in <strong>Asia/Kolkata</strong>" in page
@@ -458,8 +448,8 @@ def test_the_dashboard_links_to_the_appointments(client, world):
 
 
 def test_the_doctor_marks_completed_and_no_show_once_started(client, world, frozen_clock):
-    first = booked(world["patient"], world["in_person"][0])
-    second = booked(world["other_patient"], world["in_person"][1])
+    first = book(world["patient"], world["in_person"][0], confirm=True)
+    second = book(world["other_patient"], world["in_person"][1], confirm=True)
     client.login(world["doctor"].user.email)
     early = client.post_form(f"/appointments/{first.id}/complete",
                              {"return_to": "practice"})
@@ -477,7 +467,7 @@ def test_the_doctor_marks_completed_and_no_show_once_started(client, world, froz
 
 def test_the_doctor_cancels_with_a_reason_and_the_patient_gets_everything_back(
         client, world):
-    appointment = booked(world["patient"], world["video"][0])
+    appointment = book(world["patient"], world["video"][0], confirm=True)
     client.login(world["doctor"].user.email)
     page = page_text(client.get(f"/appointments/{appointment.id}/cancel"))
     assert "₹500" in page
@@ -505,7 +495,7 @@ def test_the_doctor_cancels_with_a_reason_and_the_patient_gets_everything_back(
 
 def test_the_practice_pager_swaps_only_the_upcoming_list(client, world):
     for slot in world["in_person"][6:12]:
-        booked(world["patient"], slot)
+        book(world["patient"], slot, confirm=True)
     client.login(world["doctor"].user.email)
     fragment = client.get("/appointments/practice?page=1", headers=HTMX)
     assert is_fragment(fragment)
@@ -531,7 +521,7 @@ def _open(client, method, url):
 
 
 def test_a_visitor_is_sent_to_log_in_everywhere(client, world):
-    appointment = booked(world["patient"], world["in_person"][0])
+    appointment = book(world["patient"], world["in_person"][0], confirm=True)
     pages = [*_appointment_pages(appointment.id), ("GET", "/appointments/"),
              ("GET", "/appointments/practice"), ("POST", "/appointments/reserve"),
              ("POST", f"/appointments/{appointment.id}/complete")]
@@ -542,7 +532,7 @@ def test_a_visitor_is_sent_to_log_in_everywhere(client, world):
 
 
 def test_another_patient_gets_404_on_every_appointment_page(client, world):
-    appointment = booked(world["patient"], world["in_person"][0])
+    appointment = book(world["patient"], world["in_person"][0], confirm=True)
     client.login(world["other_patient"].email)
     for method, url in _appointment_pages(appointment.id):
         assert _open(client, method, url).status_code == 404, (method, url)
@@ -550,7 +540,7 @@ def test_another_patient_gets_404_on_every_appointment_page(client, world):
 
 
 def test_another_doctor_gets_404(client, world):
-    appointment = booked(world["patient"], world["in_person"][0])
+    appointment = book(world["patient"], world["in_person"][0], confirm=True)
     client.login(world["other_doctor"].user.email)
     for method, url in [*_appointment_pages(appointment.id),
                         ("POST", f"/appointments/{appointment.id}/complete"),
@@ -576,7 +566,7 @@ def test_the_doctor_and_an_admin_see_the_appointment_but_cannot_confirm_for_the_
 def test_patients_and_admins_are_refused_the_doctor_list(client, world, new_client):
     client.login(world["patient"].email)
     assert client.get("/appointments/practice").status_code == 403
-    appointment = booked(world["patient"], world["in_person"][0])
+    appointment = book(world["patient"], world["in_person"][0], confirm=True)
     assert client.post_form(f"/appointments/{appointment.id}/complete").status_code == 403
     admin = new_client()
     admin.login(world["admin"].email)

@@ -81,8 +81,8 @@ def test_a_token_from_another_browser_does_not_work(client, new_client, app_ctx)
 
 
 def test_an_htmx_post_carrying_the_csrf_header_works(client, factory):
-    doctor = factory.doctor()
-    client.login(factory.admin().email)
+    doctor = factory.create_doctor(hours=())
+    client.login(factory.create_admin().email)
 
     response = client.post(f"/admin/doctors/{doctor.id}/active", data={"active": "0"},
                            headers={"HX-Request": "true", "X-CSRFToken": client.csrf_token()})
@@ -92,8 +92,8 @@ def test_an_htmx_post_carrying_the_csrf_header_works(client, factory):
 
 
 def test_an_htmx_post_without_the_header_gets_an_error_fragment(client, factory):
-    doctor = factory.doctor()
-    client.login(factory.admin().email)
+    doctor = factory.create_doctor(hours=())
+    client.login(factory.create_admin().email)
 
     response = client.post(f"/admin/doctors/{doctor.id}/active", data={"active": "0"},
                            headers={"HX-Request": "true"})
@@ -106,7 +106,7 @@ def test_an_htmx_post_without_the_header_gets_an_error_fragment(client, factory)
 
 
 def test_a_page_left_open_for_hours_still_posts(client, factory, monkeypatch):
-    patient = factory.patient()
+    patient = factory.create_patient()
     token = client.csrf_token()
     # Flask-WTF stamps and checks tokens with itsdangerous, which reads time.time.
     twelve_hours_later = time.time() + 12 * 3600
@@ -121,7 +121,7 @@ def test_a_page_left_open_for_hours_still_posts(client, factory, monkeypatch):
 
 
 def test_a_browser_session_call_to_a_state_changing_api_route_needs_the_token(probe, factory):
-    patient = factory.patient()
+    patient = factory.create_patient()
     probe.login(patient.email)
 
     refused = probe.post("/api/v1/probe/echo")
@@ -135,7 +135,7 @@ def test_a_browser_session_call_to_a_state_changing_api_route_needs_the_token(pr
 
 
 def test_a_logged_in_browser_cannot_mint_a_token_without_the_csrf_token(client, factory):
-    patient = factory.patient()
+    patient = factory.create_patient()
     client.login(patient.email)
 
     response = client.post("/api/v1/auth/token", json={"email": patient.email,
@@ -146,7 +146,7 @@ def test_a_logged_in_browser_cannot_mint_a_token_without_the_csrf_token(client, 
 
 
 def test_api_calls_with_a_bearer_token_need_no_csrf_token(probe, factory):
-    patient = factory.patient()
+    patient = factory.create_patient()
     token = probe.api_token(patient.email)
 
     response = probe.post("/api/v1/probe/echo", headers={"Authorization": f"Bearer {token}"})

@@ -23,14 +23,15 @@ def names_on(response) -> list[str]:
 def clinic(factory):
     """Three cardiologists, a dermatologist and a psychiatrist in London."""
     return {
-        "mehta": factory.doctor(name="Dr. Asha Mehta", specialty="Cardiology"),
-        "iyer": factory.doctor(name="Dr. Rohan Iyer", specialty="Cardiology",
-                               fee_video_paise=120_000, fee_in_person_paise=150_000),
-        "bose": factory.doctor(name="Dr. Tara Bose", specialty="Cardiology",
-                               fee_in_person_paise=None),
-        "nair": factory.doctor(name="Dr. Priya Nair", specialty="Dermatology"),
-        "collins": factory.doctor(name="Dr. Sarah Collins", specialty="Psychiatry",
-                                  timezone="Europe/London"),
+        "mehta": factory.create_doctor(name="Dr. Asha Mehta", specialty="Cardiology", hours=()),
+        "iyer": factory.create_doctor(name="Dr. Rohan Iyer", specialty="Cardiology",
+                                      fee_video_paise=120_000, fee_in_person_paise=150_000,
+                                      hours=()),
+        "bose": factory.create_doctor(name="Dr. Tara Bose", specialty="Cardiology",
+                                      fee_in_person_paise=None, hours=()),
+        "nair": factory.create_doctor(name="Dr. Priya Nair", specialty="Dermatology", hours=()),
+        "collins": factory.create_doctor(name="Dr. Sarah Collins", specialty="Psychiatry",
+                                         timezone="Europe/London", hours=()),
     }
 
 
@@ -112,8 +113,8 @@ def test_a_search_without_results_shows_the_empty_state(client, clinic):
 
 def test_the_directory_pages_twelve_doctors_at_a_time_keeping_the_filter(client, factory):
     for n in range(13):
-        factory.doctor(name=f"Dr. Page {n:02d}", specialty="Neurology")
-    factory.doctor(name="Dr. Other", specialty="Oncology")
+        factory.create_doctor(name=f"Dr. Page {n:02d}", specialty="Neurology", hours=())
+    factory.create_doctor(name="Dr. Other", specialty="Oncology", hours=())
 
     first = client.get("/doctors/?specialty=Neurology")
     second = client.get("/doctors/?specialty=Neurology&page=2", headers=HTMX)
@@ -136,8 +137,9 @@ def test_an_out_of_range_page_number_does_not_fail(client, clinic, number):
 
 
 def test_a_doctor_page_shows_fees_in_rupees(client, factory):
-    doctor = factory.doctor(name="Dr. Rohan Iyer", specialty="Cardiology",
-                            fee_video_paise=120_000, fee_in_person_paise=1_234_550)
+    doctor = factory.create_doctor(name="Dr. Rohan Iyer", specialty="Cardiology",
+                                   fee_video_paise=120_000, fee_in_person_paise=1_234_550,
+                                   hours=())
 
     response = client.get(f"/doctors/{doctor.id}")
 
@@ -150,7 +152,7 @@ def test_a_doctor_page_shows_fees_in_rupees(client, factory):
 
 
 def test_a_doctor_page_lists_only_the_consultations_offered(client, factory):
-    doctor = factory.doctor(fee_video_paise=None, fee_in_person_paise=90_000)
+    doctor = factory.create_doctor(fee_video_paise=None, fee_in_person_paise=90_000, hours=())
 
     body = page_text(client.get(f"/doctors/{doctor.id}"))
 
@@ -224,7 +226,7 @@ def test_the_api_searches_names_ignoring_case(client, clinic):
 def test_the_api_search_takes_like_wildcards_literally(client, factory, search, found):
     for name in ("Dr. 100% Care", "Dr. 1000 Cares", "Dr. Tom_Lee", "Dr. Tomalee",
                  "Dr. Back\\Slash"):
-        factory.doctor(name=name)
+        factory.create_doctor(name=name, hours=())
 
     body = client.get("/api/v1/doctors", query_string={"q": search}).get_json()
 

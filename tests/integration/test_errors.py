@@ -57,7 +57,7 @@ def test_an_unknown_page_asked_for_by_htmx_gets_a_fragment_for_the_message_area(
 
 
 def test_a_forbidden_page_gets_the_403_page_and_htmx_a_fragment(client, factory):
-    client.login(factory.patient().email)
+    client.login(factory.create_patient().email)
 
     page = client.get("/admin/doctors")
     fragment = client.get("/admin/doctors", headers=HTMX)

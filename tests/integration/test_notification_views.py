@@ -37,7 +37,7 @@ def announce(user, title: str, cause: str, *, channels=frozenset({Channel.IN_APP
 
 @pytest.fixture
 def patient(factory):
-    return factory.patient(name="Pat Kumar", email="pat@example.com")
+    return factory.create_patient(name="Pat Kumar", email="pat@example.com")
 
 
 @pytest.fixture
@@ -49,7 +49,7 @@ def patient_client(client, patient):
 @pytest.fixture
 def admin_client(new_client, factory):
     browser = new_client()
-    browser.login(factory.admin(name="Clinic Admin", email="admin@example.com").email)
+    browser.login(factory.create_admin(name="Clinic Admin", email="admin@example.com").email)
     return browser
 
 
@@ -58,7 +58,7 @@ def admin_client(new_client, factory):
 
 def test_the_inbox_lists_the_users_own_in_app_notifications_newest_first(
         patient_client, patient, factory, frozen_clock):
-    other = factory.patient(name="Ravi Shah")
+    other = factory.create_patient(name="Ravi Shah")
     frozen_clock.freeze(START)
     announce(patient, "Clinic closed on Friday", "test:1",
              link="http://127.0.0.1:5000/appointments/")
@@ -188,7 +188,7 @@ def test_marking_all_read_with_and_without_htmx(patient_client, patient):
 
 
 def test_another_users_notification_cannot_be_marked_read(patient_client, factory):
-    other = factory.patient()
+    other = factory.create_patient()
     theirs = announce(other, "Their news", "test:1")
     email = announce(other, "Their email", "test:2", channels={Channel.EMAIL})
 
@@ -198,7 +198,7 @@ def test_another_users_notification_cannot_be_marked_read(patient_client, factor
 
 
 def test_a_visitor_cannot_mark_read(client, factory):
-    row = announce(factory.patient(), "News", "test:1")
+    row = announce(factory.create_patient(), "News", "test:1")
 
     response = client.post_form(f"/notifications/{row.id}/read")
 
@@ -329,7 +329,7 @@ def test_the_receipt_by_email_cannot_be_switched_off(patient_client, patient, ap
 
 
 def test_a_doctor_sees_their_own_kinds_of_message_and_no_reminder_times(client, factory):
-    doctor = factory.doctor(email="asha@example.com")
+    doctor = factory.create_doctor(email="asha@example.com", hours=())
     client.login("asha@example.com")
 
     text = page_text(client.get("/notifications/settings"))
@@ -362,7 +362,7 @@ ADMIN_POSTS = ["/admin/notifications/templates/preview",
 
 def test_patients_and_doctors_get_403_on_the_admin_pages(patient_client, new_client, factory):
     doctor_browser = new_client()
-    doctor_browser.login(factory.doctor().user.email)
+    doctor_browser.login(factory.create_doctor(hours=()).user.email)
     for browser in (patient_client, doctor_browser):
         for url in ADMIN_PAGES:
             assert browser.get(url).status_code == 403, url
@@ -384,8 +384,8 @@ def test_visitors_are_sent_to_log_in_from_the_admin_pages(client):
 @pytest.fixture
 def log_rows(factory, frozen_clock):
     """Pat: an in-app and an email notification (the email FAILED); Ravi: an in-app one."""
-    pat = factory.patient(name="Pat Kumar", email="pat@example.com")
-    ravi = factory.patient(name="Ravi Shah", email="ravi.shah@example.com")
+    pat = factory.create_patient(name="Pat Kumar", email="pat@example.com")
+    ravi = factory.create_patient(name="Ravi Shah", email="ravi.shah@example.com")
     frozen_clock.freeze(START)
     in_app = announce(pat, "Clinic closed on Friday", "test:1")
     frozen_clock.advance(timedelta(minutes=1))
@@ -606,8 +606,8 @@ def in_app_subjects(user) -> list[str]:
 
 
 def test_an_announcement_to_all_patients(admin_client, factory, app_ctx):
-    pat, ravi = factory.patient(), factory.patient()
-    doctor = factory.doctor()
+    pat, ravi = factory.create_patient(), factory.create_patient()
+    doctor = factory.create_doctor(hours=())
 
     response = admin_client.post_form("/admin/notifications/send", {
         "audience": "patients", "title": "Clinic closed on Friday",
@@ -622,8 +622,8 @@ def test_an_announcement_to_all_patients(admin_client, factory, app_ctx):
 
 
 def test_an_announcement_to_all_doctors_by_email_and_in_app(admin_client, factory, app_ctx):
-    doctor = factory.doctor()
-    patient = factory.patient()
+    doctor = factory.create_doctor(hours=())
+    patient = factory.create_patient()
 
     admin_client.post_form("/admin/notifications/send", {
         "audience": "doctors", "title": "Staff meeting", "message": "At 5.",
@@ -644,8 +644,8 @@ def db_rows(user) -> list[NotificationLog]:
 
 
 def test_an_announcement_to_one_person(admin_client, factory, app_ctx):
-    pat = factory.patient(email="pat@example.com")
-    ravi = factory.patient()
+    pat = factory.create_patient(email="pat@example.com")
+    ravi = factory.create_patient()
 
     response = admin_client.post_form("/admin/notifications/send", {
         "audience": "one", "email": "PAT@example.com", "title": "Your results",
@@ -666,7 +666,7 @@ def test_an_announcement_to_one_person(admin_client, factory, app_ctx):
 ])
 def test_an_announcement_that_cannot_go_out_says_why(admin_client, factory, data, field,
                                                      message):
-    factory.patient()
+    factory.create_patient()
     response = admin_client.post_form("/admin/notifications/send", {
         "audience": "patients", "title": "Hello", "message": "World", "channels": ["IN_APP"],
         **data})

@@ -3,40 +3,34 @@ controllable clock, and nothing lost or doubled while Redis is down."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import timedelta
 
 import pytest
 from rq import Queue
 from sqlalchemy import func, select
 
 from portal.appointments import service as appointments
-from portal.availability import service as availability
 from portal.events import OutboxEvent, relay_pending
 from portal.extensions import db
 from portal.notifications import service
 from portal.notifications.models import (
     Channel,
     NotificationLog,
-    NotificationType,
     ScheduledNotification,
 )
-
-MONDAY = datetime(2026, 12, 7, 0, 30, tzinfo=UTC)  # 06:00 IST
+from tests import factories
+from tests.factories import MONDAY_MORNING
 
 
 @pytest.fixture
 def clinic(factory, frozen_clock):
-    frozen_clock.freeze(MONDAY)
-    doctor = factory.doctor(fee_video_paise=0, fee_in_person_paise=None)
-    doctor.booking_window_days = 4
-    availability.set_weekly_schedule(doctor, [
-        availability.RangeInput(d, time(9), time(13), "VIDEO", 30) for d in range(5)],
-        date(2026, 12, 7))
-    patient = factory.patient()
-    service.update_preferences(patient, channels_={"SMS": {t.value: False
-                                                           for t in NotificationType}})
-    slots = availability.free_slots(doctor, MONDAY, MONDAY + timedelta(days=4))
-    return {"doctor": doctor, "patient": patient, "slots": slots}
+    """Free video consultations 09:00-13:00 on weekdays, 4 days ahead; a patient without SMS."""
+    frozen_clock.freeze(MONDAY_MORNING)
+    doctor = factory.create_doctor(fee_video_paise=0, fee_in_person_paise=None,
+                                   hours=factory.weekly_hours("09:00", "13:00", "VIDEO"),
+                                   booking_window_days=4)
+    return {"doctor": doctor, "patient": factory.create_patient(sms=False),
+            "slots": factory.free_slots(doctor)}
 
 
 def run_jobs(app, redis_url=None) -> None:
@@ -58,8 +52,7 @@ def settle(app) -> None:
 
 
 def book(clinic, index=0):
-    appointment = appointments.reserve(clinic["patient"], clinic["slots"][index].id)
-    return appointments.confirm(appointment.id, actor_id=clinic["patient"].id)
+    return factories.book(clinic["patient"], clinic["slots"][index], confirm=True)
 
 
 def logs(user, channel=None, kind=None) -> list[NotificationLog]:
@@ -145,9 +138,9 @@ def test_reminders_move_with_a_rescheduled_appointment(app, clinic, frozen_clock
     pending = db.session.scalars(select(ScheduledNotification).where(
         ScheduledNotification.appointment_id == appointment.id,
         ScheduledNotification.status == "SCHEDULED")).all()
-    assert {r.due_at for r in pending} == {new_slot.start_at - timedelta(minutes=m)
-                                           for m in (1440, 60, 15)
-                                           if new_slot.start_at - timedelta(minutes=m) > MONDAY}
+    assert {r.due_at for r in pending} == {
+        new_slot.start_at - timedelta(minutes=m) for m in (1440, 60, 15)
+        if new_slot.start_at - timedelta(minutes=m) > MONDAY_MORNING}
     moved = logs(clinic["patient"], channel="EMAIL", kind="APPOINTMENT_RESCHEDULED")
     assert len(moved) == 1
 
@@ -188,7 +181,7 @@ def test_a_failing_mail_server_is_retried_with_backoff_then_marked_failed(
     run_jobs(app)
     row = logs(clinic["patient"], channel="EMAIL")[0]
     assert (row.status, row.attempts) == ("PENDING", 1)
-    assert row.next_attempt_at == MONDAY + timedelta(seconds=60)
+    assert row.next_attempt_at == MONDAY_MORNING + timedelta(seconds=60)
     for _ in range(service.MAX_ATTEMPTS):
         frozen_clock.advance(timedelta(hours=1))
         service.deliver(row.id)
@@ -261,7 +254,7 @@ def test_the_api_lists_a_users_notifications_and_preferences(app, clinic, client
 
 
 def test_admins_send_announcements(app, clinic, client, factory):
-    admin = factory.admin()
+    admin = factory.create_admin()
     token = client.api_token(admin.email)
     response = client.post("/api/v1/notifications/send",
                            headers={"Authorization": f"Bearer {token}"},

@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import re
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -19,13 +19,12 @@ from sqlalchemy import select
 
 from portal.appointments import service as appointments
 from portal.appointments.models import Appointment
-from portal.availability import service as availability
 from portal.extensions import db
 from portal.payments import service
 from portal.payments.models import DoctorPayout, PaymentTransaction, Refund
+from tests.factories import MONDAY_MORNING, pay
 from tests.integration.support import page_text, reload, sync
 
-MONDAY = datetime(2026, 12, 7, 0, 30, tzinfo=UTC)  # 06:00 in Kolkata
 FEE = 50_000
 
 
@@ -33,32 +32,21 @@ FEE = 50_000
 def booking(factory, frozen_clock, razorpay):
     """Dr. Meera Iyer (Dermatology, ₹500 video consultations) and Pat Kumar, who holds her
     first free time: Monday 7 December 2026, 09:00 in Kolkata."""
-    frozen_clock.freeze(MONDAY)
-    doctor = factory.doctor(name="Dr. Meera Iyer", specialty="Dermatology",
-                            fee_video_paise=FEE, fee_in_person_paise=None)
-    doctor.booking_window_days = 3
-    availability.set_weekly_schedule(doctor, [
-        availability.RangeInput(d, time(9), time(12), "VIDEO", 30) for d in range(5)],
-        date(2026, 12, 7))
+    frozen_clock.freeze(MONDAY_MORNING)
+    doctor = factory.create_doctor(name="Dr. Meera Iyer", specialty="Dermatology",
+                                   fee_video_paise=FEE, fee_in_person_paise=None,
+                                   hours=factory.weekly_hours("09:00", "12:00", "VIDEO"),
+                                   booking_window_days=3)
     razorpay.control("POST", "/settings", {"auto_capture": True, "auto_process_refunds": True})
-    patient = factory.patient(name="Pat Kumar", email="pat@example.com")
-    slots = availability.free_slots(doctor, MONDAY, MONDAY + timedelta(days=3))
-    appointment = appointments.reserve(patient, slots[0].id)
+    patient = factory.create_patient(name="Pat Kumar", email="pat@example.com")
+    slots = factory.free_slots(doctor)
+    appointment = factory.book(patient, slots[0])
     return {"doctor": doctor, "patient": patient, "appointment": appointment, "slots": slots}
 
 
-def pay(patient, appointment, razorpay) -> PaymentTransaction:
-    """Initiate, pay in the sandbox and verify: a captured payment and a confirmed booking."""
-    payment = service.initiate(patient, appointment.id)
-    fields = razorpay.pay(payment.gateway_order_id)
-    return service.verify_checkout(payment.id, fields["razorpay_payment_id"],
-                                   fields["razorpay_signature"])
-
-
 def book_and_pay(factory, booking, razorpay, slot_index: int, **patient) -> PaymentTransaction:
-    other = factory.patient(**patient)
-    appointment = appointments.reserve(other, booking["slots"][slot_index].id)
-    return pay(other, appointment, razorpay)
+    other = factory.create_patient(**patient)
+    return pay(other, factory.book(other, booking["slots"][slot_index]), razorpay)
 
 
 def hidden_inputs(html: str) -> dict[str, str]:
@@ -249,7 +237,7 @@ def test_a_slot_lost_while_paying_is_refunded_and_the_patient_told(client, booki
     payment = service.initiate(booking["patient"], booking["appointment"].id)
     fields = razorpay.pay(payment.gateway_order_id)
     frozen_clock.advance(timedelta(minutes=6))
-    appointments.reserve(factory.patient(), booking["appointment"].slot_id)
+    appointments.reserve(factory.create_patient(), booking["appointment"].slot_id)
 
     response = client.post_form(f"/payments/{payment.id}/verify", fields,
                                 follow_redirects=True)
@@ -347,8 +335,8 @@ def test_receipts_are_only_for_their_patient_and_admins(client, new_client, book
     payment = pay(booking["patient"], booking["appointment"], razorpay)
     unpaid = service.initiate(booking["patient"], appointments.reserve(
         booking["patient"], booking["slots"][2].id).id)
-    stranger = factory.patient(email="stranger@example.com")
-    admin = factory.admin(email="boss@example.com")
+    stranger = factory.create_patient(email="stranger@example.com")
+    admin = factory.create_admin(email="boss@example.com")
 
     client.login(stranger.email)
     for url in (f"/payments/{payment.id}/receipt", f"/payments/{payment.id}/cancelled",
@@ -381,22 +369,18 @@ def ledger(booking, razorpay, factory, frozen_clock):
     service.refund(pat.id, 20_000, service.RefundSource.ADMIN, "Goodwill",
                    idempotency_key="ledger-refund")
     ravi = book_and_pay(factory, booking, razorpay, 1, name="Ravi Shah")
-    other = factory.doctor(name="Dr. Anil Gupta", fee_video_paise=None,
-                           fee_in_person_paise=80_000)
-    availability.set_weekly_schedule(other, [
-        availability.RangeInput(d, time(9), time(12), "IN_PERSON", 30) for d in range(5)],
-        date(2026, 12, 7))
-    other_slots = availability.free_slots(other, MONDAY, MONDAY + timedelta(days=3))
-    sam_user = factory.patient(name="Sam Rao")
-    sam = pay(sam_user, appointments.reserve(sam_user, other_slots[0].id), razorpay)
-    lee = factory.patient(name="Lee Das")
+    other = factory.create_doctor(name="Dr. Anil Gupta", fee_video_paise=None,
+                                  fee_in_person_paise=80_000)  # in person, 09:00-12:00
+    sam_user = factory.create_patient(name="Sam Rao")
+    sam = pay(sam_user, factory.book(sam_user, doctor=other), razorpay)
+    lee = factory.create_patient(name="Lee Das")
     unpaid = service.initiate(lee, appointments.reserve(lee, booking["slots"][2].id).id)
     return {"pat": pat, "ravi": ravi, "sam": sam, "unpaid": unpaid, "other": other}
 
 
 @pytest.fixture
 def admin_client(new_client, factory):
-    admin = factory.admin(email="boss@example.com")
+    admin = factory.create_admin(email="boss@example.com")
     browser = new_client()
     browser.login(admin.email)
     return browser
@@ -449,7 +433,7 @@ def test_the_dashboard_filters_by_status_doctor_and_method(admin_client, ledger,
 
 def test_dates_are_days_in_the_admins_zone(new_client, factory, ledger):
     # 06:00 in Kolkata on 7 December is still 6 December in Los Angeles.
-    admin = factory.admin(email="la@example.com", timezone="America/Los_Angeles")
+    admin = factory.create_admin(email="la@example.com", timezone="America/Los_Angeles")
     browser = new_client()
     browser.login(admin.email)
     sixth = page_text(browser.get("/admin/payments?from=2026-12-06&to=2026-12-06"))
@@ -579,7 +563,7 @@ def test_the_refunds_list(admin_client, ledger):
 
 
 def test_payouts_are_recomputed_and_listed_by_week(admin_client, ledger, frozen_clock):
-    frozen_clock.freeze(MONDAY + timedelta(days=7))
+    frozen_clock.freeze(MONDAY_MORNING + timedelta(days=7))
     assert "No payouts computed yet." in page_text(admin_client.get("/admin/payouts"))
 
     response = admin_client.post_form("/admin/payouts/recompute", follow_redirects=True)
@@ -606,7 +590,7 @@ def test_a_doctor_sees_their_earnings(new_client, booking, ledger, frozen_clock)
     assert "−₹200" in now
     assert "No payouts yet." in now
 
-    frozen_clock.freeze(MONDAY + timedelta(days=7))
+    frozen_clock.freeze(MONDAY_MORNING + timedelta(days=7))
     from portal.payments import payouts
 
     payouts.compute_week()
@@ -663,6 +647,6 @@ def test_role_pages_belong_to_their_role(client, new_client, paid, booking, fact
     assert doctor.get("/payments/").location == "/payments/earnings"
     assert doctor.post_form(f"/payments/start/{paid.appointment_id}").status_code == 403
     admin = new_client()
-    admin.login(factory.admin().email)
+    admin.login(factory.create_admin().email)
     assert admin.get("/payments/").location == "/admin/payments"
     assert admin.get("/payments/earnings").status_code == 403

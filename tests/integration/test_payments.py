@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import timedelta
 
 import pytest
 from rq import Queue
@@ -11,29 +11,26 @@ from sqlalchemy import func, select
 
 from portal.appointments import service as appointments
 from portal.appointments.models import Appointment
-from portal.availability import service as availability
 from portal.events import OutboxEvent
 from portal.extensions import db
 from portal.payments import payouts, service
 from portal.payments.models import PaymentTransaction, Refund, WebhookEvent
+from tests.factories import MONDAY_MORNING
 
-MONDAY = datetime(2026, 12, 7, 0, 30, tzinfo=UTC)
 FEE = 50_000
 
 
 @pytest.fixture
 def booking(factory, frozen_clock, razorpay):
     """A held video consultation (fee ₹500) of a patient, ready to pay."""
-    frozen_clock.freeze(MONDAY)
-    doctor = factory.doctor(fee_video_paise=FEE, fee_in_person_paise=None)
-    doctor.booking_window_days = 3
-    availability.set_weekly_schedule(doctor, [
-        availability.RangeInput(d, time(9), time(12), "VIDEO", 30) for d in range(5)],
-        date(2026, 12, 7))
+    frozen_clock.freeze(MONDAY_MORNING)
+    doctor = factory.create_doctor(fee_video_paise=FEE, fee_in_person_paise=None,
+                                   hours=factory.weekly_hours("09:00", "12:00", "VIDEO"),
+                                   booking_window_days=3)
     razorpay.control("POST", "/settings", {"auto_capture": True, "auto_process_refunds": True})
-    patient = factory.patient()
-    slots = availability.free_slots(doctor, MONDAY, MONDAY + timedelta(days=3))
-    appointment = appointments.reserve(patient, slots[0].id)
+    patient = factory.create_patient()
+    slots = factory.free_slots(doctor)
+    appointment = factory.book(patient, slots[0])
     return {"doctor": doctor, "patient": patient, "appointment": appointment, "slots": slots}
 
 
@@ -242,7 +239,7 @@ def test_full_and_partial_refunds_through_the_admin_api(app, booking, razorpay, 
     payment, fields = pay(booking, razorpay)
     service.verify_checkout(payment.id, fields["razorpay_payment_id"],
                             fields["razorpay_signature"])
-    admin = factory.admin()
+    admin = factory.create_admin()
     token = client.api_token(admin.email)
     headers = {"Authorization": f"Bearer {token}"}
 
@@ -295,7 +292,7 @@ def test_a_payment_captured_after_the_slot_was_lost_is_refunded(booking, razorpa
                                                                 frozen_clock):
     payment, fields = pay(booking, razorpay)
     frozen_clock.advance(timedelta(minutes=6))
-    appointments.reserve(factory.patient(), booking["appointment"].slot_id)
+    appointments.reserve(factory.create_patient(), booking["appointment"].slot_id)
 
     settled = service.verify_checkout(payment.id, fields["razorpay_payment_id"],
                                       fields["razorpay_signature"])
@@ -362,7 +359,7 @@ def test_weekly_payouts_take_commission_and_refunds(booking, razorpay, frozen_cl
                             fields["razorpay_signature"])
     service.refund(payment.id, 10_000, service.RefundSource.ADMIN, "partial",
                    idempotency_key="payout-refund-1")
-    frozen_clock.freeze(MONDAY + timedelta(days=7))
+    frozen_clock.freeze(MONDAY_MORNING + timedelta(days=7))
     assert payouts.compute_week() == 1
     assert payouts.compute_week() == 1  # recomputing is idempotent
     (row,) = payouts.doctor_payouts(booking["doctor"].id)

@@ -163,7 +163,7 @@ def push_service(vapid_keys):
 
 @pytest.fixture
 def patient(factory):
-    return factory.patient()
+    return factory.create_patient()
 
 
 def register(client, token: str, body: dict):
@@ -342,7 +342,7 @@ def test_delete_removes_the_device_by_its_encoded_endpoint(client, patient):
 
 def test_nobody_deletes_another_users_device(client, factory, patient):
     assert register(client, client.api_token(patient.email), a_registration()).status_code == 201
-    other = factory.patient()
+    other = factory.create_patient()
     response = client.delete(f"/api/v1/notifications/devices/{quote(ENDPOINT, safe='')}",
                              headers={"Authorization": f"Bearer {client.api_token(other.email)}"})
     assert response.status_code == 404

@@ -56,12 +56,11 @@ def sqlite_portal(app, tmp_path):
 
 def _doctor_with_slots(count: int) -> list[str]:
     """A doctor open every day from tomorrow, with at least `count` bookable slots."""
-    doctor = factories.doctor(timezone="UTC", fee_video_paise=None, fee_in_person_paise=0,
-                              slot_minutes=15)
     tomorrow = datetime.now(UTC).date() + timedelta(days=1)
-    availability.set_weekly_schedule(doctor, [
-        availability.RangeInput(weekday, time(6), time(20), "IN_PERSON", 15)
-        for weekday in range(7)], tomorrow)
+    doctor = factories.create_doctor(
+        timezone="UTC", fee_video_paise=None, fee_in_person_paise=0, slot_minutes=15,
+        hours=factories.weekly_hours("06:00", "20:00", minutes=15, days=factories.EVERY_DAY),
+        effective_from=tomorrow)
     slots = availability.free_slots(doctor, datetime.combine(tomorrow, time(0), tzinfo=UTC),
                                     datetime.combine(tomorrow + timedelta(days=2), time(0),
                                                      tzinfo=UTC))
@@ -85,7 +84,7 @@ def test_a_worker_applying_webhooks_does_not_make_sqlite_requests_fail(sqlite_po
     other, url = sqlite_portal
     with other.app_context():
         slot_ids = _doctor_with_slots(CLIENTS)
-        accounts = [p.email for p in (factories.patient() for _ in range(CLIENTS))]
+        accounts = [p.email for p in (factories.create_patient() for _ in range(CLIENTS))]
         secret = other.config["RAZORPAY_WEBHOOK_SECRET"]
         db.session.remove()
 

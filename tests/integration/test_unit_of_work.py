@@ -4,7 +4,7 @@ into services (issue 10): each is checked here at the service level."""
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
@@ -19,20 +19,13 @@ from portal.exceptions import NotFound, ValidationFailed
 from portal.extensions import db
 from portal.payments import service as payments
 from portal.transactions import in_write, write
-
-MONDAY = datetime(2026, 12, 7, 0, 30, tzinfo=UTC)  # 06:00 in Kolkata
+from tests.factories import MONDAY_MORNING as MONDAY
 
 
 @pytest.fixture
 def doctor(factory, frozen_clock):
     frozen_clock.freeze(MONDAY)
-    doc = factory.doctor(timezone="Asia/Kolkata", fee_video_paise=50_000,
-                         fee_in_person_paise=0)
-    availability.set_weekly_schedule(doc, [
-        availability.RangeInput(d, time(9), time(12), "IN_PERSON", 30) for d in range(5)
-    ] + [availability.RangeInput(d, time(17), time(19), "VIDEO", 30) for d in range(5)],
-        date(2026, 12, 7), window_days=8)
-    return doc
+    return factory.create_doctor(fee_video_paise=50_000, fee_in_person_paise=0)
 
 
 def slots(doctor, kind="IN_PERSON") -> list[AvailableSlot]:
@@ -49,7 +42,7 @@ def names() -> set[str]:
 
 
 def test_write_commits_what_its_block_did(factory):
-    patient = factory.patient()
+    patient = factory.create_patient()
     with write():
         patient.name = "Renamed"
     db.session.remove()
@@ -57,7 +50,7 @@ def test_write_commits_what_its_block_did(factory):
 
 
 def test_write_rolls_back_and_re_raises_on_any_error(factory):
-    patient = factory.patient(name="Kept")
+    patient = factory.create_patient(name="Kept")
     def rename_then_fail() -> None:
         with write():
             patient.name = "Lost"
@@ -72,7 +65,7 @@ def test_write_rolls_back_and_re_raises_on_any_error(factory):
 
 
 def test_a_nested_write_is_a_savepoint_of_the_outer_one(factory):
-    first, second = factory.patient(name="First"), factory.patient(name="Second")
+    first, second = factory.create_patient(name="First"), factory.create_patient(name="Second")
     with write():
         first.name = "First, changed"
         def inner() -> None:
@@ -90,7 +83,7 @@ def test_a_nested_write_is_a_savepoint_of_the_outer_one(factory):
 
 
 def test_write_refuses_changes_made_outside_a_unit_of_work(factory):
-    factory.patient()
+    factory.create_patient()
     db.session.add(User(name="Stray", email="stray@example.com", password_hash="x"))
     with pytest.raises(RuntimeError, match="outside a unit of work"):
         write().__enter__()
@@ -105,7 +98,7 @@ def test_reserving_inside_the_doctors_minimum_notice_is_refused_with_409(doctor,
     first = slots(doctor)[0]  # Monday 09:00 IST, 3 hours ahead
     with write():
         doctor.min_notice_minutes = 4 * 60
-    patient = factory.patient()
+    patient = factory.create_patient()
     token = client.api_token(patient.email)
     response = client.post("/api/v1/appointments/reserve", json={"slot_id": str(first.id)},
                            headers={"Authorization": f"Bearer {token}"})
@@ -120,7 +113,7 @@ def test_reserving_inside_the_doctors_minimum_notice_is_refused_with_409(doctor,
 
 
 def test_rescheduling_into_the_notice_period_is_refused(doctor, factory, frozen_clock):
-    patient = factory.patient()
+    patient = factory.create_patient()
     later = slots(doctor)[-1]
     booked = appointments.confirm_free(patient, appointments.reserve(patient, later.id).id)
     with write():
@@ -134,7 +127,7 @@ def test_the_same_rule_lists_and_reserves(doctor, factory):
     listed = availability.free_slots(doctor, MONDAY, MONDAY + timedelta(days=8))
     assert all(s.start_at >= MONDAY + timedelta(minutes=doctor.min_notice_minutes)
                for s in listed)
-    held = appointments.reserve(factory.patient(), listed[0].id)
+    held = appointments.reserve(factory.create_patient(), listed[0].id)
     assert held.status == AppointmentStatus.RESERVED
 
 
@@ -143,7 +136,7 @@ def test_the_same_rule_lists_and_reserves(doctor, factory):
 
 def test_the_clinic_side_quote_refunds_in_full_and_the_patients_follows_the_policy(
         doctor, factory, frozen_clock):
-    patient = factory.patient()
+    patient = factory.create_patient()
     video = slots(doctor, "VIDEO")[4]  # Tuesday 17:00 IST, 35 hours ahead
     held = appointments.reserve(patient, video.id)
     held = appointments.confirm(held.id)
@@ -160,7 +153,7 @@ def test_the_clinic_side_quote_refunds_in_full_and_the_patients_follows_the_poli
 
 
 def test_when_an_appointment_may_be_cancelled_or_moved(doctor, factory, frozen_clock):
-    patient = factory.patient()
+    patient = factory.create_patient()
     booked = appointments.confirm_free(patient,
                                        appointments.reserve(patient, slots(doctor)[3].id).id)
     assert appointments.why_not_cancellable(booked, clinic_side=False) is None
@@ -174,7 +167,7 @@ def test_when_an_appointment_may_be_cancelled_or_moved(doctor, factory, frozen_c
 
 def test_a_keyed_form_sent_again_after_its_hold_ended_holds_again(doctor, factory,
                                                                   frozen_clock):
-    patient = factory.patient()
+    patient = factory.create_patient()
     slot = slots(doctor)[0]
     first = appointments.reserve(patient, slot.id, idempotency_key="form-1")
     assert appointments.reserve(patient, slot.id, idempotency_key="form-1").id == first.id
@@ -186,14 +179,14 @@ def test_a_keyed_form_sent_again_after_its_hold_ended_holds_again(doctor, factor
 
 def test_only_the_patient_or_an_admin_confirms_and_a_paid_one_needs_its_payment(
         doctor, factory):
-    patient, stranger = factory.patient(), factory.patient()
+    patient, stranger = factory.create_patient(), factory.create_patient()
     free = appointments.reserve(patient, slots(doctor)[0].id)
     with pytest.raises(NotFound):
         appointments.confirm_free(stranger, free.id)
     doctor_user = db.session.get(User, doctor.user_id)
     with pytest.raises(NotFound):
         appointments.confirm_free(doctor_user, free.id)
-    assert appointments.confirm_free(factory.admin(), free.id).status == "CONFIRMED"
+    assert appointments.confirm_free(factory.create_admin(), free.id).status == "CONFIRMED"
     paid = appointments.reserve(patient, slots(doctor, "VIDEO")[0].id)
     with pytest.raises(appointments.PaymentRequired):
         appointments.confirm_free(patient, paid.id)
@@ -202,34 +195,34 @@ def test_only_the_patient_or_an_admin_confirms_and_a_paid_one_needs_its_payment(
 
 
 def test_get_visible_own_admits_only_the_patient_and_admins(doctor, factory):
-    patient = factory.patient()
+    patient = factory.create_patient()
     held = appointments.reserve(patient, slots(doctor)[0].id)
     doctor_user = db.session.get(User, doctor.user_id)
     assert appointments.get_visible(doctor_user, held.id).id == held.id
     with pytest.raises(NotFound):
         appointments.get_visible(doctor_user, held.id, own=True)
     assert appointments.get_visible(patient, held.id, own=True).id == held.id
-    assert appointments.get_visible(factory.admin(), held.id, own=True).id == held.id
+    assert appointments.get_visible(factory.create_admin(), held.id, own=True).id == held.id
     with pytest.raises(NotFound):
-        appointments.get_visible(factory.patient(), held.id)
+        appointments.get_visible(factory.create_patient(), held.id)
 
 
 def test_a_doctor_manages_only_their_own_schedule_and_an_admin_names_one(doctor, factory):
     doctor_user = db.session.get(User, doctor.user_id)
     assert doctors.doctor_to_manage(doctor_user, None).id == doctor.id
     with pytest.raises(NotFound):
-        doctors.doctor_to_manage(doctor_user, factory.doctor().id)
+        doctors.doctor_to_manage(doctor_user, factory.create_doctor(hours=()).id)
     with pytest.raises(NotFound):
-        doctors.doctor_to_manage(factory.patient(), doctor.id)
+        doctors.doctor_to_manage(factory.create_patient(), doctor.id)
     with pytest.raises(ValidationFailed):
-        doctors.doctor_to_manage(factory.admin(), None)
-    assert doctors.doctor_to_manage(factory.admin(), doctor.id).id == doctor.id
+        doctors.doctor_to_manage(factory.create_admin(), None)
+    assert doctors.doctor_to_manage(factory.create_admin(), doctor.id).id == doctor.id
     with pytest.raises(NotFound):
-        doctors.doctor_to_manage(factory.admin(), uuid.uuid4())
+        doctors.doctor_to_manage(factory.create_admin(), uuid.uuid4())
 
 
 def test_a_reschedule_keeps_the_old_slot_and_times_in_columns(doctor, factory):
-    patient = factory.patient()
+    patient = factory.create_patient()
     first, second = slots(doctor)[2], slots(doctor)[5]
     booked = appointments.confirm_free(patient, appointments.reserve(patient, first.id).id)
     appointments.reschedule(patient, booked.id, second.id)
@@ -244,7 +237,7 @@ def test_me_names_a_doctors_own_profile_id(doctor, factory, client):
     mine = client.get("/api/v1/me", headers={
         "Authorization": f"Bearer {client.api_token(doctor_user.email)}"}).get_json()
     assert mine["doctor_id"] == str(doctor.id)
-    patient = factory.patient()
+    patient = factory.create_patient()
     theirs = client.get("/api/v1/me", headers={
         "Authorization": f"Bearer {client.api_token(patient.email)}"}).get_json()
     assert theirs["doctor_id"] is None

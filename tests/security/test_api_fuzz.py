@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -43,12 +43,11 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from tests.factories import PASSWORD
+from tests.factories import MONDAY_MORNING, PASSWORD
 
 # A 10,000-character value in the session cookie is one of the inputs, on purpose.
 pytestmark = pytest.mark.filterwarnings("ignore:The 'session' cookie is too large:UserWarning")
 
-MONDAY = datetime(2026, 12, 7, 0, 30, tzinfo=UTC)
 OPENAPI_PATH = "/api/v1/openapi.json"
 # Examples per operation and role in the fuzzing phase (the coverage phase adds its own); the
 # suite's 25 keep this file near two minutes. API_FUZZ_EXAMPLES=200 digs deeper by hand.
@@ -187,7 +186,6 @@ def no_world():
 @pytest.fixture
 def world(app, client, frozen_clock, razorpay, monkeypatch):
     """Real rows for path ids to hit, made through the services the portal uses."""
-    from portal.appointments import service as appointments
     from portal.availability import service as availability
     from portal.extensions import db
     from portal.payments import service as payments
@@ -195,23 +193,17 @@ def world(app, client, frozen_clock, razorpay, monkeypatch):
 
     # The login limit would answer most register/token examples with 429 before validation.
     monkeypatch.setitem(app.config, "LOGIN_RATE_LIMIT", "100000 per minute")
-    frozen_clock.freeze(MONDAY)
+    frozen_clock.freeze(MONDAY_MORNING)
     with app.app_context():
-        doctor = factories.doctor(fee_video_paise=50_000, fee_in_person_paise=0)
-        doctor.booking_window_days = 8
-        availability.set_weekly_schedule(doctor, [
-            availability.RangeInput(d, time(9), time(12), "IN_PERSON", 30) for d in range(5)
-        ] + [availability.RangeInput(d, time(17), time(19), "VIDEO", 30) for d in range(5)],
-            date(2026, 12, 7))
-        patient, admin = factories.patient(), factories.admin()
-        free = availability.free_slots(doctor, MONDAY, MONDAY + timedelta(days=7))
-        in_person = [s for s in free if s.consultation_type == "IN_PERSON"]
-        video = [s for s in free if s.consultation_type == "VIDEO"]
-        confirmed = appointments.confirm(appointments.reserve(patient, in_person[0].id).id)
-        held = appointments.reserve(patient, video[0].id)
+        doctor = factories.create_doctor(fee_video_paise=50_000, fee_in_person_paise=0)
+        patient, admin = factories.create_patient(), factories.create_admin()
+        in_person = factories.free_slots(doctor, "IN_PERSON")
+        video = factories.free_slots(doctor, "VIDEO")
+        confirmed = factories.book(patient, in_person[0], confirm=True)
+        held = factories.book(patient, video[0])
         payment = payments.initiate(patient, held.id)
-        block = availability.block_interval(doctor, MONDAY + timedelta(days=3, hours=4),
-                                            MONDAY + timedelta(days=3, hours=5), "meeting")
+        block = availability.block_interval(doctor, MONDAY_MORNING + timedelta(days=3, hours=4),
+                                            MONDAY_MORNING + timedelta(days=3, hours=5), "meeting")
         override, _ = availability.add_override(doctor, availability.OverrideInput(
             start_date=date(2026, 12, 11), end_date=date(2026, 12, 11), kind="OFF",
             reason="holiday", start=None, end=None, consultation_type=None, slot_minutes=None,

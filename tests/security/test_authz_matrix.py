@@ -30,7 +30,7 @@ import hashlib
 import itertools
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -47,9 +47,8 @@ from portal.notifications import devices
 from portal.notifications import service as notifications
 from portal.notifications.models import Channel, NotificationLog
 from portal.payments import service as payments
-from tests.factories import PASSWORD
+from tests.factories import MONDAY_MORNING, PASSWORD
 
-MONDAY = datetime(2026, 12, 7, 0, 30, tzinfo=UTC)  # 06:00 in Kolkata
 ACTORS = ("anonymous", "patient", "other_patient", "doctor", "other_doctor", "admin")
 SAFE = {"GET", "HEAD", "OPTIONS"}
 
@@ -372,19 +371,17 @@ class World:
     a day off, doctor B, and an admin."""
 
     def __init__(self, factory, razorpay, mailbox) -> None:
-        self.doctor = factory.doctor(fee_video_paise=50_000, fee_in_person_paise=None)
-        self.doctor.booking_window_days = 6
-        self.other_doctor = factory.doctor()
-        patient = factory.patient(name=PATIENT_NAME, email=PATIENT_EMAIL)
+        self.doctor = factory.create_doctor(
+            fee_video_paise=50_000, fee_in_person_paise=None, booking_window_days=6,
+            hours=factory.weekly_hours("09:00", "12:00", "VIDEO"))
+        self.other_doctor = factory.create_doctor(hours=())
+        patient = factory.create_patient(name=PATIENT_NAME, email=PATIENT_EMAIL)
         self.people = {
-            "patient": patient, "other_patient": factory.patient(),
+            "patient": patient, "other_patient": factory.create_patient(),
             "doctor": self.doctor.user, "other_doctor": self.other_doctor.user,
-            "admin": factory.admin(),
+            "admin": factory.create_admin(),
         }
-        availability.set_weekly_schedule(self.doctor, [
-            availability.RangeInput(d, time(9), time(12), "VIDEO", 30) for d in range(5)],
-            date(2026, 12, 7))
-        self.slots = availability.free_slots(self.doctor, MONDAY, MONDAY + timedelta(days=5))
+        self.slots = factory.free_slots(self.doctor, days=5)
         # Tuesday 09:00 in Kolkata: a day ahead, so it can be rescheduled and cancelled.
         appointment = appointments.reserve(patient, self.slots[6].id, reason=VISIT_REASON)
         payment = payments.initiate(patient, appointment.id)
@@ -488,7 +485,7 @@ def _resolve(value, world):
 
 @pytest.fixture
 def world(app, factory, frozen_clock, razorpay, mailbox, monkeypatch):
-    frozen_clock.freeze(MONDAY)
+    frozen_clock.freeze(MONDAY_MORNING)
     # Six people log in per test: keep the per-address login limit out of the way here
     # (test_cookies_and_logs and test_accounts prove it).
     monkeypatch.setitem(app.config, "LOGIN_RATE_LIMIT", "1000 per minute")

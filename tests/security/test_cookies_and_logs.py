@@ -20,8 +20,6 @@ import socket
 import subprocess
 import sys
 import time
-from datetime import UTC, date, datetime, timedelta
-from datetime import time as clock_time
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -30,17 +28,15 @@ import requests
 from rq import Queue
 
 from portal.auth import service as auth
-from portal.availability import service as availability
 from portal.events import relay_pending
 from portal.extensions import db
 from portal.notifications import service as notifications
 from portal.notifications.models import NotificationLog
 from portal.payments import gateway
 from tests.conftest import CSRF_RE, PortalClient
-from tests.factories import PASSWORD
+from tests.factories import MONDAY_MORNING, PASSWORD
 from tests.integration.support import page_text, problem_errors
 
-MONDAY = datetime(2026, 12, 7, 0, 30, tzinfo=UTC)  # 06:00 in Kolkata
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -57,7 +53,7 @@ def _attributes(set_cookie: str) -> set[str]:
 
 
 def test_session_and_remember_cookies_are_http_only_and_same_site_lax(client, factory):
-    patient = factory.patient()
+    patient = factory.create_patient()
     response = client.post_form("/account/login", {"email": patient.email, "password": PASSWORD,
                                                     "remember": "y"})
 
@@ -100,7 +96,7 @@ def production_app(app, database_url, redis_url, smtp_sink, monkeypatch):
 
 
 def test_production_cookies_are_also_secure(production_app, factory):
-    patient = factory.patient()
+    patient = factory.create_patient()
     browser = PortalClient(production_app, production_app.response_class, use_cookies=True)
     browser.environ_base["wsgi.url_scheme"] = "https"  # as behind the TLS-terminating proxy
 
@@ -143,11 +139,11 @@ def _json_post(path, body):
 
 
 LIMITED = {
-    "login": _html_post(lambda f: ("/account/login", {"email": f.patient().email,
+    "login": _html_post(lambda f: ("/account/login", {"email": f.create_patient().email,
                                                       "password": "wrong-guess-1"})),
     "register": _html_post(lambda f: ("/account/register", {"name": "Uma", "email": "bad"})),
     "forgot": _html_post(lambda f: ("/account/forgot", {"email": "nobody@example.com"})),
-    "reset": _html_post(lambda f: (f"/account/reset/{auth.make_reset_token(f.patient())}",
+    "reset": _html_post(lambda f: (f"/account/reset/{auth.make_reset_token(f.create_patient())}",
                                    {"password": "short", "confirm": "short"})),
     "api-token": _json_post("/api/v1/auth/token", {"email": "nobody@example.com",
                                                    "password": "wrong-guess-1"}),
@@ -217,14 +213,12 @@ def _leaks(records, secrets: dict[str, str], portal_url: str) -> list[str]:
 def test_no_secret_in_any_log_line(app, client, factory, live_server, razorpay, twilio, mailbox,
                                    frozen_clock, caplog):
     caplog.set_level(logging.DEBUG)
-    frozen_clock.freeze(MONDAY)
+    frozen_clock.freeze(MONDAY_MORNING)
     razorpay.control("POST", "/settings", {"auto_capture": True})
-    doctor = factory.doctor(fee_video_paise=50_000, fee_in_person_paise=None)
-    doctor.booking_window_days = 3
-    availability.set_weekly_schedule(doctor, [
-        availability.RangeInput(d, clock_time(9), clock_time(12), "VIDEO", 30)
-        for d in range(5)], date(2026, 12, 7))
-    slot = availability.free_slots(doctor, MONDAY, MONDAY + timedelta(days=3))[0]
+    doctor = factory.create_doctor(fee_video_paise=50_000, fee_in_person_paise=None,
+                                   hours=factory.weekly_hours("09:00", "12:00", "VIDEO"),
+                                   booking_window_days=3)
+    slot = factory.first_free_slot(doctor)
     db.session.commit()
     secrets = {name: app.config[name] for name in UNIT_SECRETS}
     secrets["Razorpay basic auth"] = base64.b64encode(
@@ -334,7 +328,7 @@ def _free_port() -> int:
 def test_gunicorn_access_log_prints_no_reset_token(app, tmp_path, factory):
     """The Dockerfile's command line, on a loopback port: the access log has the request
     lines, but not the token of a reset link (in the path, or as the Referer)."""
-    token = auth.make_reset_token(factory.patient())
+    token = auth.make_reset_token(factory.create_patient())
     port = _free_port()
     access_log = tmp_path / "access.log"
     env = {**os.environ, "SECRET_KEY": app.config["SECRET_KEY"],

@@ -19,10 +19,9 @@ import json
 import pytest
 
 from portal import CSRF_EXEMPT_ENDPOINTS
-from tests.factories import PASSWORD
+from tests.factories import MONDAY_MORNING, PASSWORD
 from tests.security.test_authz_matrix import (
     ACTORS,
-    MONDAY,
     OK,
     TABLE,
     World,
@@ -43,7 +42,7 @@ def unsafe_routes(app) -> list[tuple[str, str, str]]:
 
 @pytest.fixture
 def world(app, factory, frozen_clock, razorpay, mailbox, monkeypatch):
-    frozen_clock.freeze(MONDAY)
+    frozen_clock.freeze(MONDAY_MORNING)
     monkeypatch.setitem(app.config, "LOGIN_RATE_LIMIT", "1000 per minute")
     razorpay.control("POST", "/settings", {"auto_capture": True, "auto_process_refunds": True})
     return World(factory, razorpay, mailbox)

@@ -13,24 +13,19 @@ NUL characters are refused once for every route, with a 400 naming the field
 from __future__ import annotations
 
 import re
-from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 from sqlalchemy import select
 
-from portal.appointments import service as appointments
 from portal.appointments.models import Appointment
 from portal.auth.models import User
-from portal.availability import service as availability
 from portal.availability.models import AvailabilityOverride, WeeklyAvailability
 from portal.doctors.models import Doctor
 from portal.extensions import db
 from portal.notifications.models import NotificationTemplate, UserNotificationPreferences
-from portal.payments import service as payments
 from portal.payments.models import Refund
+from tests.factories import MONDAY_MORNING
 from tests.integration.support import PASSWORD, count, field_error, page_text, reload, sync
-
-MONDAY = datetime(2026, 12, 7, 0, 30, tzinfo=UTC)  # 06:00 in Kolkata
 
 OVERLONG = "x" * 10_000
 SCRIPT = "<script>alert(1)</script>"
@@ -77,20 +72,14 @@ def flashes(response) -> str:
 def clinic(factory, frozen_clock):
     """Dr. Asha Rao (video ₹500, in person free), a patient holding an in-person slot, a
     patient with a confirmed one, and an admin."""
-    frozen_clock.freeze(MONDAY)
-    doctor = factory.doctor(name="Dr. Asha Rao", email="asha@example.com",
-                            fee_video_paise=50_000, fee_in_person_paise=0)
-    doctor.booking_window_days = 8
-    availability.set_weekly_schedule(doctor, [
-        availability.RangeInput(d, time(9), time(12), "IN_PERSON", 30) for d in range(5)
-    ] + [availability.RangeInput(d, time(17), time(19), "VIDEO", 30) for d in range(5)],
-        date(2026, 12, 7))
-    patient = factory.patient(name="Pat Kumar", email="pat@example.com")
-    free = availability.free_slots(doctor, MONDAY, MONDAY + timedelta(days=7))
-    in_person = [s for s in free if s.consultation_type == "IN_PERSON"]
-    held = appointments.reserve(patient, in_person[0].id)
-    confirmed = appointments.confirm(appointments.reserve(patient, in_person[1].id).id)
-    admin = factory.admin(email="boss@example.com")
+    frozen_clock.freeze(MONDAY_MORNING)
+    doctor = factory.create_doctor(name="Dr. Asha Rao", email="asha@example.com",
+                                   fee_video_paise=50_000, fee_in_person_paise=0)
+    patient = factory.create_patient(name="Pat Kumar", email="pat@example.com")
+    free = factory.free_slots(doctor)
+    held = factory.book(patient, doctor=doctor, kind="IN_PERSON")
+    confirmed = factory.book(patient, doctor=doctor, kind="IN_PERSON", confirm=True)
+    admin = factory.create_admin(email="boss@example.com")
     return {"doctor": doctor, "patient": patient, "admin": admin, "held": held,
             "confirmed": confirmed, "free": free}
 
@@ -518,15 +507,11 @@ def test_the_slot_picker_ignores_hostile_reserve_fields(as_patient, clinic, app_
 
 
 @pytest.fixture
-def captured(clinic, razorpay, app_ctx):
+def captured(clinic, razorpay, factory):
     """Pat's ₹500 video consultation, paid through the Razorpay stand-in."""
     razorpay.control("POST", "/settings", {"auto_capture": True, "auto_process_refunds": True})
     video = next(s for s in clinic["free"] if s.consultation_type == "VIDEO")
-    held = appointments.reserve(clinic["patient"], video.id)
-    payment = payments.initiate(clinic["patient"], held.id)
-    fields = razorpay.pay(payment.gateway_order_id)
-    return payments.verify_checkout(payment.id, fields["razorpay_payment_id"],
-                                    fields["razorpay_signature"])
+    return factory.pay(clinic["patient"], factory.book(clinic["patient"], video), razorpay)
 
 
 NOT_AN_AMOUNT = "Enter an amount in rupees"
