@@ -15,7 +15,7 @@ CalendarDate = Annotated[date, AfterValidator(in_calendar)]
 
 
 class DependentIn(ApiModel):
-    name: str = Field(min_length=1, max_length=120)
+    name: str = Field(max_length=120)
     relation: str = Field(description="CHILD, SPOUSE, PARENT, SIBLING, GRANDPARENT or OTHER",
                           max_length=20)
     date_of_birth: CalendarDate
@@ -23,7 +23,7 @@ class DependentIn(ApiModel):
 
 
 class DependentPatch(ApiModel):
-    name: str | None = Field(default=None, min_length=1, max_length=120)
+    name: str | None = Field(default=None, max_length=120)
     relation: str | None = Field(default=None, max_length=20)
     date_of_birth: CalendarDate | None = None
     sex: str | None = Field(default=None, max_length=10)
