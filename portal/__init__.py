@@ -85,7 +85,7 @@ def cron_command() -> None:
     """Run the scheduler of periodic jobs (jobs/cron.py); run one per deployment."""
     from flask import current_app
 
-    from portal.queue import run_cron
+    from portal.jobqueue import run_cron
 
     run_cron(current_app._get_current_object())
 
@@ -130,7 +130,8 @@ def _import_models() -> None:
     import portal.events
     import portal.family.models
     import portal.notifications.models
-    import portal.payments.models  # noqa: F401
+    import portal.payments.models
+    import portal.queue.models  # noqa: F401
 
 
 def _register_blueprints(app: Flask) -> None:

@@ -11,7 +11,7 @@ from portal.demo import DEMO_PASSWORD, seed
 from portal.doctors.service import DoctorProfile, doctor_by_email, set_doctor_active
 from portal.doctors.service import create_doctor as create
 from portal.exceptions import DomainError
-from portal.queue import run_worker
+from portal.jobqueue import run_worker
 
 
 def register_cli(app: Flask) -> None:

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.clock import utcnow
 from portal.extensions import db
-from portal.queue import get_queue
+from portal.jobqueue import get_queue
 from portal.transactions import write
 from portal.types import UTCDateTime
 

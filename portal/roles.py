@@ -9,4 +9,5 @@ import enum
 class Role(enum.StrEnum):
     PATIENT = "patient"
     DOCTOR = "doctor"
+    STAFF = "staff"  # the front desk: every appointment and patient, no payouts or settings
     ADMIN = "admin"

@@ -30,6 +30,8 @@ from portal.types import UTCDateTime, str_enum
 class AppointmentStatus(enum.StrEnum):
     RESERVED = "RESERVED"
     CONFIRMED = "CONFIRMED"
+    ARRIVED = "ARRIVED"  # checked in at the desk, with a queue token
+    IN_CONSULTATION = "IN_CONSULTATION"  # with the doctor
     EXPIRED = "EXPIRED"
     CANCELLED = "CANCELLED"
     COMPLETED = "COMPLETED"
@@ -37,12 +39,16 @@ class AppointmentStatus(enum.StrEnum):
 
     @property
     def label(self) -> str:
-        return {"RESERVED": "Held", "NO_SHOW": "No-show"}.get(self.value,
-                                                              self.value.title())
+        return {"RESERVED": "Held", "NO_SHOW": "No-show", "ARRIVED": "Checked in",
+                "IN_CONSULTATION": "With the doctor"}.get(self.value, self.value.title())
 
 
-ACTIVE_STATUSES = (AppointmentStatus.RESERVED.value, AppointmentStatus.CONFIRMED.value)
-_ACTIVE_SQL = "status IN ('RESERVED', 'CONFIRMED')"
+# Statuses that occupy the slot: held, booked, and the day's queue (arrived, with the doctor).
+ACTIVE_STATUSES = (AppointmentStatus.RESERVED.value, AppointmentStatus.CONFIRMED.value,
+                   AppointmentStatus.ARRIVED.value, AppointmentStatus.IN_CONSULTATION.value)
+_ACTIVE_SQL = "status IN ('RESERVED', 'CONFIRMED', 'ARRIVED', 'IN_CONSULTATION')"
+STATUS_SQL = ("status IN ('RESERVED', 'CONFIRMED', 'ARRIVED', 'IN_CONSULTATION', 'EXPIRED', "
+              "'CANCELLED', 'COMPLETED', 'NO_SHOW')")
 
 
 class Appointment(db.Model):
@@ -50,8 +56,7 @@ class Appointment(db.Model):
     __table_args__ = (
         CheckConstraint("end_at > start_at", name="end_after_start"),
         CheckConstraint("fee_paise >= 0", name="fee"),
-        CheckConstraint("status IN ('RESERVED', 'CONFIRMED', 'EXPIRED', 'CANCELLED', "
-                        "'COMPLETED', 'NO_SHOW')", name="status"),
+        CheckConstraint(STATUS_SQL, name="status"),
         # At most one active (held or confirmed) appointment per slot (invariant 1), on both
         # databases; PostgreSQL adds an exclusion constraint over the doctor's time ranges.
         Index("uq_appointments_active_slot", "slot_id", unique=True,

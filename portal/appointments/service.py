@@ -39,8 +39,8 @@ from portal.events import APPOINTMENT_EVENTS, record_event
 from portal.exceptions import Conflict, DomainError, NotFound, ValidationFailed
 from portal.extensions import db
 from portal.family import service as family
+from portal.jobqueue import get_queue
 from portal.pagination import Page, paginate
-from portal.queue import get_queue
 from portal.roles import Role
 from portal.transactions import write
 

@@ -290,7 +290,7 @@ def _jsonable(context: dict[str, Any]) -> dict[str, Any]:
 def _enqueue_delivery(log_id: uuid.UUID, at: datetime | None = None) -> None:
     """Queue a delivery; without Redis the sweeper finds the PENDING row later."""
     try:
-        from portal.queue import get_queue
+        from portal.jobqueue import get_queue
 
         queue = get_queue("notifications")
         if at is None:
@@ -531,7 +531,7 @@ def cancel_reminders(appointment_id: uuid.UUID) -> int:
 
 def _enqueue_reminder(row: ScheduledNotification) -> None:
     try:
-        from portal.queue import get_queue
+        from portal.jobqueue import get_queue
 
         get_queue("notifications").enqueue_at(row.due_at, "jobs.notifications.send_reminder",
                                               str(row.id), job_id=f"reminder-{row.id}")

@@ -11,6 +11,7 @@ from flask_login import current_user
 from portal.api import Money, operation, parse_body, parse_query, respond
 from portal.auth.models import Role
 from portal.auth.service import check_patient_visible
+from portal.jobqueue import get_queue
 from portal.payments import reports, service
 from portal.payments.models import PaymentTransaction, RefundSource
 from portal.payments.schemas import (
@@ -24,7 +25,6 @@ from portal.payments.schemas import (
     VerifyIn,
     WebhookAck,
 )
-from portal.queue import get_queue
 from portal.security import admin_required, login_required, roles_required
 
 bp = Blueprint("payments_api", __name__, url_prefix="/payments")

@@ -53,6 +53,30 @@ class WebhookStatus(enum.StrEnum):
     FAILED = "FAILED"
 
 
+class PaymentChannel(enum.StrEnum):
+    CHECKOUT = "CHECKOUT"  # the patient paid online through Razorpay Checkout
+    LINK = "LINK"  # a Razorpay Payment Link the desk sent by SMS and email
+    OFFLINE = "OFFLINE"  # paid at the counter: cash, UPI or card machine
+
+
+class OfflineMethod(enum.StrEnum):
+    CASH = "cash"
+    UPI = "upi"
+    CARD = "card"
+
+    @property
+    def label(self) -> str:
+        return {"cash": "Cash", "upi": "UPI at the counter", "card": "Card machine"}[self.value]
+
+
+class LinkStatus(enum.StrEnum):
+    CREATED = "created"
+    PARTIALLY_PAID = "partially_paid"
+    PAID = "paid"
+    EXPIRED = "expired"
+    CANCELLED = "cancelled"
+
+
 class PayoutStatus(enum.StrEnum):
     CALCULATED = "CALCULATED"
     PAID = "PAID"
@@ -82,6 +106,12 @@ class PaymentTransaction(db.Model):
     gateway_order_id: Mapped[str | None] = mapped_column(String(40), unique=True)
     gateway_payment_id: Mapped[str | None] = mapped_column(String(40), unique=True)
     method: Mapped[str | None] = mapped_column(String(20))
+    channel: Mapped[PaymentChannel] = mapped_column(
+        str_enum(PaymentChannel, 10), default=PaymentChannel.CHECKOUT,
+        server_default=PaymentChannel.CHECKOUT.value)
+    # Offline payments: the counter's receipt number and who recorded the money.
+    offline_reference: Mapped[str | None] = mapped_column(String(60))
+    recorded_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
     error_code: Mapped[str | None] = mapped_column(String(60))
     error_description: Mapped[str | None] = mapped_column(String(500))
     refunded_paise: Mapped[int] = mapped_column(default=0)
@@ -151,3 +181,26 @@ class WebhookEvent(db.Model):
     error: Mapped[str | None] = mapped_column(String(500))
     received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     processed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class PaymentLink(db.Model):
+    """A Razorpay Payment Link sent for one payment (the desk books, the patient pays later).
+
+    Paying it confirms the booking as Checkout does (webhook `payment_link.paid`, or
+    reconciliation fetching the link)."""
+
+    __tablename__ = "payment_links"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    payment_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("payment_transactions.id"),
+                                                  unique=True)
+    gateway_link_id: Mapped[str | None] = mapped_column(String(40), unique=True)
+    short_url: Mapped[str | None] = mapped_column(String(300))
+    status: Mapped[LinkStatus] = mapped_column(str_enum(LinkStatus, 16),
+                                               default=LinkStatus.CREATED)
+    expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    payment: Mapped[PaymentTransaction] = relationship(lazy="joined")

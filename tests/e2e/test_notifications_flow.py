@@ -20,8 +20,8 @@ from rq import Queue
 
 from portal import events
 from portal.extensions import db
+from portal.jobqueue import AppWorker, redis_connection
 from portal.notifications import service as notifications
-from portal.queue import AppWorker, redis_connection
 from tests.factories import MONDAY_MORNING, PASSWORD
 
 pytestmark = pytest.mark.e2e

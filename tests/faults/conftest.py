@@ -68,7 +68,7 @@ def run_jobs(app, queues: list[str] | None = None) -> None:
     from rq import Queue
 
     from portal.extensions import db
-    from portal.queue import AppWorker, redis_connection
+    from portal.jobqueue import AppWorker, redis_connection
 
     connection = redis_connection(app.config["REDIS_URL"])
     worker = AppWorker([Queue(name, connection=connection)

@@ -33,9 +33,9 @@ from portal.appointments import service as appointments
 from portal.appointments.models import Appointment, AppointmentStatusHistory
 from portal.events import OutboxEvent
 from portal.extensions import db
+from portal.jobqueue import get_queue
 from portal.payments import service as payments
 from portal.payments.models import PaymentTransaction, Refund, WebhookEvent
-from portal.queue import get_queue
 from tests import factories
 from tests.faults.conftest import doctor_with_slots, run_jobs
 

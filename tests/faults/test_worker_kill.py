@@ -36,10 +36,10 @@ from sqlalchemy.orm import Session
 from portal.appointments import service as appointments
 from portal.events import ConsumedEvent, OutboxEvent, relay_pending
 from portal.extensions import db
+from portal.jobqueue import get_queue
 from portal.localredis import LOOPBACK, free_port
 from portal.notifications import service as notifications
 from portal.notifications.models import NotificationLog
-from portal.queue import get_queue
 from tests.factories import create_patient
 from tests.faults.conftest import doctor_with_slots, run_jobs, wait_until
 

@@ -172,7 +172,7 @@ def test_a_lapsed_hold_is_listed_as_free_and_a_live_one_is_not(doctor, frozen_cl
 
 def test_the_daily_job_extends_every_window_through_a_real_worker(app, doctor, frozen_clock,
                                                                    redis_url):
-    from portal.queue import AppWorker, redis_connection
+    from portal.jobqueue import AppWorker, redis_connection
 
     service.set_weekly_schedule(doctor, weekly_hours("09:00", "13:00"), date(2026, 12, 7))
     last_before = all_slots(doctor)[-1].start_at

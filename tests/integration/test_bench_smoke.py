@@ -22,8 +22,8 @@ from bench import slot_generation as bench
 from portal.availability.models import AvailableSlot, WeeklyAvailability
 from portal.doctors.models import Doctor
 from portal.extensions import db
+from portal.jobqueue import AppWorker, redis_connection
 from portal.localredis import PrivateRedis
-from portal.queue import AppWorker, redis_connection
 
 
 def test_build_doctors_and_measure_generation(app_ctx):

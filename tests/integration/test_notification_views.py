@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
+from portal.jobqueue import get_queue
 from portal.notifications import service
 from portal.notifications.defaults import default_template
 from portal.notifications.models import (
@@ -18,7 +19,6 @@ from portal.notifications.models import (
     NotificationTemplate,
     NotificationType,
 )
-from portal.queue import get_queue
 from tests.integration.support import count, field_error, page_text, reload, sync
 
 HTMX = {"HX-Request": "true"}

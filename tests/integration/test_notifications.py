@@ -34,7 +34,7 @@ def clinic(factory, frozen_clock):
 
 
 def run_jobs(app, redis_url=None) -> None:
-    from portal.queue import AppWorker, redis_connection
+    from portal.jobqueue import AppWorker, redis_connection
 
     connection = redis_connection(redis_url or app.config["REDIS_URL"])
     worker = AppWorker([Queue(n, connection=connection) for n in app.config["RQ_QUEUES"]],

@@ -36,7 +36,7 @@ def booking(factory, frozen_clock, razorpay):
 
 def run_jobs(app, redis_url) -> None:
     """Work every queued job now, in this process, like `flask worker --burst`."""
-    from portal.queue import AppWorker, redis_connection
+    from portal.jobqueue import AppWorker, redis_connection
 
     connection = redis_connection(redis_url)
     queues = [Queue(name, connection=connection) for name in app.config["RQ_QUEUES"]]

@@ -178,7 +178,7 @@ def _csrf(page: str) -> str:
 
 
 def _run_jobs(app) -> None:
-    from portal.queue import AppWorker, redis_connection
+    from portal.jobqueue import AppWorker, redis_connection
 
     connection = redis_connection(app.config["REDIS_URL"])
     worker = AppWorker([Queue(n, connection=connection) for n in app.config["RQ_QUEUES"]],
