@@ -146,6 +146,7 @@ def _register_blueprints(app: Flask) -> None:
     from portal.auth.views import bp as auth_bp
     from portal.availability.api import bp as availability_api_bp
     from portal.availability.views import bp as availability_bp
+    from portal.desk.api import bp as desk_api_bp
     from portal.doctors.api import bp as doctors_api_bp
     from portal.doctors.views import bp as doctors_bp
     from portal.family.api import bp as family_api_bp
@@ -155,6 +156,7 @@ def _register_blueprints(app: Flask) -> None:
     from portal.notifications.views import bp as notifications_bp
     from portal.payments.api import bp as payments_api_bp
     from portal.payments.views import bp as payments_bp
+    from portal.queue.api import bp as queue_api_bp
 
     for blueprint in (main_bp, auth_bp, doctors_bp, booking_bp, availability_bp, appointments_bp,
                       payments_bp, notifications_bp, push_bp, admin_bp, admin_payments_bp,
@@ -162,8 +164,8 @@ def _register_blueprints(app: Flask) -> None:
         app.register_blueprint(blueprint)
     # Domain APIs nest under the shared /api/v1 blueprint (OpenAPI, docs, bearer auth).
     for blueprint in (auth_api_bp, family_api_bp, doctors_api_bp, availability_api_bp,
-                      appointments_api_bp,
-                      payments_api_bp, notifications_api_bp):
+                      appointments_api_bp, payments_api_bp, notifications_api_bp, desk_api_bp,
+                      queue_api_bp):
         api_bp.register_blueprint(blueprint)
     # Razorpay signs its webhooks; it cannot send our CSRF token (the only exempt form route).
     CSRF_EXEMPT_ENDPOINTS.add("api.payments_api.webhook")

@@ -146,6 +146,13 @@ def load_config(env: Mapping[str, str] | None = None) -> dict:
         "HOLD_MINUTES": _int(env, "HOLD_MINUTES", 5),
         "MAX_ACTIVE_HOLDS": _int(env, "MAX_ACTIVE_HOLDS", 2),
         "RESCHEDULE_CUTOFF_HOURS": _int(env, "RESCHEDULE_CUTOFF_HOURS", 4),
+        # The desk and the queue.
+        "CHECK_IN_EARLY_MINUTES": _int(env, "CHECK_IN_EARLY_MINUTES", 180),
+        # Call one walk-in after every N booked patients (0: walk-ins only when nobody
+        # booked is waiting).
+        "QUEUE_WALK_IN_EVERY": _int(env, "QUEUE_WALK_IN_EVERY", 2),
+        # Consultations averaged for the pace (the last N finished today).
+        "QUEUE_PACE_WINDOW": _int(env, "QUEUE_PACE_WINDOW", 5),
         "CANCELLATION_POLICY": parse_policy(env.get("CANCELLATION_POLICY", "24:100,2:50,0:0")),
         # Firebase Cloud Messaging (HTTP v1) for app tokens; without a service account FCM is off.
         "FCM_PROJECT_ID": env.get("FCM_PROJECT_ID", ""),  # empty: the service account's project

@@ -18,6 +18,7 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from flask import current_app
 from sqlalchemy import func, or_, select
@@ -51,12 +52,20 @@ S = AppointmentStatus
 # Which transitions the state machine allows (DESIGN.md, "Appointment states").
 ALLOWED = {
     S.RESERVED: {S.CONFIRMED, S.EXPIRED, S.CANCELLED},
-    S.CONFIRMED: {S.CANCELLED, S.COMPLETED, S.NO_SHOW, S.CONFIRMED},  # CONFIRMED: reschedule
+    # CONFIRMED -> CONFIRMED: a reschedule. ARRIVED: checked in at the desk.
+    S.CONFIRMED: {S.CANCELLED, S.COMPLETED, S.NO_SHOW, S.CONFIRMED, S.ARRIVED},
+    S.ARRIVED: {S.IN_CONSULTATION, S.COMPLETED, S.NO_SHOW},
+    S.IN_CONSULTATION: {S.COMPLETED},
     # A payment captured after the hold lapsed still books the slot if nobody took it.
     S.EXPIRED: {S.CONFIRMED},
 }
 # The clinic's side: may cancel with a full refund and mark outcomes.
-CLINIC_ROLES = (Role.DOCTOR, Role.ADMIN)
+CLINIC_ROLES = (Role.DOCTOR, Role.STAFF, Role.ADMIN)
+# Who sees every appointment of the clinic (doctors see their own).
+CLINIC_WIDE_ROLES = (Role.STAFF, Role.ADMIN)
+# From which states each outcome may be recorded.
+OUTCOME_FROM = {S.COMPLETED: (S.CONFIRMED, S.ARRIVED, S.IN_CONSULTATION),
+                S.NO_SHOW: (S.CONFIRMED, S.ARRIVED)}
 
 __all__ = ["SlotUnavailable"]
 
@@ -97,19 +106,19 @@ class CancellationQuote:
 def get_visible(user: User, appointment_id: uuid.UUID, *, own: bool = False) -> Appointment:
     """The appointment if `user` may see it: its patient, its doctor, or an admin.
 
-    With `own=True` only the patient it belongs to (or an admin acting for them) qualifies:
+    With `own=True` only the patient it belongs to (or the desk or an admin acting for them):
     for paying, confirming, giving a reason, cancelling as the patient. Anyone else gets
     NotFound, the same as a missing id, so ids cannot be probed.
     """
     appointment = db.session.get(Appointment, appointment_id)
     if appointment is None or not can_see(user, appointment) or (
-            own and user.role != Role.ADMIN and appointment.patient_id != user.id):
+            own and user.role not in CLINIC_WIDE_ROLES and appointment.patient_id != user.id):
         raise NotFound("No such appointment.")
     return appointment
 
 
 def can_see(user: User, appointment: Appointment) -> bool:
-    if user.role == Role.ADMIN:
+    if user.role in CLINIC_WIDE_ROLES:
         return True
     if user.role == Role.DOCTOR:
         return appointment.doctor.user_id == user.id
@@ -252,11 +261,12 @@ def set_reason(patient: User, appointment_id: uuid.UUID, reason: str,
 
 def reserve(patient: User, slot_id: uuid.UUID, *, idempotency_key: str | None = None,
             reason: str = "", for_dependent_id: uuid.UUID | None = None,
-            now: datetime | None = None) -> Appointment:
+            actor: User | None = None, now: datetime | None = None) -> Appointment:
     """Hold a bookable slot for HOLD_MINUTES. Raises SlotUnavailable, TooManyHolds or NotFound.
 
     `for_dependent_id` books for one of the account holder's family members: the holder
     pays and is notified, the visit is theirs, and the hold limit counts per holder.
+    `actor` is who made the hold when not the patient (the front desk, on the phone).
 
     The same `idempotency_key`, or a second click on a slot the patient already holds,
     returns the existing hold instead of making another. A key whose hold has since ended
@@ -276,7 +286,7 @@ def reserve(patient: User, slot_id: uuid.UUID, *, idempotency_key: str | None = 
     try:
         with write():
             appointment = _hold(patient, slot_id, idempotency_key, reason, for_dependent_id,
-                                now)
+                                (actor or patient).id, now)
     except IntegrityError:
         # The INSERT is where the unique indexes and the exclusion constraint fire.
         if idempotency_key:
@@ -289,7 +299,8 @@ def reserve(patient: User, slot_id: uuid.UUID, *, idempotency_key: str | None = 
 
 
 def _hold(patient: User, slot_id: uuid.UUID, idempotency_key: str | None, reason: str,
-          for_dependent_id: uuid.UUID | None, now: datetime) -> Appointment:
+          for_dependent_id: uuid.UUID | None, actor_id: uuid.UUID,
+          now: datetime) -> Appointment:
     # Serialise this patient's reservations so the hold limit cannot be raced (PostgreSQL).
     db.session.execute(select(User.id).where(User.id == patient.id).with_for_update())
     if for_dependent_id is not None:
@@ -320,7 +331,8 @@ def _hold(patient: User, slot_id: uuid.UUID, idempotency_key: str | None, reason
         idempotency_key=idempotency_key, created_at=now, updated_at=now)
     db.session.add(appointment)
     db.session.flush()
-    _record(appointment, None, S.RESERVED, patient.id, "slot held", now)
+    _record(appointment, None, S.RESERVED, actor_id,
+            "slot held" if actor_id == patient.id else "slot held by the clinic", now)
     return appointment
 
 
@@ -483,7 +495,7 @@ def cancel_by_doctor(doctor_user: User, appointment_id: uuid.UUID, reason: str,
     if len(reason) > 500:
         raise ValidationFailed({"reason": "Use at most 500 characters."})
     appointment = get_visible(doctor_user, appointment_id)
-    by = "admin" if doctor_user.role == Role.ADMIN else "doctor"
+    by = doctor_user.role.value if doctor_user.role != Role.STAFF else "clinic"
     return _cancel(appointment.id, by, doctor_user.id, reason.strip(), clinic_side=True,
                    now=now or utcnow())
 
@@ -567,13 +579,57 @@ def _mark_outcome(user: User, appointment_id: uuid.UUID, outcome: AppointmentSta
         raise NotFound("No such appointment.")
     with write():
         appointment = _locked(appointment.id)
-        if appointment.status != S.CONFIRMED:
+        if appointment.status not in OUTCOME_FROM[outcome]:
             raise TransitionNotAllowed(f"A {appointment.status.label.lower()} appointment "
                                        f"cannot be marked {outcome.label.lower()}.")
-        if appointment.start_at > now:
+        if appointment.status == S.CONFIRMED and appointment.start_at > now:
             raise TransitionNotAllowed("The appointment has not started yet.")
-        _record(appointment, S.CONFIRMED, outcome, user.id,
+        _record(appointment, appointment.status, outcome, user.id,
                 f"marked {outcome.label.lower()}", now)
+    return appointment
+
+
+# --- the day of the visit: the desk and the queue ------------------------------------------
+
+
+def mark_arrived(user: User, appointment_id: uuid.UUID, now: datetime | None = None
+                 ) -> Appointment:
+    """The patient is at the clinic (checked in by the desk): CONFIRMED -> ARRIVED.
+
+    Allowed on the appointment's own day, from CHECK_IN_EARLY_MINUTES before its start."""
+    now = now or utcnow()
+    if user.role not in CLINIC_WIDE_ROLES:
+        raise NotFound("No such appointment.")
+    with write():
+        appointment = _locked(appointment_id)
+        if appointment.status != S.CONFIRMED:
+            raise TransitionNotAllowed(f"A {appointment.status.label.lower()} appointment "
+                                       "cannot be checked in.")
+        early = timedelta(minutes=current_app.config["CHECK_IN_EARLY_MINUTES"])
+        zone = ZoneInfo(appointment.doctor.timezone)
+        if appointment.start_at - now > early or \
+                appointment.start_at.astimezone(zone).date() != now.astimezone(zone).date():
+            raise TransitionNotAllowed("Check-in opens on the day of the appointment, "
+                                       f"{early.seconds // 60} minutes before it starts.")
+        if appointment.end_at + timedelta(hours=4) < now:
+            raise TransitionNotAllowed("This appointment is long over; book a new one.")
+        _record(appointment, S.CONFIRMED, S.ARRIVED, user.id, "checked in", now)
+    return appointment
+
+
+def start_consultation(user: User, appointment_id: uuid.UUID,
+                       now: datetime | None = None) -> Appointment:
+    """The doctor calls the patient in: ARRIVED -> IN_CONSULTATION."""
+    now = now or utcnow()
+    get_visible(user, appointment_id)
+    if not is_clinic_side(user):
+        raise NotFound("No such appointment.")
+    with write():
+        appointment = _locked(appointment_id)
+        if appointment.status != S.ARRIVED:
+            raise TransitionNotAllowed(f"A {appointment.status.label.lower()} appointment "
+                                       "cannot be called in.")
+        _record(appointment, S.ARRIVED, S.IN_CONSULTATION, user.id, "called in", now)
     return appointment
 
 
