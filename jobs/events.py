@@ -23,15 +23,15 @@ def _refund_cancelled(event: OutboxEvent) -> None:
 
 
 def _notify_appointment(event: OutboxEvent) -> None:
-    from portal.notifications import service as notifications
+    from portal.notifications import reactions
 
-    notifications.on_appointment_event(event)
+    reactions.on_appointment_event(event)
 
 
 def _notify_payment(event: OutboxEvent) -> None:
-    from portal.notifications import service as notifications
+    from portal.notifications import reactions
 
-    notifications.on_payment_event(event)
+    reactions.on_payment_event(event)
 
 
 NOTIFY_APPOINTMENT = ("notifications.appointment", _notify_appointment)

@@ -16,8 +16,9 @@ Endpoints (blueprint `admin_notifications`, under /admin/notifications; admins o
   send            GET, POST /send                          an announcement to all patients,
                                                            all doctors or one person
 
-The log's filters are a plain GET form; HTMX swaps only the results block. The rules (resend,
-rendering, saving, sending) are in portal/notifications/service.py.
+The log's filters are a plain GET form; HTMX swaps only the results block. The rules are in
+portal/notifications/: delivery.py (resend), templates.py (rendering, saving) and
+announcements.py (sending).
 """
 
 from __future__ import annotations
@@ -33,8 +34,10 @@ from portal.auth.models import Role, User
 from portal.auth.service import find_user_by_email
 from portal.exceptions import Conflict, NotFound, ValidationFailed
 from portal.extensions import db
-from portal.notifications import service
+from portal.notifications.announcements import send_announcement
+from portal.notifications.context import sample_context
 from portal.notifications.defaults import DEFAULTS, LANGUAGES
+from portal.notifications.delivery import resend as resend_notification
 from portal.notifications.forms import (
     CHANNEL_LABELS,
     AnnouncementForm,
@@ -49,6 +52,13 @@ from portal.notifications.models import (
     NotificationTemplate,
     NotificationType,
 )
+from portal.notifications.templates import (
+    Rendered,
+    render_source,
+    save_template,
+    template_source,
+)
+from portal.notifications.templates import reset_template as forget_template
 from portal.pagination import paginate
 from portal.security import admin_required
 from portal.web import apply_errors, page_number, render_page
@@ -56,7 +66,6 @@ from portal.web import apply_errors, page_number, render_page
 bp = Blueprint("admin_notifications", __name__, url_prefix="/admin/notifications")
 
 PER_PAGE = 25
-
 
 
 # --- the delivery log --------------------------------------------------------------------------
@@ -145,7 +154,7 @@ def resend(log_id: uuid.UUID):
     """Send a failed notification again: a fresh set of attempts. HTMX gets the updated row;
     a plain form goes back to the log. Raises NotFound for an unknown id."""
     try:
-        row = service.resend(log_id, current_user)
+        row = resend_notification(log_id, current_user)
     except Conflict as exc:
         if getattr(request, "htmx", False):
             raise
@@ -231,10 +240,10 @@ def _stored(kind: str, channel: str, language: str) -> NotificationTemplate | No
         NotificationTemplate.language == language))
 
 
-def _preview(subject: str, body: str) -> tuple[service.Rendered | None, str | None]:
+def _preview(subject: str, body: str) -> tuple[Rendered | None, str | None]:
     """The words rendered on sample data, or the template's error."""
     try:
-        return service.render_source(subject, body, service.sample_context()), None
+        return render_source(subject, body, sample_context()), None
     except ValidationFailed as exc:
         return None, exc.message
 
@@ -247,15 +256,15 @@ def edit_template(kind: str, channel: str, language: str):
     no-JavaScript path of the live preview). Raises NotFound for an unknown key."""
     _check_key(kind, channel, language)
     stored = _stored(kind, channel, language)
-    source = service.template_source(kind, channel, language)
+    source = template_source(kind, channel, language)
     form = TemplateForm(data={"subject": source[0], "body_text": source[1]} if source else {})
     rendered = error = None
     if form.is_submitted() and request.form.get("action") == "preview":
         rendered, error = _preview(form.subject.data or "", form.body_text.data or "")
     elif form.validate_on_submit():
         try:
-            service.save_template(kind, channel, language, form.subject.data or "",
-                                  form.body_text.data, current_user)
+            save_template(kind, channel, language, form.subject.data or "",
+                          form.body_text.data, current_user)
         except ValidationFailed as exc:
             db.session.rollback()
             apply_errors(form, exc)
@@ -273,7 +282,7 @@ def edit_template(kind: str, channel: str, language: str):
         "admin/notifications/edit_template.html", form=form, kind=kind, channel=channel,
         language=language, stored=stored, has_default=default is not None,
         borrowed=stored is None and default is None and source is not None,
-        rendered=rendered, error=error, variables=sorted(service.sample_context()),
+        rendered=rendered, error=error, variables=sorted(sample_context()),
         channel_label=CHANNEL_LABELS[Channel(channel)], language_label=LANGUAGES[language],
         kind_label=type_label(kind)), status
 
@@ -284,7 +293,7 @@ def reset_template(kind: str, channel: str, language: str):
     """Delete the stored words of this key, so the built-in default applies again (or, where
     there is none, the message is no longer sent on this channel)."""
     _check_key(kind, channel, language)
-    removed = service.reset_template(kind, channel, language)
+    removed = forget_template(kind, channel, language)
     has_default = DEFAULTS.get(language, {}).get(kind, {}).get(channel) is not None
     if not removed:
         flash("These words were already the built-in default.", "info")
@@ -337,7 +346,7 @@ def send():
         users = _audience(form)
         if users is not None:
             try:
-                made = service.send_announcement(
+                made = send_announcement(
                     users, form.title.data, form.message.data,
                     {Channel(c) for c in form.channels.data}, current_user)
             except ValidationFailed as exc:

@@ -186,12 +186,12 @@ def doctor_with_slots(fee_paise: int, *, days: int = 4, opens: int = 8, closes: 
 
 def quiet_patient(**kwargs):
     """A patient who gets email and in-app notifications only (no SMS leaves the machine)."""
-    from portal.notifications import service as notifications
     from portal.notifications.models import NotificationType
+    from portal.notifications.preferences import update_preferences
     from tests import factories
 
     patient = factories.patient(**kwargs)
-    notifications.update_preferences(patient, channels_={
+    update_preferences(patient, channels_={
         "SMS": {kind.value: False for kind in NotificationType}})
     return patient
 
