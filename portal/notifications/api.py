@@ -7,10 +7,11 @@ import uuid
 from flask import Blueprint, current_app, request
 from flask_login import current_user
 from sqlalchemy import select
+from twilio.request_validator import RequestValidator
 
 from portal.api import operation, parse_body, parse_query, respond
 from portal.auth.models import Role, User
-from portal.exceptions import NotFound, ValidationFailed
+from portal.exceptions import Forbidden, NotFound, ValidationFailed
 from portal.extensions import db
 from portal.notifications import devices
 from portal.notifications.announcements import send_announcement
@@ -130,15 +131,11 @@ def unregister_device(token: str):
 @operation("Twilio's SMS status callback", tags=("notifications",), auth=False, status=204,
            errors=(403,), description="Signed by Twilio (X-Twilio-Signature).")
 def sms_status():
-    from twilio.request_validator import RequestValidator
-
     validator = RequestValidator(current_app.config["TWILIO_AUTH_TOKEN"])
     signature = request.headers.get("X-Twilio-Signature", "")
     url = public_url(request.full_path.rstrip("?").removeprefix(request.script_root))
     if not signature or not (validator.validate(url, request.form.to_dict(), signature) or
                              validator.validate(request.url, request.form.to_dict(), signature)):
-        from portal.exceptions import Forbidden
-
         raise Forbidden("The Twilio signature is missing or wrong.", "X-Twilio-Signature")
     record_sms_status(request.form.get("MessageSid", ""),
                       request.form.get("MessageStatus", ""),

@@ -25,8 +25,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+import jwt
 import requests
+from cryptography.hazmat.primitives.asymmetric import ec
 from flask import current_app
+from http_ece import ECEException
+from py_vapid import VapidException
+from pywebpush import WebPushException, webpush
 from sqlalchemy import select, update
 
 from portal.auth.models import User
@@ -61,6 +66,7 @@ class DeviceGone(PermanentFailure):
 
 
 def active_devices(user_id: uuid.UUID) -> list[UserDevice]:
+    """The user's devices that still take push messages."""
     return list(db.session.scalars(select(UserDevice).where(UserDevice.user_id == user_id,
                                                             UserDevice.active.is_(True))))
 
@@ -120,8 +126,6 @@ def _endpoint_problem(endpoint: str) -> str | None:
 
 
 def _keys_valid(p256dh: str, auth: str) -> bool:
-    from cryptography.hazmat.primitives.asymmetric import ec
-
     try:
         ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), _b64url(p256dh))
         return len(_b64url(auth)) == 16
@@ -135,6 +139,7 @@ def _b64url(text: str) -> bytes:
 
 
 def unregister_device(user: User, token: str) -> None:
+    """Forget one of the user's devices; NotFound for a token that is not theirs."""
     device = db.session.scalar(select(UserDevice).where(UserDevice.token == token,
                                                         UserDevice.user_id == user.id))
     if device is None:
@@ -209,10 +214,6 @@ def push_to_user(user_id: uuid.UUID, title: str, body: str, link: str | None) ->
 
 
 def _send_webpush(device: Target, payload: str) -> None:
-    from http_ece import ECEException
-    from py_vapid import VapidException
-    from pywebpush import WebPushException, webpush
-
     config = current_app.config
     private_key = config.get("VAPID_PRIVATE_KEY")
     if not private_key:
@@ -328,8 +329,6 @@ def _forget_token(account: dict[str, Any]) -> None:
 
 def _fcm_access_token(account: dict[str, Any]) -> str:
     """An OAuth2 access token for FCM, from the cache until shortly before it expires."""
-    import jwt
-
     key = _token_key(account)
     with _tokens_lock:  # one token request at a time; the others then find it cached
         cached = _tokens.get(key)
