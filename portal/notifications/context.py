@@ -7,6 +7,7 @@ template editor validates against the same variable names.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -23,6 +24,11 @@ TIME_FORMAT = "%a %d %b %Y, %H:%M"
 def public_url(path: str) -> str:
     """An absolute link for messages, from PUBLIC_URL (never from a request's Host header)."""
     return current_app.config["PUBLIC_URL"].rstrip("/") + path
+
+
+def local_time(moment: datetime, recipient: User) -> str:
+    """`moment` (an aware datetime) as the recipient reads it, in their zone."""
+    return moment.astimezone(ZoneInfo(recipient.timezone)).strftime(TIME_FORMAT)
 
 
 def appointment_context(appointment: Appointment, recipient: User) -> dict[str, Any]:
