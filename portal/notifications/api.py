@@ -6,15 +6,13 @@ import uuid
 
 from flask import Blueprint, current_app, request
 from flask_login import current_user
-from sqlalchemy import select
 from twilio.request_validator import RequestValidator
 
 from portal.api import operation, parse_body, parse_query, respond
-from portal.auth.models import Role, User
-from portal.exceptions import Forbidden, NotFound, ValidationFailed
-from portal.extensions import db
-from portal.notifications import devices
-from portal.notifications.announcements import send_announcement
+from portal.auth.models import Role
+from portal.exceptions import Forbidden, NotFound
+from portal.notifications import devices, history
+from portal.notifications.announcements import send_announcement, users_by_ids
 from portal.notifications.context import public_url
 from portal.notifications.delivery import record_sms_status
 from portal.notifications.inbox import unread_count
@@ -61,10 +59,7 @@ def preferences_out(user_id: uuid.UUID) -> PreferencesOut:
            response=SendOut, status=202, errors=(404,))
 def send():
     data = parse_body(SendIn)
-    users = list(db.session.scalars(select(User).where(User.id.in_(data.user_ids))))
-    missing = set(data.user_ids) - {u.id for u in users}
-    if missing:
-        raise ValidationFailed({"user_ids": f"Unknown user ids: {', '.join(map(str, missing))}"})
+    users = users_by_ids(data.user_ids)
     count = send_announcement(users, data.title, data.message,
                               {Channel(c) for c in data.channels}, current_user)
     return respond(SendOut(notifications=count), 202)
@@ -77,11 +72,8 @@ def send():
 def user_notifications(user_id: uuid.UUID):
     _own_or_admin(user_id)
     query = parse_query(ListQuery)
-    stmt = select(NotificationLog).where(NotificationLog.user_id == user_id)
-    if query.channel:
-        stmt = stmt.where(NotificationLog.channel == query.channel)
-    rows = db.session.scalars(stmt.order_by(NotificationLog.created_at.desc(), NotificationLog.id)
-                              .limit(query.limit).offset(query.offset)).all()
+    rows = history.user_notifications(user_id, channel=query.channel, limit=query.limit,
+                                      offset=query.offset)
     return respond(NotificationList(items=[notification_out(r) for r in rows],
                                     unread=unread_count(user_id)))
 

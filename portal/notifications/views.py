@@ -28,16 +28,15 @@ from flask import (
     url_for,
 )
 from flask_login import current_user
-from sqlalchemy import select
 
 from portal.auth.models import Role
 from portal.exceptions import ValidationFailed
 from portal.extensions import db
 from portal.notifications import inbox as in_app
-from portal.notifications.defaults import DEFAULTS
 from portal.notifications.forms import CHANNEL_LABELS, ChannelGrid, PreferencesForm, type_label
-from portal.notifications.models import NotificationLog, NotificationTemplate
+from portal.notifications.models import NotificationLog
 from portal.notifications.preferences import preferences_for, update_preferences
+from portal.notifications.templates import offered_pairs
 from portal.security import login_required
 from portal.web import apply_errors, page_number, render_page
 
@@ -142,16 +141,6 @@ def read_all():
     in_app.mark_read(current_user.id)
     return _after_change(page_number(request.form.get("page")),
                          "All notifications are marked as read.")
-
-
-def offered_pairs() -> set[tuple[str, str]]:
-    """(type, channel) pairs that have words in some language, built in or stored: the cells
-    of the settings grid that can be switched (the others are never sent)."""
-    pairs = {(kind, channel) for kinds in DEFAULTS.values() for kind, by_channel in kinds.items()
-             for channel in by_channel}
-    stored = db.session.execute(select(NotificationTemplate.type,
-                                       NotificationTemplate.channel).distinct()).all()
-    return pairs | {(kind, channel) for kind, channel in stored}
 
 
 @bp.route("/settings", methods=["GET", "POST"])

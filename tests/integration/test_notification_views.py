@@ -233,7 +233,7 @@ def grid_form(**changes) -> dict:
     """The settings form as a patient's browser posts it with everything on, then `changes`
     (a value of None leaves that field out: an unticked checkbox)."""
     from portal.notifications.forms import TYPES_BY_ROLE
-    from portal.notifications.views import offered_pairs
+    from portal.notifications.templates import offered_pairs
 
     data = {"language": "en", "reminder_offsets": ["1440", "60", "15"]}
     offered = offered_pairs()
