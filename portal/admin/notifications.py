@@ -29,7 +29,6 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from portal.exceptions import Conflict, ValidationFailed
-from portal.extensions import db
 from portal.notifications.announcements import audience, send_announcement
 from portal.notifications.context import sample_context
 from portal.notifications.defaults import DEFAULTS, LANGUAGES
@@ -154,7 +153,6 @@ def edit_template(kind: str, channel: str, language: str):
             save_template(kind, channel, language, form.subject.data or "",
                           form.body_text.data, current_user)
         except ValidationFailed as exc:
-            db.session.rollback()
             apply_errors(form, exc)
         else:
             flash(f"Saved: {type_label(kind)}, {CHANNEL_LABELS[Channel(channel)]}, "
@@ -217,7 +215,6 @@ def send():
             made = send_announcement(users, form.title.data, form.message.data,
                                      {Channel(c) for c in form.channels.data}, current_user)
         except ValidationFailed as exc:
-            db.session.rollback()
             apply_errors(form, exc)
         else:
             people = f"{len(users)} {'person' if len(users) == 1 else 'people'}"

@@ -25,7 +25,7 @@ from portal.notifications.context import public_url
 from portal.notifications.devices import push_to_user
 from portal.notifications.models import Channel, DeliveryStatus, NotificationLog
 from portal.notifications.notify import enqueue_delivery
-from portal.transactions import begin_write
+from portal.transactions import write
 
 log = logging.getLogger(__name__)
 
@@ -42,26 +42,21 @@ def deliver(log_id: uuid.UUID, now: datetime | None = None) -> str:
     belonged to a worker that died, and is attempted again.
     """
     now = now or utcnow()
-    begin_write()
-    row = db.session.scalar(select(NotificationLog).where(NotificationLog.id == log_id)
-                            .with_for_update())
-    if row is None:
-        db.session.rollback()
-        return "MISSING"
-    if row.status in (DeliveryStatus.SENT, DeliveryStatus.DELIVERED, DeliveryStatus.FAILED):
-        db.session.rollback()
-        return row.status
-    if row.status == DeliveryStatus.SENDING and row.last_attempt_at and \
-            now - row.last_attempt_at < STUCK_AFTER:
-        db.session.rollback()
-        return row.status
-    if row.next_attempt_at and row.next_attempt_at > now:
-        db.session.rollback()
-        return row.status
-    row.status = DeliveryStatus.SENDING.value
-    row.attempts += 1
-    row.last_attempt_at = now
-    db.session.commit()
+    with write():
+        row = db.session.scalar(select(NotificationLog).where(NotificationLog.id == log_id)
+                                .with_for_update())
+        if row is None:
+            return "MISSING"
+        if row.status in (DeliveryStatus.SENT, DeliveryStatus.DELIVERED, DeliveryStatus.FAILED):
+            return row.status
+        if row.status == DeliveryStatus.SENDING and row.last_attempt_at and \
+                now - row.last_attempt_at < STUCK_AFTER:
+            return row.status
+        if row.next_attempt_at and row.next_attempt_at > now:
+            return row.status
+        row.status = DeliveryStatus.SENDING.value
+        row.attempts += 1
+        row.last_attempt_at = now
 
     user = db.session.get(User, row.user_id)
     try:
@@ -117,16 +112,15 @@ def _mail_domain() -> str:
 def _finish(log_id: uuid.UUID, status: DeliveryStatus, *, now: datetime, error: str | None = None,
             provider_id: str | None = None, retry_at: datetime | None = None) -> str:
     """Record how an attempt ended."""
-    begin_write()
-    row = db.session.get(NotificationLog, log_id)
-    row.status = status.value
-    row.error = (error or "")[:500] or None
-    row.next_attempt_at = retry_at
-    if provider_id:
-        row.provider_id = provider_id[:300]
-    if status == DeliveryStatus.SENT:
-        row.sent_at = now
-    db.session.commit()
+    with write():
+        row = db.session.get(NotificationLog, log_id)
+        row.status = status.value
+        row.error = (error or "")[:500] or None
+        row.next_attempt_at = retry_at
+        if provider_id:
+            row.provider_id = provider_id[:300]
+        if status == DeliveryStatus.SENT:
+            row.sent_at = now
     if status == DeliveryStatus.FAILED:
         log.error("notification %s (%s, %s) failed for good: %s", row.id, row.type, row.channel,
                   row.error)
@@ -136,13 +130,15 @@ def _finish(log_id: uuid.UUID, status: DeliveryStatus, *, now: datetime, error: 
 def sweep_deliveries(now: datetime | None = None, limit: int = 500) -> int:
     """Queue again what Redis lost: PENDING rows now due, and SENDING rows of dead workers."""
     now = now or utcnow()
-    ids = list(db.session.scalars(select(NotificationLog.id).where(or_(
-        (NotificationLog.status == DeliveryStatus.PENDING.value)
-        & or_(NotificationLog.next_attempt_at.is_(None), NotificationLog.next_attempt_at <= now)
-        & (NotificationLog.created_at <= now - timedelta(seconds=30)),
-        (NotificationLog.status == DeliveryStatus.SENDING.value)
-        & (NotificationLog.last_attempt_at <= now - STUCK_AFTER))).limit(limit)))
-    db.session.rollback()
+    # A unit of work of its own so the read has ended before Redis is called (it may hang).
+    with write():
+        ids = list(db.session.scalars(select(NotificationLog.id).where(or_(
+            (NotificationLog.status == DeliveryStatus.PENDING.value)
+            & or_(NotificationLog.next_attempt_at.is_(None),
+                  NotificationLog.next_attempt_at <= now)
+            & (NotificationLog.created_at <= now - timedelta(seconds=30)),
+            (NotificationLog.status == DeliveryStatus.SENDING.value)
+            & (NotificationLog.last_attempt_at <= now - STUCK_AFTER))).limit(limit)))
     for log_id in ids:
         enqueue_delivery(log_id)
     return len(ids)
@@ -151,14 +147,14 @@ def sweep_deliveries(now: datetime | None = None, limit: int = 500) -> int:
 def resend(log_id: uuid.UUID, admin: User) -> NotificationLog:
     """An admin sends a failed notification again (a fresh set of attempts).
     NotFound for an unknown id, Conflict unless it FAILED."""
-    row = db.session.get(NotificationLog, log_id)
-    if row is None:
-        raise NotFound("No such notification.")
-    if row.status != DeliveryStatus.FAILED:
-        raise Conflict("Only a failed notification can be sent again.")
-    row.status, row.attempts, row.next_attempt_at = DeliveryStatus.PENDING.value, 0, None
-    row.error = f"resent by {admin.email}"
-    db.session.commit()
+    with write():
+        row = db.session.get(NotificationLog, log_id)
+        if row is None:
+            raise NotFound("No such notification.")
+        if row.status != DeliveryStatus.FAILED:
+            raise Conflict("Only a failed notification can be sent again.")
+        row.status, row.attempts, row.next_attempt_at = DeliveryStatus.PENDING.value, 0, None
+        row.error = f"resent by {admin.email}"
     enqueue_delivery(row.id)
     return row
 
@@ -166,15 +162,16 @@ def resend(log_id: uuid.UUID, admin: User) -> NotificationLog:
 def record_sms_status(provider_id: str, status: str, error_code: str | None) -> bool:
     """Twilio's status callback: delivered, or failed/undelivered (visible to admins).
     False when no notification has this provider id."""
-    row = db.session.scalar(select(NotificationLog).where(NotificationLog.provider_id ==
-                                                          provider_id))
-    if row is None:
-        return False
-    if status == "delivered" and row.status == DeliveryStatus.SENT:
-        row.status = DeliveryStatus.DELIVERED.value
-    elif status in ("failed", "undelivered") and row.status in (DeliveryStatus.SENT,
-                                                                 DeliveryStatus.DELIVERED):
-        row.status = DeliveryStatus.FAILED.value
-        row.error = f"Twilio reported {status}" + (f" (error {error_code})" if error_code else "")
-    db.session.commit()
+    with write():
+        row = db.session.scalar(select(NotificationLog).where(NotificationLog.provider_id ==
+                                                              provider_id))
+        if row is None:
+            return False
+        if status == "delivered" and row.status == DeliveryStatus.SENT:
+            row.status = DeliveryStatus.DELIVERED.value
+        elif status in ("failed", "undelivered") and row.status in (DeliveryStatus.SENT,
+                                                                     DeliveryStatus.DELIVERED):
+            row.status = DeliveryStatus.FAILED.value
+            row.error = (f"Twilio reported {status}"
+                         + (f" (error {error_code})" if error_code else ""))
     return True

@@ -41,7 +41,7 @@ from portal.extensions import db
 from portal.notifications import vapid
 from portal.notifications.channels import PermanentFailure, TransientFailure
 from portal.notifications.models import UserDevice
-from portal.transactions import begin_write
+from portal.transactions import write
 
 log = logging.getLogger(__name__)
 
@@ -90,13 +90,13 @@ def register_device(user: User, kind: str, token: str, *, p256dh: str | None = N
                           "both base64url, as PushSubscription.toJSON() gives them.")
     if errors:
         raise ValidationFailed(errors)
-    device = db.session.scalar(select(UserDevice).where(UserDevice.token == token))
-    if device is None:
-        device = UserDevice(token=token, kind=kind)
+    with write():
+        device = db.session.scalar(select(UserDevice).where(UserDevice.token == token)) or \
+            UserDevice(token=token, kind=kind)
+        device.user_id, device.kind, device.p256dh, device.auth = user.id, kind, p256dh, auth
+        device.user_agent, device.active, device.last_used_at = user_agent[:300], True, utcnow()
+        # Added once complete: reading `user` may autoflush, and a half-made row fails.
         db.session.add(device)
-    device.user_id, device.kind, device.p256dh, device.auth = user.id, kind, p256dh, auth
-    device.user_agent, device.active, device.last_used_at = user_agent[:300], True, utcnow()
-    db.session.commit()
     return device
 
 
@@ -140,12 +140,12 @@ def _b64url(text: str) -> bytes:
 
 def unregister_device(user: User, token: str) -> None:
     """Forget one of the user's devices; NotFound for a token that is not theirs."""
-    device = db.session.scalar(select(UserDevice).where(UserDevice.token == token,
-                                                        UserDevice.user_id == user.id))
-    if device is None:
-        raise NotFound("No such device.")
-    db.session.delete(device)
-    db.session.commit()
+    with write():
+        device = db.session.scalar(select(UserDevice).where(UserDevice.token == token,
+                                                            UserDevice.user_id == user.id))
+        if device is None:
+            raise NotFound("No such device.")
+        db.session.delete(device)
 
 
 # --- sending ---------------------------------------------------------------------------------
@@ -169,9 +169,11 @@ def push_to_user(user_id: uuid.UUID, title: str, body: str, link: str | None) ->
     wins over a permanent one; devices that are gone are deactivated on the way. No database
     transaction stays open while the providers are called.
     """
-    targets = [Target(d.id, d.kind, d.token, d.p256dh, d.auth)
-               for d in active_devices(user_id)]
-    db.session.commit()  # end the read: no transaction held open during the HTTP calls
+    # A unit of work of its own so the read has ended: no transaction stays open during
+    # the HTTP calls.
+    with write():
+        targets = [Target(d.id, d.kind, d.token, d.p256dh, d.auth)
+                   for d in active_devices(user_id)]
     if not targets:
         raise PermanentFailure("the user has no push device")
     payload = json.dumps({"title": title, "body": body, "url": link or "/"})
@@ -196,14 +198,13 @@ def push_to_user(user_id: uuid.UUID, title: str, body: str, link: str | None) ->
         else:
             reached.append(target.id)
     if gone or reached:
-        begin_write()
-        if gone:
-            db.session.execute(update(UserDevice).where(UserDevice.id.in_(gone))
-                               .values(active=False))
-        if reached:
-            db.session.execute(update(UserDevice).where(UserDevice.id.in_(reached))
-                               .values(last_used_at=utcnow()))
-        db.session.commit()
+        with write():
+            if gone:
+                db.session.execute(update(UserDevice).where(UserDevice.id.in_(gone))
+                                   .values(active=False))
+            if reached:
+                db.session.execute(update(UserDevice).where(UserDevice.id.in_(reached))
+                                   .values(last_used_at=utcnow()))
     if reached:
         return ",".join(str(device_id) for device_id in reached)
     if transient is not None:

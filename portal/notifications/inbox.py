@@ -10,6 +10,7 @@ from portal.clock import utcnow
 from portal.exceptions import NotFound
 from portal.extensions import db
 from portal.notifications.models import Channel, NotificationLog
+from portal.transactions import write
 
 
 def inbox(user_id: uuid.UUID, limit: int = 20, offset: int = 0) -> list[NotificationLog]:
@@ -42,6 +43,6 @@ def mark_read(user_id: uuid.UUID, log_id: uuid.UUID | None = None) -> int:
                                          NotificationLog.read_at.is_(None))
     if log_id is not None:
         stmt = stmt.where(NotificationLog.id == log_id)
-    count = db.session.execute(stmt.values(read_at=utcnow())).rowcount or 0
-    db.session.commit()
+    with write():
+        count = db.session.execute(stmt.values(read_at=utcnow())).rowcount or 0
     return count

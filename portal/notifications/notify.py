@@ -22,6 +22,7 @@ from portal.notifications.models import Channel, DeliveryStatus, NotificationLog
 from portal.notifications.preferences import channel_enabled, preferences_for
 from portal.notifications.templates import render_source, template_source
 from portal.queue import get_queue
+from portal.transactions import write
 
 log = logging.getLogger(__name__)
 
@@ -31,7 +32,8 @@ def notify(user: User, kind: NotificationType, context: dict[str, Any], dedupe_b
     """Record one notification per enabled channel and queue the deliveries.
 
     `dedupe_base` names the cause (an event id, a reminder id): running this again for the
-    same cause adds nothing. In-app notifications are "sent" by being recorded.
+    same cause adds nothing. In-app notifications are "sent" by being recorded. Call it
+    outside a `write()`: each row commits on its own, so its delivery job finds it.
     """
     prefs = preferences_for(user.id)
     context = {"clinic_name": current_app.config["CLINIC_NAME"], **context}
@@ -46,18 +48,17 @@ def notify(user: User, kind: NotificationType, context: dict[str, Any], dedupe_b
         if source is None or recipient is None:
             continue
         rendered = render_source(*source, context)
-        row = NotificationLog(
-            user_id=user.id, type=kind.value, channel=channel.value,
-            dedupe_key=f"{dedupe_base}:{user.id}:{channel.value}"[:200], recipient=recipient,
-            subject=rendered.subject[:200], body=rendered.text, context=_jsonable(context),
-            link=link, created_at=utcnow())
-        if channel == Channel.IN_APP:
-            row.status, row.sent_at = DeliveryStatus.SENT.value, utcnow()
-        db.session.add(row)
         try:
-            db.session.commit()
+            with write():
+                row = NotificationLog(
+                    user_id=user.id, type=kind.value, channel=channel.value,
+                    dedupe_key=f"{dedupe_base}:{user.id}:{channel.value}"[:200],
+                    recipient=recipient, subject=rendered.subject[:200], body=rendered.text,
+                    context=_jsonable(context), link=link, created_at=utcnow())
+                if channel == Channel.IN_APP:
+                    row.status, row.sent_at = DeliveryStatus.SENT.value, utcnow()
+                db.session.add(row)
         except IntegrityError:  # this cause already notified this user on this channel
-            db.session.rollback()
             continue
         made.append(row)
         if channel != Channel.IN_APP:

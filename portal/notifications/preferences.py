@@ -10,6 +10,7 @@ from portal.exceptions import ValidationFailed
 from portal.extensions import db
 from portal.notifications.defaults import LANGUAGES
 from portal.notifications.models import Channel, NotificationType, UserNotificationPreferences
+from portal.transactions import write
 
 DEFAULT_OFFSETS = [1440, 60, 15]
 # Never switched off: a receipt is a record of money (the issue: "receipts always go by email").
@@ -64,18 +65,18 @@ def update_preferences(user: User, *, language: str | None = None,
                 errors[f"channels.{channel}.{kind}"] = "Receipts always go by email."
     if errors:
         raise ValidationFailed(errors)
-    prefs = db.session.get(UserNotificationPreferences, user.id)
-    if prefs is None:
-        prefs = _defaults(user.id)
-        db.session.add(prefs)
-    if language is not None:
-        prefs.language = language
-    if reminder_offsets is not None:
-        prefs.reminder_offsets = sorted(set(reminder_offsets), reverse=True)
-    if channels_ is not None:
-        merged = {c: dict(v) for c, v in (prefs.channels or {}).items()}
-        for channel, kinds in channels_.items():
-            merged.setdefault(channel, {}).update({k: bool(v) for k, v in kinds.items()})
-        prefs.channels = merged
-    db.session.commit()
+    with write():
+        prefs = db.session.get(UserNotificationPreferences, user.id)
+        if prefs is None:
+            prefs = _defaults(user.id)
+            db.session.add(prefs)
+        if language is not None:
+            prefs.language = language
+        if reminder_offsets is not None:
+            prefs.reminder_offsets = sorted(set(reminder_offsets), reverse=True)
+        if channels_ is not None:
+            merged = {c: dict(v) for c, v in (prefs.channels or {}).items()}
+            for channel, kinds in channels_.items():
+                merged.setdefault(channel, {}).update({k: bool(v) for k, v in kinds.items()})
+            prefs.channels = merged
     return prefs

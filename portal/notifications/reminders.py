@@ -23,7 +23,7 @@ from portal.notifications.models import NotificationType, ReminderStatus, Schedu
 from portal.notifications.notify import notify
 from portal.notifications.preferences import DEFAULT_OFFSETS, preferences_for, prefs_language
 from portal.queue import get_queue
-from portal.transactions import begin_write
+from portal.transactions import write
 
 log = logging.getLogger(__name__)
 
@@ -45,15 +45,15 @@ def schedule_reminders(appointment: Appointment, now: datetime | None = None
         due = appointment.start_at - timedelta(minutes=minutes)
         if due <= now:
             continue
-        row = ScheduledNotification(appointment_id=appointment.id,
-                                    user_id=appointment.patient_id, offset_minutes=minutes,
-                                    due_at=due, appointment_start_at=appointment.start_at,
-                                    status=ReminderStatus.SCHEDULED.value, created_at=now)
-        db.session.add(row)
         try:
-            db.session.commit()
+            with write():
+                row = ScheduledNotification(
+                    appointment_id=appointment.id, user_id=appointment.patient_id,
+                    offset_minutes=minutes, due_at=due,
+                    appointment_start_at=appointment.start_at,
+                    status=ReminderStatus.SCHEDULED.value, created_at=now)
+                db.session.add(row)
         except IntegrityError:  # made already by an earlier run of this consumer
-            db.session.rollback()
             continue
         made.append(row)
         _enqueue_reminder(row)
@@ -62,11 +62,11 @@ def schedule_reminders(appointment: Appointment, now: datetime | None = None
 
 def cancel_reminders(appointment_id: uuid.UUID) -> int:
     """Cancel the appointment's reminders that have not gone out."""
-    count = db.session.execute(update(ScheduledNotification).where(
-        ScheduledNotification.appointment_id == appointment_id,
-        ScheduledNotification.status == ReminderStatus.SCHEDULED.value)
-        .values(status=ReminderStatus.CANCELLED.value)).rowcount or 0
-    db.session.commit()
+    with write():
+        count = db.session.execute(update(ScheduledNotification).where(
+            ScheduledNotification.appointment_id == appointment_id,
+            ScheduledNotification.status == ReminderStatus.SCHEDULED.value)
+            .values(status=ReminderStatus.CANCELLED.value)).rowcount or 0
     return count
 
 
@@ -82,26 +82,22 @@ def send_reminder(reminder_id: uuid.UUID, now: datetime | None = None) -> str:
     """Send one due reminder, after re-reading the appointment: nothing for a cancelled or
     moved one. Idempotent: a reminder goes out once."""
     now = now or utcnow()
-    begin_write()
-    row = db.session.scalar(select(ScheduledNotification).where(
-        ScheduledNotification.id == reminder_id).with_for_update())
-    if row is None or row.status != ReminderStatus.SCHEDULED or \
-            row.due_at > now + EARLY_TOLERANCE:
-        db.session.rollback()
-        return row.status if row else "MISSING"
-    appointment = db.session.get(Appointment, row.appointment_id)
-    if appointment.status != "CONFIRMED" or appointment.start_at != row.appointment_start_at \
-            or appointment.start_at <= now:
-        row.status = ReminderStatus.CANCELLED.value
-        db.session.commit()
-        return row.status
-    if now > row.due_at + timedelta(minutes=row.offset_minutes / 2):
-        # "Tomorrow" is wrong an hour before: a reminder this late is skipped, not sent.
-        row.status = ReminderStatus.SKIPPED.value
-        db.session.commit()
-        return row.status
-    offset = row.offset_minutes
-    db.session.commit()
+    with write():
+        row = db.session.scalar(select(ScheduledNotification).where(
+            ScheduledNotification.id == reminder_id).with_for_update())
+        if row is None or row.status != ReminderStatus.SCHEDULED or \
+                row.due_at > now + EARLY_TOLERANCE:
+            return row.status if row else "MISSING"
+        appointment = db.session.get(Appointment, row.appointment_id)
+        if appointment.status != "CONFIRMED" or \
+                appointment.start_at != row.appointment_start_at or appointment.start_at <= now:
+            row.status = ReminderStatus.CANCELLED.value
+            return row.status
+        if now > row.due_at + timedelta(minutes=row.offset_minutes / 2):
+            # "Tomorrow" is wrong an hour before: a reminder this late is skipped, not sent.
+            row.status = ReminderStatus.SKIPPED.value
+            return row.status
+        offset = row.offset_minutes
     # Notifications first (unique per reminder, so a second runner adds nothing), then the
     # mark: a crash in between sends nothing twice and loses nothing.
     patient = db.session.get(User, appointment.patient_id)
@@ -109,11 +105,11 @@ def send_reminder(reminder_id: uuid.UUID, now: datetime | None = None) -> str:
     context["when"] = _when(offset, prefs_language(patient.id))
     notify(patient, NotificationType.APPOINTMENT_REMINDER, context, f"reminder:{reminder_id}",
            link=public_url(f"/appointments/{appointment.id}"))
-    db.session.execute(update(ScheduledNotification).where(
-        ScheduledNotification.id == reminder_id,
-        ScheduledNotification.status == ReminderStatus.SCHEDULED.value)
-        .values(status=ReminderStatus.SENT.value, sent_at=now))
-    db.session.commit()
+    with write():
+        db.session.execute(update(ScheduledNotification).where(
+            ScheduledNotification.id == reminder_id,
+            ScheduledNotification.status == ReminderStatus.SCHEDULED.value)
+            .values(status=ReminderStatus.SENT.value, sent_at=now))
     return ReminderStatus.SENT.value
 
 
@@ -125,11 +121,12 @@ def sweep_reminders(now: datetime | None = None, limit: int = 1000,
     merely queued behind others; tests and manual runs sweep everything due.
     """
     now = now or utcnow()
-    ids = list(db.session.scalars(select(ScheduledNotification.id).where(
-        ScheduledNotification.status == ReminderStatus.SCHEDULED.value,
-        ScheduledNotification.due_at <= now - grace).order_by(ScheduledNotification.due_at)
-        .limit(limit)))
-    db.session.rollback()
+    # A unit of work of its own so the read has ended before each reminder locks its row.
+    with write():
+        ids = list(db.session.scalars(select(ScheduledNotification.id).where(
+            ScheduledNotification.status == ReminderStatus.SCHEDULED.value,
+            ScheduledNotification.due_at <= now - grace).order_by(ScheduledNotification.due_at)
+            .limit(limit)))
     return sum(send_reminder(reminder_id, now) == ReminderStatus.SENT for reminder_id in ids)
 
 

@@ -22,6 +22,7 @@ from portal.extensions import db
 from portal.notifications.context import sample_context
 from portal.notifications.defaults import DEFAULTS, LANGUAGES
 from portal.notifications.models import Channel, NotificationTemplate, NotificationType
+from portal.transactions import write
 
 _sandbox = SandboxedEnvironment(undefined=ChainableUndefined, autoescape=False,
                                 trim_blocks=True, keep_trailing_newline=False)
@@ -83,39 +84,40 @@ def save_template(kind: str, channel: str, language: str, subject: str, body: st
     for words that do not render)."""
     check_template_key(kind, channel, language)
     validate_template(subject, body)
-    row = _stored(kind, channel, language)
-    if row is None:
-        row = NotificationTemplate(type=kind, channel=channel, language=language)
+    with write():
+        row = _stored(kind, channel, language) or NotificationTemplate(
+            type=kind, channel=channel, language=language)
+        row.subject, row.body_text, row.updated_by_id = subject.strip(), body, editor.id
+        # Added once complete: reading `editor` may autoflush, and a half-made row fails.
         db.session.add(row)
-    row.subject, row.body_text, row.updated_by_id = subject.strip(), body, editor.id
-    db.session.commit()
     return row
 
 
 def reset_template(kind: str, channel: str, language: str) -> bool:
     """Forget the stored words of one key (the built-in default applies again)."""
-    removed = db.session.execute(delete(NotificationTemplate).where(
-        NotificationTemplate.type == kind, NotificationTemplate.channel == channel,
-        NotificationTemplate.language == language)).rowcount
-    db.session.commit()
+    with write():
+        removed = db.session.execute(delete(NotificationTemplate).where(
+            NotificationTemplate.type == kind, NotificationTemplate.channel == channel,
+            NotificationTemplate.language == language)).rowcount
     return bool(removed)
 
 
 def seed_default_templates() -> int:
     """Write the built-in defaults for every key not in the database yet (idempotent)."""
     added = 0
-    for language, kinds in DEFAULTS.items():
-        for kind, by_channel in kinds.items():
-            for channel, (subject, body) in by_channel.items():
-                exists = db.session.scalar(select(NotificationTemplate.id).where(
-                    NotificationTemplate.type == kind, NotificationTemplate.channel == channel,
-                    NotificationTemplate.language == language))
-                if exists is None:
-                    db.session.add(NotificationTemplate(type=kind, channel=channel,
-                                                        language=language, subject=subject,
-                                                        body_text=body))
-                    added += 1
-    db.session.commit()
+    with write():
+        for language, kinds in DEFAULTS.items():
+            for kind, by_channel in kinds.items():
+                for channel, (subject, body) in by_channel.items():
+                    exists = db.session.scalar(select(NotificationTemplate.id).where(
+                        NotificationTemplate.type == kind,
+                        NotificationTemplate.channel == channel,
+                        NotificationTemplate.language == language))
+                    if exists is None:
+                        db.session.add(NotificationTemplate(type=kind, channel=channel,
+                                                            language=language, subject=subject,
+                                                            body_text=body))
+                        added += 1
     return added
 
 

@@ -31,7 +31,6 @@ from flask_login import current_user
 
 from portal.auth.models import Role
 from portal.exceptions import ValidationFailed
-from portal.extensions import db
 from portal.notifications import inbox as in_app
 from portal.notifications.forms import CHANNEL_LABELS, ChannelGrid, PreferencesForm, type_label
 from portal.notifications.models import NotificationLog
@@ -164,7 +163,6 @@ def settings():
                 reminder_offsets=form.reminder_offsets.data if has_reminders else None,
                 channels_=grid.as_preferences())
         except ValidationFailed as exc:
-            db.session.rollback()
             apply_errors(form, exc)
         else:
             flash("Your notification settings are saved.", "success")
