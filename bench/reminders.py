@@ -21,7 +21,7 @@ Then, as in production:
   starting at due + offset, with due = T0 + a random whole second in [0, --spread) and
   T0 = now + --lead (production's due times are whole seconds, as slots start on whole
   minutes; --subsecond spreads them over fractions too), and
-  `notifications.service.schedule_reminders` is called for each, the same call the
+  `notifications.reminders.schedule_reminders` is called for each, the same call the
   CONFIRMED consumer makes: it writes the `scheduled_notifications` row and enqueues
   `jobs.notifications.send_reminder` with `enqueue_at(due_at)`;
 - the minute sweeper: like `flask cron` (jobs/cron.py, interval 60 s), this process enqueues
@@ -85,13 +85,13 @@ from portal.availability.models import AvailableSlot
 from portal.doctors.models import Doctor
 from portal.extensions import db
 from portal.localredis import PrivateRedis
-from portal.notifications import service
 from portal.notifications.models import (
     NotificationLog,
     NotificationType,
     ScheduledNotification,
     UserNotificationPreferences,
 )
+from portal.notifications.reminders import schedule_reminders
 from portal.sandbox.smtp import SmtpSink
 
 BENCH_DATABASE = "portal_bench_reminders"
@@ -257,7 +257,7 @@ def schedule(appointment_ids: list[uuid.UUID]) -> list[Reminder]:
         for appointment_id in chunk:
             appointment, email = by_id[appointment_id]
             reminders.extend(Reminder(row.id, email, row.due_at, row.offset_minutes)
-                             for row in service.schedule_reminders(appointment))
+                             for row in schedule_reminders(appointment))
         db.session.expunge_all()
     return reminders
 

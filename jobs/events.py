@@ -11,31 +11,20 @@ from sqlalchemy import select
 from portal import events
 from portal.events import OutboxEvent
 from portal.extensions import db
+from portal.notifications.reactions import on_appointment_event, on_payment_event
+from portal.payments import service as payments
 
 
 def _refund_cancelled(event: OutboxEvent) -> None:
-    from portal.payments import service as payments
-
     payload = event.payload
     payments.refund_for_cancellation(uuid.UUID(payload["appointment_id"]),
                                      int(payload.get("refund_paise") or 0),
                                      payload.get("reason") or "appointment cancelled")
 
 
-def _notify_appointment(event: OutboxEvent) -> None:
-    from portal.notifications import service as notifications
-
-    notifications.on_appointment_event(event)
-
-
-def _notify_payment(event: OutboxEvent) -> None:
-    from portal.notifications import service as notifications
-
-    notifications.on_payment_event(event)
-
-
-NOTIFY_APPOINTMENT = ("notifications.appointment", _notify_appointment)
-NOTIFY_PAYMENT = ("notifications.payment", _notify_payment)
+# What each event says to whom is the table in portal/notifications/reactions.py.
+NOTIFY_APPOINTMENT = ("notifications.appointment", on_appointment_event)
+NOTIFY_PAYMENT = ("notifications.payment", on_payment_event)
 
 # event type -> [(consumer name, handler)]
 CONSUMERS: dict[str, list[tuple[str, Callable[[OutboxEvent], None]]]] = {

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import uuid
 
-from portal.notifications import service
+from portal.notifications import delivery, reminders
 
 
 def deliver(log_id: str) -> str:
-    return service.deliver(uuid.UUID(log_id))
+    return delivery.deliver(uuid.UUID(log_id))
 
 
 def send_reminder(reminder_id: str) -> str:
-    return service.send_reminder(uuid.UUID(reminder_id))
+    return reminders.send_reminder(uuid.UUID(reminder_id))
 
 
 def sweep() -> dict:
     """Every minute: due reminders and deliveries that Redis or a dead worker dropped."""
-    return {"reminders": service.sweep_reminders(grace=service.SWEEP_GRACE),
-            "deliveries": service.sweep_deliveries()}
+    return {"reminders": reminders.sweep_reminders(grace=reminders.SWEEP_GRACE),
+            "deliveries": delivery.sweep_deliveries()}

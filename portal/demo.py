@@ -31,7 +31,7 @@ DOCTORS = [
 
 def seed() -> list[tuple[str, str]]:
     """Create whatever demo account is missing; return (role, email) of all of them."""
-    from portal.notifications.service import seed_default_templates
+    from portal.notifications.templates import seed_default_templates
 
     seed_default_templates()
     accounts = [("admin", "admin@example.com"), ("patient", "patient@example.com")]

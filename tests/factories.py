@@ -27,7 +27,7 @@ from portal.clock import utcnow
 from portal.doctors import service as doctors
 from portal.doctors.models import Doctor
 from portal.extensions import db
-from portal.notifications import service as notifications
+from portal.notifications import preferences as notifications
 from portal.notifications.models import NotificationType
 from portal.payments import service as payments
 from portal.payments.models import PaymentTransaction

@@ -16,25 +16,23 @@ Endpoints (blueprint `admin_notifications`, under /admin/notifications; admins o
   send            GET, POST /send                          an announcement to all patients,
                                                            all doctors or one person
 
-The log's filters are a plain GET form; HTMX swaps only the results block. The rules (resend,
-rendering, saving, sending) are in portal/notifications/service.py.
+The log's filters are a plain GET form; HTMX swaps only the results block. The rules and the
+queries are in portal/notifications/: history.py (the log), delivery.py (resend), templates.py
+(rendering, saving, the table of templates) and announcements.py (audiences, sending).
 """
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy import func, select
 
-from portal.auth.models import Role, User
-from portal.auth.service import find_user_by_email
-from portal.exceptions import Conflict, NotFound, ValidationFailed
-from portal.extensions import db
-from portal.notifications import service
+from portal.exceptions import Conflict, ValidationFailed
+from portal.notifications.announcements import audience, send_announcement
+from portal.notifications.context import sample_context
 from portal.notifications.defaults import DEFAULTS, LANGUAGES
+from portal.notifications.delivery import resend as resend_notification
 from portal.notifications.forms import (
     CHANNEL_LABELS,
     AnnouncementForm,
@@ -42,14 +40,17 @@ from portal.notifications.forms import (
     TemplateForm,
     type_label,
 )
-from portal.notifications.models import (
-    Channel,
-    DeliveryStatus,
-    NotificationLog,
-    NotificationTemplate,
-    NotificationType,
+from portal.notifications.history import LogFilter, log_page, users_of
+from portal.notifications.models import Channel
+from portal.notifications.templates import (
+    Rendered,
+    check_template_key,
+    editable_template,
+    render_source,
+    save_template,
+    template_table,
 )
-from portal.pagination import paginate
+from portal.notifications.templates import reset_template as forget_template
 from portal.security import admin_required
 from portal.web import apply_errors, page_number, render_page
 
@@ -58,46 +59,7 @@ bp = Blueprint("admin_notifications", __name__, url_prefix="/admin/notifications
 PER_PAGE = 25
 
 
-
 # --- the delivery log --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class LogFilter:
-    status: str | None = None
-    channel: str | None = None
-    kind: str | None = None
-    email: str | None = None
-
-    def args(self) -> dict[str, str]:
-        """The query string of this filter, for links that keep it."""
-        pairs = {"status": self.status, "channel": self.channel, "type": self.kind,
-                 "email": self.email}
-        return {k: v for k, v in pairs.items() if v}
-
-
-def log_query(f: LogFilter):
-    """Notifications matching the filter: newest first; the most recent failures first when
-    the filter is FAILED."""
-    stmt = select(NotificationLog)
-    if f.status:
-        stmt = stmt.where(NotificationLog.status == f.status)
-    if f.channel:
-        stmt = stmt.where(NotificationLog.channel == f.channel)
-    if f.kind:
-        stmt = stmt.where(NotificationLog.type == f.kind)
-    if f.email:
-        stmt = stmt.join(User, User.id == NotificationLog.user_id).where(
-            func.lower(User.email).contains(f.email.lower(), autoescape=True))
-    if f.status == DeliveryStatus.FAILED:
-        newest = func.coalesce(NotificationLog.last_attempt_at, NotificationLog.created_at)
-        return stmt.order_by(newest.desc(), NotificationLog.id)
-    return stmt.order_by(NotificationLog.created_at.desc(), NotificationLog.id)
-
-
-def failed_count() -> int:
-    return db.session.scalar(select(func.count()).select_from(NotificationLog).where(
-        NotificationLog.status == DeliveryStatus.FAILED.value)) or 0
 
 
 def _filters() -> tuple[LogFilterForm, LogFilter]:
@@ -112,22 +74,15 @@ def _filters() -> tuple[LogFilterForm, LogFilter]:
                            email=ok(form.email))
 
 
-def _users_of(rows: list[NotificationLog]) -> dict[uuid.UUID, User]:
-    ids = {row.user_id for row in rows}
-    if not ids:
-        return {}
-    return {u.id: u for u in db.session.scalars(select(User).where(User.id.in_(ids)))}
-
-
 @bp.get("/")
 @admin_required
 def log():
     """The delivery log: every notification on every channel with its status, attempts,
     provider id and error; filter by status, channel, type and user email."""
     form, f = _filters()
-    page = paginate(log_query(f), page_number(), PER_PAGE)
+    found = log_page(f, page_number(), PER_PAGE)
     return render_page("admin/notifications/log.html", block="results", form=form, filter=f,
-                       page=page, users=_users_of(page.items), failed=failed_count(),
+                       page=found.page, users=found.users, failed=found.failed,
                        here=request.full_path if request.query_string else request.path)
 
 
@@ -145,7 +100,7 @@ def resend(log_id: uuid.UUID):
     """Send a failed notification again: a fresh set of attempts. HTMX gets the updated row;
     a plain form goes back to the log. Raises NotFound for an unknown id."""
     try:
-        row = service.resend(log_id, current_user)
+        row = resend_notification(log_id, current_user)
     except Conflict as exc:
         if getattr(request, "htmx", False):
             raise
@@ -154,7 +109,7 @@ def resend(log_id: uuid.UUID):
     message = f"Sending again to {row.recipient}."
     if getattr(request, "htmx", False):
         return render_template("admin/notifications/_log_row.html", row=row,
-                               users=_users_of([row]), here=_back_to_log(), message=message)
+                               users=users_of([row]), here=_back_to_log(), message=message)
     flash(message, "success")
     return redirect(_back_to_log())
 
@@ -162,79 +117,21 @@ def resend(log_id: uuid.UUID):
 # --- templates ---------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class TemplateCell:
-    language: str
-    state: str  # edited | stored | default | fallback | none
-    label: str
-    updated_at: object = None
-
-
-@dataclass(frozen=True)
-class TemplateRow:
-    kind: str
-    channel: str
-    cells: list[TemplateCell]
-
-    @property
-    def offered(self) -> bool:
-        return any(cell.state != "none" for cell in self.cells)
-
-
-def _template_rows() -> list[TemplateRow]:
-    stored = {(t.type, t.channel, t.language): t
-              for t in db.session.scalars(select(NotificationTemplate))}
-    rows = []
-    for kind in NotificationType:
-        for channel in Channel:
-            cells = []
-            for language in LANGUAGES:
-                row = stored.get((kind.value, channel.value, language))
-                default = DEFAULTS.get(language, {}).get(kind.value, {}).get(channel.value)
-                english = (stored.get((kind.value, channel.value, "en")) or
-                           DEFAULTS["en"].get(kind.value, {}).get(channel.value))
-                if row is not None:
-                    same = default is not None and (row.subject, row.body_text) == (
-                        default[0].strip(), default[1])
-                    cells.append(TemplateCell(language, "stored" if same else "edited",
-                                              "Default" if same else "Edited", row.updated_at))
-                elif default is not None:
-                    cells.append(TemplateCell(language, "default", "Default"))
-                elif language != "en" and english is not None:
-                    cells.append(TemplateCell(language, "fallback", "English words"))
-                else:
-                    cells.append(TemplateCell(language, "none", "Not sent"))
-            rows.append(TemplateRow(kind.value, channel.value, cells))
-    return rows
-
-
 @bp.get("/templates")
 @admin_required
 def templates():
     """The words of every notification type on every channel, per language: stored in the
     database (edited, or the seeded default) or the built-in default."""
-    rows = _template_rows()
+    rows = template_table()
     return render_template("admin/notifications/templates.html",
                            rows=[r for r in rows if r.offered],
                            unsent=[r for r in rows if not r.offered], languages=LANGUAGES)
 
 
-def _check_key(kind: str, channel: str, language: str) -> None:
-    if kind not in NotificationType.__members__ or channel not in Channel.__members__ or \
-            language not in LANGUAGES:
-        raise NotFound("No such template.")
-
-
-def _stored(kind: str, channel: str, language: str) -> NotificationTemplate | None:
-    return db.session.scalar(select(NotificationTemplate).where(
-        NotificationTemplate.type == kind, NotificationTemplate.channel == channel,
-        NotificationTemplate.language == language))
-
-
-def _preview(subject: str, body: str) -> tuple[service.Rendered | None, str | None]:
+def _preview(subject: str, body: str) -> tuple[Rendered | None, str | None]:
     """The words rendered on sample data, or the template's error."""
     try:
-        return service.render_source(subject, body, service.sample_context()), None
+        return render_source(subject, body, sample_context()), None
     except ValidationFailed as exc:
         return None, exc.message
 
@@ -245,19 +142,17 @@ def edit_template(kind: str, channel: str, language: str):
     """Edit the words of one type on one channel in one language, with a preview on sample
     data. POST saves (errors next to the fields, 422); action=preview only previews (the
     no-JavaScript path of the live preview). Raises NotFound for an unknown key."""
-    _check_key(kind, channel, language)
-    stored = _stored(kind, channel, language)
-    source = service.template_source(kind, channel, language)
+    editing = editable_template(kind, channel, language)
+    source = editing.source
     form = TemplateForm(data={"subject": source[0], "body_text": source[1]} if source else {})
     rendered = error = None
     if form.is_submitted() and request.form.get("action") == "preview":
         rendered, error = _preview(form.subject.data or "", form.body_text.data or "")
     elif form.validate_on_submit():
         try:
-            service.save_template(kind, channel, language, form.subject.data or "",
-                                  form.body_text.data, current_user)
+            save_template(kind, channel, language, form.subject.data or "",
+                          form.body_text.data, current_user)
         except ValidationFailed as exc:
-            db.session.rollback()
             apply_errors(form, exc)
         else:
             flash(f"Saved: {type_label(kind)}, {CHANNEL_LABELS[Channel(channel)]}, "
@@ -268,12 +163,11 @@ def edit_template(kind: str, channel: str, language: str):
         rendered, error = _preview(form.subject.data or "", form.body_text.data)
     status = 422 if form.is_submitted() and request.form.get("action") != "preview" and (
         form.errors or form.form_errors) else 200
-    default = DEFAULTS.get(language, {}).get(kind, {}).get(channel)
     return render_template(
         "admin/notifications/edit_template.html", form=form, kind=kind, channel=channel,
-        language=language, stored=stored, has_default=default is not None,
-        borrowed=stored is None and default is None and source is not None,
-        rendered=rendered, error=error, variables=sorted(service.sample_context()),
+        language=language, stored=editing.stored, has_default=editing.has_default,
+        borrowed=editing.stored is None and not editing.has_default and source is not None,
+        rendered=rendered, error=error, variables=sorted(sample_context()),
         channel_label=CHANNEL_LABELS[Channel(channel)], language_label=LANGUAGES[language],
         kind_label=type_label(kind)), status
 
@@ -283,8 +177,8 @@ def edit_template(kind: str, channel: str, language: str):
 def reset_template(kind: str, channel: str, language: str):
     """Delete the stored words of this key, so the built-in default applies again (or, where
     there is none, the message is no longer sent on this channel)."""
-    _check_key(kind, channel, language)
-    removed = service.reset_template(kind, channel, language)
+    check_template_key(kind, channel, language)
+    removed = forget_template(kind, channel, language)
     has_default = DEFAULTS.get(language, {}).get(kind, {}).get(channel) is not None
     if not removed:
         flash("These words were already the built-in default.", "info")
@@ -309,24 +203,6 @@ def preview():
 # --- announcements -----------------------------------------------------------------------------
 
 
-def _audience(form: AnnouncementForm) -> list[User] | None:
-    """The people the announcement goes to; None (with the error on the form) if nobody."""
-    if form.audience.data == "one":
-        user = find_user_by_email(form.email.data or "")
-        if user is None or not user.active:
-            form.email.errors.append("No active account uses this email.")
-            return None
-        return [user]
-    role = Role.DOCTOR if form.audience.data == "doctors" else Role.PATIENT
-    users = list(db.session.scalars(select(User).where(User.role == role,
-                                                       User.active.is_(True))
-                                    .order_by(User.created_at)))
-    if not users:
-        form.audience.errors.append(f"There are no active {role.value}s yet.")
-        return None
-    return users
-
-
 @bp.route("/send", methods=["GET", "POST"])
 @admin_required
 def send():
@@ -334,19 +210,16 @@ def send():
     channels (each person's preferences still apply)."""
     form = AnnouncementForm()
     if form.validate_on_submit():
-        users = _audience(form)
-        if users is not None:
-            try:
-                made = service.send_announcement(
-                    users, form.title.data, form.message.data,
-                    {Channel(c) for c in form.channels.data}, current_user)
-            except ValidationFailed as exc:
-                db.session.rollback()
-                apply_errors(form, exc)
-            else:
-                people = f"{len(users)} {'person' if len(users) == 1 else 'people'}"
-                flash(f"Announcement sent to {people}: {made} notification"
-                      f"{'' if made == 1 else 's'}.", "success")
-                return redirect(url_for(".send"))
+        try:
+            users = audience(form.audience.data, form.email.data)
+            made = send_announcement(users, form.title.data, form.message.data,
+                                     {Channel(c) for c in form.channels.data}, current_user)
+        except ValidationFailed as exc:
+            apply_errors(form, exc)
+        else:
+            people = f"{len(users)} {'person' if len(users) == 1 else 'people'}"
+            flash(f"Announcement sent to {people}: {made} notification"
+                  f"{'' if made == 1 else 's'}.", "success")
+            return redirect(url_for(".send"))
     status = 422 if form.is_submitted() and (form.errors or form.form_errors) else 200
     return render_template("admin/notifications/send.html", form=form), status

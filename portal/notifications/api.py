@@ -6,14 +6,18 @@ import uuid
 
 from flask import Blueprint, current_app, request
 from flask_login import current_user
-from sqlalchemy import select
+from twilio.request_validator import RequestValidator
 
 from portal.api import operation, parse_body, parse_query, respond
-from portal.auth.models import Role, User
-from portal.exceptions import NotFound, ValidationFailed
-from portal.extensions import db
-from portal.notifications import devices, service
+from portal.auth.models import Role
+from portal.exceptions import Forbidden, NotFound
+from portal.notifications import devices, history
+from portal.notifications.announcements import send_announcement, users_by_ids
+from portal.notifications.context import public_url
+from portal.notifications.delivery import record_sms_status
+from portal.notifications.inbox import unread_count
 from portal.notifications.models import Channel, NotificationLog
+from portal.notifications.preferences import preferences_for, update_preferences
 from portal.notifications.schemas import (
     DeviceIn,
     DeviceOut,
@@ -43,7 +47,7 @@ def notification_out(row: NotificationLog) -> NotificationOut:
 
 
 def preferences_out(user_id: uuid.UUID) -> PreferencesOut:
-    prefs = service.preferences_for(user_id)
+    prefs = preferences_for(user_id)
     return PreferencesOut(user_id=user_id, language=prefs.language,
                           reminder_offsets=list(prefs.reminder_offsets or []),
                           channels=prefs.channels or {})
@@ -55,12 +59,9 @@ def preferences_out(user_id: uuid.UUID) -> PreferencesOut:
            response=SendOut, status=202, errors=(404,))
 def send():
     data = parse_body(SendIn)
-    users = list(db.session.scalars(select(User).where(User.id.in_(data.user_ids))))
-    missing = set(data.user_ids) - {u.id for u in users}
-    if missing:
-        raise ValidationFailed({"user_ids": f"Unknown user ids: {', '.join(map(str, missing))}"})
-    count = service.send_announcement(users, data.title, data.message,
-                                      {Channel(c) for c in data.channels}, current_user)
+    users = users_by_ids(data.user_ids)
+    count = send_announcement(users, data.title, data.message,
+                              {Channel(c) for c in data.channels}, current_user)
     return respond(SendOut(notifications=count), 202)
 
 
@@ -71,13 +72,10 @@ def send():
 def user_notifications(user_id: uuid.UUID):
     _own_or_admin(user_id)
     query = parse_query(ListQuery)
-    stmt = select(NotificationLog).where(NotificationLog.user_id == user_id)
-    if query.channel:
-        stmt = stmt.where(NotificationLog.channel == query.channel)
-    rows = db.session.scalars(stmt.order_by(NotificationLog.created_at.desc(), NotificationLog.id)
-                              .limit(query.limit).offset(query.offset)).all()
+    rows = history.user_notifications(user_id, channel=query.channel, limit=query.limit,
+                                      offset=query.offset)
     return respond(NotificationList(items=[notification_out(r) for r in rows],
-                                    unread=service.unread_count(user_id)))
+                                    unread=unread_count(user_id)))
 
 
 @bp.get("/preferences/<uuid:user_id>")
@@ -95,8 +93,8 @@ def get_preferences(user_id: uuid.UUID):
            body=PreferencesIn, response=PreferencesOut)
 def put_preferences():
     data = parse_body(PreferencesIn)
-    service.update_preferences(current_user, language=data.language,
-                               reminder_offsets=data.reminder_offsets, channels_=data.channels)
+    update_preferences(current_user, language=data.language,
+                       reminder_offsets=data.reminder_offsets, channels_=data.channels)
     return respond(preferences_out(current_user.id))
 
 
@@ -125,17 +123,13 @@ def unregister_device(token: str):
 @operation("Twilio's SMS status callback", tags=("notifications",), auth=False, status=204,
            errors=(403,), description="Signed by Twilio (X-Twilio-Signature).")
 def sms_status():
-    from twilio.request_validator import RequestValidator
-
     validator = RequestValidator(current_app.config["TWILIO_AUTH_TOKEN"])
     signature = request.headers.get("X-Twilio-Signature", "")
-    url = service.public_url(request.full_path.rstrip("?").removeprefix(request.script_root))
+    url = public_url(request.full_path.rstrip("?").removeprefix(request.script_root))
     if not signature or not (validator.validate(url, request.form.to_dict(), signature) or
                              validator.validate(request.url, request.form.to_dict(), signature)):
-        from portal.exceptions import Forbidden
-
         raise Forbidden("The Twilio signature is missing or wrong.", "X-Twilio-Signature")
-    service.record_sms_status(request.form.get("MessageSid", ""),
-                              request.form.get("MessageStatus", ""),
-                              request.form.get("ErrorCode"))
+    record_sms_status(request.form.get("MessageSid", ""),
+                      request.form.get("MessageStatus", ""),
+                      request.form.get("ErrorCode"))
     return "", 204

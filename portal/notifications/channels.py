@@ -10,6 +10,8 @@ import smtplib
 
 from flask import current_app
 from flask_mail import Message
+from twilio.base.exceptions import TwilioException, TwilioRestException
+from twilio.rest import Client
 
 from portal.extensions import mail
 
@@ -39,9 +41,7 @@ def send_email(to: str, subject: str, text: str, html: str | None,
     return message_id
 
 
-def twilio_client():
-    from twilio.rest import Client
-
+def twilio_client() -> Client:
     config = current_app.config
     client = Client(config["TWILIO_ACCOUNT_SID"], config["TWILIO_AUTH_TOKEN"])
     if config["TWILIO_BASE_URL"]:
@@ -57,8 +57,6 @@ PERMANENT_TWILIO_CODES = {21211, 21214, 21408, 21610, 21612, 21614, 21617}
 
 
 def send_sms(to: str, body: str, status_callback: str | None) -> str:
-    from twilio.base.exceptions import TwilioException, TwilioRestException
-
     options = {"to": to, "from_": current_app.config["TWILIO_FROM_NUMBER"], "body": body}
     if status_callback:
         options["status_callback"] = status_callback

@@ -1,7 +1,7 @@
 """Default words of every notification, in English and Hindi; admins edit copies in the database.
 
 Each entry is (subject, body) per channel. Bodies are Jinja templates rendered in a sandbox with
-the variables of `portal.notifications.service.context_for` ({{ doctor_name }}, {{ start }}...).
+the variables of `portal.notifications.context` ({{ doctor_name }}, {{ start }}...).
 EMAIL bodies are plain text; the HTML part wraps them in the clinic's email layout.
 """
 

@@ -25,8 +25,13 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+import jwt
 import requests
+from cryptography.hazmat.primitives.asymmetric import ec
 from flask import current_app
+from http_ece import ECEException
+from py_vapid import VapidException
+from pywebpush import WebPushException, webpush
 from sqlalchemy import select, update
 
 from portal.auth.models import User
@@ -36,7 +41,7 @@ from portal.extensions import db
 from portal.notifications import vapid
 from portal.notifications.channels import PermanentFailure, TransientFailure
 from portal.notifications.models import UserDevice
-from portal.transactions import begin_write
+from portal.transactions import write
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +66,7 @@ class DeviceGone(PermanentFailure):
 
 
 def active_devices(user_id: uuid.UUID) -> list[UserDevice]:
+    """The user's devices that still take push messages."""
     return list(db.session.scalars(select(UserDevice).where(UserDevice.user_id == user_id,
                                                             UserDevice.active.is_(True))))
 
@@ -84,13 +90,13 @@ def register_device(user: User, kind: str, token: str, *, p256dh: str | None = N
                           "both base64url, as PushSubscription.toJSON() gives them.")
     if errors:
         raise ValidationFailed(errors)
-    device = db.session.scalar(select(UserDevice).where(UserDevice.token == token))
-    if device is None:
-        device = UserDevice(token=token, kind=kind)
+    with write():
+        device = db.session.scalar(select(UserDevice).where(UserDevice.token == token)) or \
+            UserDevice(token=token, kind=kind)
+        device.user_id, device.kind, device.p256dh, device.auth = user.id, kind, p256dh, auth
+        device.user_agent, device.active, device.last_used_at = user_agent[:300], True, utcnow()
+        # Added once complete: reading `user` may autoflush, and a half-made row fails.
         db.session.add(device)
-    device.user_id, device.kind, device.p256dh, device.auth = user.id, kind, p256dh, auth
-    device.user_agent, device.active, device.last_used_at = user_agent[:300], True, utcnow()
-    db.session.commit()
     return device
 
 
@@ -120,8 +126,6 @@ def _endpoint_problem(endpoint: str) -> str | None:
 
 
 def _keys_valid(p256dh: str, auth: str) -> bool:
-    from cryptography.hazmat.primitives.asymmetric import ec
-
     try:
         ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), _b64url(p256dh))
         return len(_b64url(auth)) == 16
@@ -135,12 +139,13 @@ def _b64url(text: str) -> bytes:
 
 
 def unregister_device(user: User, token: str) -> None:
-    device = db.session.scalar(select(UserDevice).where(UserDevice.token == token,
-                                                        UserDevice.user_id == user.id))
-    if device is None:
-        raise NotFound("No such device.")
-    db.session.delete(device)
-    db.session.commit()
+    """Forget one of the user's devices; NotFound for a token that is not theirs."""
+    with write():
+        device = db.session.scalar(select(UserDevice).where(UserDevice.token == token,
+                                                            UserDevice.user_id == user.id))
+        if device is None:
+            raise NotFound("No such device.")
+        db.session.delete(device)
 
 
 # --- sending ---------------------------------------------------------------------------------
@@ -164,9 +169,11 @@ def push_to_user(user_id: uuid.UUID, title: str, body: str, link: str | None) ->
     wins over a permanent one; devices that are gone are deactivated on the way. No database
     transaction stays open while the providers are called.
     """
-    targets = [Target(d.id, d.kind, d.token, d.p256dh, d.auth)
-               for d in active_devices(user_id)]
-    db.session.commit()  # end the read: no transaction held open during the HTTP calls
+    # A unit of work of its own so the read has ended: no transaction stays open during
+    # the HTTP calls.
+    with write():
+        targets = [Target(d.id, d.kind, d.token, d.p256dh, d.auth)
+                   for d in active_devices(user_id)]
     if not targets:
         raise PermanentFailure("the user has no push device")
     payload = json.dumps({"title": title, "body": body, "url": link or "/"})
@@ -191,14 +198,13 @@ def push_to_user(user_id: uuid.UUID, title: str, body: str, link: str | None) ->
         else:
             reached.append(target.id)
     if gone or reached:
-        begin_write()
-        if gone:
-            db.session.execute(update(UserDevice).where(UserDevice.id.in_(gone))
-                               .values(active=False))
-        if reached:
-            db.session.execute(update(UserDevice).where(UserDevice.id.in_(reached))
-                               .values(last_used_at=utcnow()))
-        db.session.commit()
+        with write():
+            if gone:
+                db.session.execute(update(UserDevice).where(UserDevice.id.in_(gone))
+                                   .values(active=False))
+            if reached:
+                db.session.execute(update(UserDevice).where(UserDevice.id.in_(reached))
+                                   .values(last_used_at=utcnow()))
     if reached:
         return ",".join(str(device_id) for device_id in reached)
     if transient is not None:
@@ -209,10 +215,6 @@ def push_to_user(user_id: uuid.UUID, title: str, body: str, link: str | None) ->
 
 
 def _send_webpush(device: Target, payload: str) -> None:
-    from http_ece import ECEException
-    from py_vapid import VapidException
-    from pywebpush import WebPushException, webpush
-
     config = current_app.config
     private_key = config.get("VAPID_PRIVATE_KEY")
     if not private_key:
@@ -328,8 +330,6 @@ def _forget_token(account: dict[str, Any]) -> None:
 
 def _fcm_access_token(account: dict[str, Any]) -> str:
     """An OAuth2 access token for FCM, from the cache until shortly before it expires."""
-    import jwt
-
     key = _token_key(account)
     with _tokens_lock:  # one token request at a time; the others then find it cached
         cached = _tokens.get(key)

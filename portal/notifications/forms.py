@@ -1,4 +1,5 @@
-"""Forms of the notification pages. They only parse input; the rules live in `service.py`.
+"""Forms of the notification pages. They only parse input; the rules live in the
+service modules beside them (`preferences.py`, `templates.py`, `announcements.py`).
 
 The preferences grid (type x channel checkboxes) is not a WTForms field: which cells exist
 depends on the user's role and on which templates exist, so `ChannelGrid` builds it and reads
@@ -24,10 +25,10 @@ from wtforms.validators import DataRequired, Email, Length, Optional, Validation
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from portal.auth.models import Role
-from portal.notifications import service
 from portal.notifications.defaults import LANGUAGES
 from portal.notifications.models import Channel
 from portal.notifications.models import NotificationType as T
+from portal.notifications.preferences import ALWAYS_ON, channel_enabled
 
 CHANNEL_LABELS = {Channel.EMAIL: "Email", Channel.SMS: "SMS", Channel.PUSH: "Push",
                   Channel.IN_APP: "In the portal"}
@@ -147,12 +148,12 @@ class ChannelGrid:
             cells = []
             for channel in Channel:
                 name = f"ch-{channel.value}-{kind.value}"
-                locked = (channel.value, kind.value) in service.ALWAYS_ON
+                locked = (channel.value, kind.value) in ALWAYS_ON
                 is_offered = (kind.value, channel.value) in offered
                 if formdata is not None and is_offered and not locked:
                     checked = name in formdata
                 else:
-                    checked = service.channel_enabled(prefs, channel.value, kind.value)
+                    checked = channel_enabled(prefs, channel.value, kind.value)
                 cells.append(Cell(kind.value, channel.value, name,
                                   f"{type_label(kind)} by {CHANNEL_LABELS[channel]}"
                                   if channel != Channel.IN_APP

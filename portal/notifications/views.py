@@ -28,15 +28,14 @@ from flask import (
     url_for,
 )
 from flask_login import current_user
-from sqlalchemy import select
 
 from portal.auth.models import Role
 from portal.exceptions import ValidationFailed
-from portal.extensions import db
-from portal.notifications import service
-from portal.notifications.defaults import DEFAULTS
+from portal.notifications import inbox as in_app
 from portal.notifications.forms import CHANNEL_LABELS, ChannelGrid, PreferencesForm, type_label
-from portal.notifications.models import NotificationLog, NotificationTemplate
+from portal.notifications.models import NotificationLog
+from portal.notifications.preferences import preferences_for, update_preferences
+from portal.notifications.templates import offered_pairs
 from portal.security import login_required
 from portal.web import apply_errors, page_number, render_page
 
@@ -58,8 +57,8 @@ def notification_bell() -> Bell | None:
     """The bell's data for the logged-in user (None for visitors)."""
     if not current_user.is_authenticated:
         return None
-    return Bell(service.unread_count(current_user.id),
-                service.inbox(current_user.id, limit=BELL_LATEST))
+    return Bell(in_app.unread_count(current_user.id),
+                in_app.inbox(current_user.id, limit=BELL_LATEST))
 
 
 @bp.app_template_filter("notification_href")
@@ -89,11 +88,10 @@ def channel_label(channel: str) -> str:
     return CHANNEL_LABELS.get(channel, channel)
 
 
-
 def _inbox_context(page: int, message: str = "") -> dict:
-    rows = service.inbox(current_user.id, limit=PER_PAGE + 1, offset=(page - 1) * PER_PAGE)
+    rows = in_app.inbox(current_user.id, limit=PER_PAGE + 1, offset=(page - 1) * PER_PAGE)
     return {"items": rows[:PER_PAGE], "page": page, "has_next": len(rows) > PER_PAGE,
-            "unread": service.unread_count(current_user.id), "message": message}
+            "unread": in_app.unread_count(current_user.id), "message": message}
 
 
 @bp.get("/")
@@ -130,8 +128,8 @@ def _after_change(page: int, message: str):
 @login_required
 def read(log_id: uuid.UUID):
     """Mark one of your in-app notifications read. Raises NotFound for anyone else's."""
-    service.get_in_app(current_user.id, log_id)
-    service.mark_read(current_user.id, log_id)
+    in_app.get_in_app(current_user.id, log_id)
+    in_app.mark_read(current_user.id, log_id)
     return _after_change(page_number(request.form.get("page")), "Marked as read.")
 
 
@@ -139,19 +137,9 @@ def read(log_id: uuid.UUID):
 @login_required
 def read_all():
     """Mark every in-app notification of yours read."""
-    service.mark_read(current_user.id)
+    in_app.mark_read(current_user.id)
     return _after_change(page_number(request.form.get("page")),
                          "All notifications are marked as read.")
-
-
-def offered_pairs() -> set[tuple[str, str]]:
-    """(type, channel) pairs that have words in some language, built in or stored: the cells
-    of the settings grid that can be switched (the others are never sent)."""
-    pairs = {(kind, channel) for kinds in DEFAULTS.values() for kind, by_channel in kinds.items()
-             for channel in by_channel}
-    stored = db.session.execute(select(NotificationTemplate.type,
-                                       NotificationTemplate.channel).distinct()).all()
-    return pairs | {(kind, channel) for kind, channel in stored}
 
 
 @bp.route("/settings", methods=["GET", "POST"])
@@ -159,7 +147,7 @@ def offered_pairs() -> set[tuple[str, str]]:
 def settings():
     """Language, reminder times (patients) and the type x channel grid. Errors come back next
     to their fields with 422; a save redirects here with a message."""
-    prefs = service.preferences_for(current_user.id)
+    prefs = preferences_for(current_user.id)
     offsets = list(prefs.reminder_offsets or [])
     form = PreferencesForm(offsets=offsets,
                            data={"language": prefs.language, "reminder_offsets": offsets})
@@ -170,12 +158,11 @@ def settings():
                        request.form if form.is_submitted() else None)
     if form.validate_on_submit():
         try:
-            service.update_preferences(
+            update_preferences(
                 current_user, language=form.language.data,
                 reminder_offsets=form.reminder_offsets.data if has_reminders else None,
                 channels_=grid.as_preferences())
         except ValidationFailed as exc:
-            db.session.rollback()
             apply_errors(form, exc)
         else:
             flash("Your notification settings are saved.", "success")

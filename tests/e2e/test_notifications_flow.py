@@ -21,7 +21,7 @@ from rq import Queue
 from portal import events
 from portal.extensions import db
 from portal.jobqueue import AppWorker, redis_connection
-from portal.notifications import service as notifications
+from portal.notifications.preferences import channel_enabled, preferences_for
 from tests.factories import MONDAY_MORNING, PASSWORD
 
 pytestmark = pytest.mark.e2e
@@ -160,6 +160,6 @@ def test_a_patient_is_notified_of_a_booking_and_turns_sms_reminders_off(
     expect(page.get_by_role("checkbox", name="Reminders by SMS")).not_to_be_checked()
     expect(page.get_by_role("checkbox", name="Reminders by Email")).to_be_checked()
     db.session.commit()  # a fresh snapshot of what the request saved
-    prefs = notifications.preferences_for(clinic["patient"].id)
-    assert not notifications.channel_enabled(prefs, "SMS", "APPOINTMENT_REMINDER")
-    assert notifications.channel_enabled(prefs, "EMAIL", "APPOINTMENT_REMINDER")
+    prefs = preferences_for(clinic["patient"].id)
+    assert not channel_enabled(prefs, "SMS", "APPOINTMENT_REMINDER")
+    assert channel_enabled(prefs, "EMAIL", "APPOINTMENT_REMINDER")

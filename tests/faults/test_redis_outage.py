@@ -27,7 +27,8 @@ from portal.appointments.models import Appointment
 from portal.clock import utcnow
 from portal.events import OutboxEvent, relay_pending
 from portal.extensions import db
-from portal.notifications import service as notifications
+from portal.notifications.delivery import sweep_deliveries
+from portal.notifications.inbox import inbox
 from portal.notifications.models import NotificationLog
 from portal.payments import service as payments
 from portal.payments.models import PaymentTransaction, WebhookEvent
@@ -130,7 +131,7 @@ def test_patients_book_and_pay_while_redis_is_down_and_everything_is_delivered_a
     done = payments.reconcile(now=later)
     assert done["webhooks"] == len(deliveries)
     settle(app)
-    assert notifications.sweep_deliveries(now=later) == 0  # nothing left for the sweeper
+    assert sweep_deliveries(now=later) == 0  # nothing left for the sweeper
     settle(app)  # another pass adds nothing
 
     assert unpublished() == 0
@@ -149,7 +150,7 @@ def test_patients_book_and_pay_while_redis_is_down_and_everything_is_delivered_a
         mail = [m.subject for m in mailbox.list() if patient.email in m.to]
         expected = ["is confirmed"] + (["Receipt for your payment"] if client.paid else [])
         assert sorted(_kind(subject) for subject in mail) == sorted(expected), mail
-        in_app = Counter(n.type for n in notifications.inbox(patient.id))
+        in_app = Counter(n.type for n in inbox(patient.id))
         assert in_app == Counter(["APPOINTMENT_RESERVED", "APPOINTMENT_CONFIRMED"]
                                  + (["PAYMENT_RECEIPT"] if client.paid else [])), in_app
     for doctor, count in ((free_doctor, FREE), (paid_doctor, PAID)):

@@ -38,7 +38,8 @@ from portal.events import ConsumedEvent, OutboxEvent, relay_pending
 from portal.extensions import db
 from portal.jobqueue import get_queue
 from portal.localredis import LOOPBACK, free_port
-from portal.notifications import service as notifications
+from portal.notifications.delivery import STUCK_AFTER, sweep_deliveries
+from portal.notifications.inbox import inbox
 from portal.notifications.models import NotificationLog
 from tests.factories import create_patient
 from tests.faults.conftest import doctor_with_slots, run_jobs, wait_until
@@ -135,8 +136,8 @@ def test_a_worker_killed_mid_delivery_still_sends_the_email_once(
     assert not _emails_to(mailbox, stuck.recipient)  # whichever email the kill caught
 
     # The sweeper, once the row is older than STUCK_AFTER, queues it again; a worker sends it.
-    frozen_clock.freeze(datetime.now(UTC) + notifications.STUCK_AFTER + timedelta(minutes=1))
-    assert notifications.sweep_deliveries() == 1
+    frozen_clock.freeze(datetime.now(UTC) + STUCK_AFTER + timedelta(minutes=1))
+    assert sweep_deliveries() == 1
     run_jobs(app)
     db.session.refresh(stuck)
     assert (stuck.status, stuck.attempts) == ("SENT", 2)
@@ -144,7 +145,7 @@ def test_a_worker_killed_mid_delivery_still_sends_the_email_once(
     # Any later run of the job (RQ retrying it once more, a second sweeper) sends nothing.
     queue.enqueue("jobs.notifications.deliver", str(stuck.id))
     run_jobs(app)
-    assert notifications.sweep_deliveries() == 0
+    assert sweep_deliveries() == 0
     db.session.refresh(stuck)
     assert (stuck.status, stuck.attempts) == ("SENT", 2)
 
@@ -216,8 +217,8 @@ def test_a_worker_killed_while_dispatching_an_event_still_notifies_once(
     queue = get_queue("appointment-events")
     StartedJobRegistry(queue=queue).cleanup(timestamp=time.time() + 24 * 3600)
     run_jobs(app)
-    frozen_clock.freeze(datetime.now(UTC) + notifications.STUCK_AFTER + timedelta(minutes=1))
-    notifications.sweep_deliveries()
+    frozen_clock.freeze(datetime.now(UTC) + STUCK_AFTER + timedelta(minutes=1))
+    sweep_deliveries()
     relay_pending()
     run_jobs(app)
 
@@ -228,5 +229,5 @@ def test_a_worker_killed_while_dispatching_an_event_still_notifies_once(
     assert "is confirmed" in confirmation.subject
     (new_booking,) = _emails_to(mailbox, doctor.user.email)
     assert new_booking.subject.startswith("New booking")
-    assert sorted(n.type for n in notifications.inbox(patient.id)) == [
+    assert sorted(n.type for n in inbox(patient.id)) == [
         "APPOINTMENT_CONFIRMED", "APPOINTMENT_RESERVED"]

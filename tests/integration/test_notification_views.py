@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import select
 
 from portal.jobqueue import get_queue
-from portal.notifications import service
 from portal.notifications.defaults import default_template
+from portal.notifications.inbox import inbox, unread_count
 from portal.notifications.models import (
     Channel,
     DeliveryStatus,
@@ -19,6 +19,9 @@ from portal.notifications.models import (
     NotificationTemplate,
     NotificationType,
 )
+from portal.notifications.notify import notify
+from portal.notifications.preferences import ALWAYS_ON, channel_enabled, preferences_for
+from portal.notifications.templates import seed_default_templates, template_source
 from tests.integration.support import count, field_error, page_text, reload, sync
 
 HTMX = {"HX-Request": "true"}
@@ -28,9 +31,9 @@ START = datetime(2026, 12, 7, 3, 30, tzinfo=UTC)
 def announce(user, title: str, cause: str, *, channels=frozenset({Channel.IN_APP}),
              link: str | None = None) -> NotificationLog:
     """One notification for `user` (in-app unless told), as an admin's announcement."""
-    rows = service.notify(user, NotificationType.ANNOUNCEMENT,
-                          {"title": title, "message": f"About {title}"}, cause,
-                          only=set(channels), link=link)
+    rows = notify(user, NotificationType.ANNOUNCEMENT,
+                  {"title": title, "message": f"About {title}"}, cause,
+                  only=set(channels), link=link)
     assert rows, "the notification was not made"
     return rows[0]
 
@@ -155,7 +158,7 @@ def test_marking_one_read_with_htmx_swaps_the_list_and_tells_the_bell(
     assert "Marked as read." in text
     assert "1 unread" in text
     assert reload(first).read_at is not None
-    assert service.unread_count(patient.id) == 1
+    assert unread_count(patient.id) == 1
 
 
 def test_marking_one_read_without_javascript_redirects_back(patient_client, patient):
@@ -177,14 +180,14 @@ def test_marking_all_read_with_and_without_htmx(patient_client, patient):
     assert plain.status_code == 302
     assert plain.headers["Location"] == "/notifications/?page=2"
     sync()
-    assert service.unread_count(patient.id) == 0
+    assert unread_count(patient.id) == 0
 
     announce(patient, "Later news", "test:9")
     htmx = patient_client.post_form("/notifications/read-all", headers=HTMX)
     assert htmx.headers["HX-Trigger"] == "notifications-changed"
     assert "All read" in page_text(htmx)
     sync()
-    assert service.unread_count(patient.id) == 0
+    assert unread_count(patient.id) == 0
 
 
 def test_another_users_notification_cannot_be_marked_read(patient_client, factory):
@@ -230,14 +233,14 @@ def grid_form(**changes) -> dict:
     """The settings form as a patient's browser posts it with everything on, then `changes`
     (a value of None leaves that field out: an unticked checkbox)."""
     from portal.notifications.forms import TYPES_BY_ROLE
-    from portal.notifications.views import offered_pairs
+    from portal.notifications.templates import offered_pairs
 
     data = {"language": "en", "reminder_offsets": ["1440", "60", "15"]}
     offered = offered_pairs()
     for kind in TYPES_BY_ROLE["patient"]:
         for channel in Channel:
             if (kind.value, channel.value) in offered and \
-                    (channel.value, kind.value) not in service.ALWAYS_ON:
+                    (channel.value, kind.value) not in ALWAYS_ON:
                 data[f"ch-{channel.value}-{kind.value}"] = "on"
     data.update(changes)
     return {k: v for k, v in data.items() if v is not None}
@@ -262,13 +265,13 @@ def test_saving_preferences(patient_client, patient, app_ctx):
     assert response.status_code == 302
     assert response.headers["Location"] == "/notifications/settings"
     sync()
-    prefs = service.preferences_for(patient.id)
+    prefs = preferences_for(patient.id)
     assert prefs.language == "hi"
     assert prefs.reminder_offsets == [10080, 180]
-    assert not service.channel_enabled(prefs, "SMS", "APPOINTMENT_REMINDER")
-    assert not service.channel_enabled(prefs, "EMAIL", "ANNOUNCEMENT")
-    assert service.channel_enabled(prefs, "EMAIL", "APPOINTMENT_REMINDER")
-    assert service.channel_enabled(prefs, "IN_APP", "APPOINTMENT_CONFIRMED")
+    assert not channel_enabled(prefs, "SMS", "APPOINTMENT_REMINDER")
+    assert not channel_enabled(prefs, "EMAIL", "ANNOUNCEMENT")
+    assert channel_enabled(prefs, "EMAIL", "APPOINTMENT_REMINDER")
+    assert channel_enabled(prefs, "IN_APP", "APPOINTMENT_CONFIRMED")
     page = page_text(patient_client.get("/notifications/settings"))
     assert "Your notification settings are saved." in page
     assert not is_checked(page, name="ch-SMS-APPOINTMENT_REMINDER")
@@ -289,9 +292,9 @@ def test_six_reminder_times_are_refused_next_to_the_field(patient_client, patien
     assert not is_checked(page_text(response), name="ch-SMS-APPOINTMENT_REMINDER")
     assert is_checked(page_text(response), name="reminder_offsets", value="30")
     sync()
-    prefs = service.preferences_for(patient.id)
+    prefs = preferences_for(patient.id)
     assert prefs.reminder_offsets == [1440, 60, 15]
-    assert service.channel_enabled(prefs, "SMS", "APPOINTMENT_REMINDER")
+    assert channel_enabled(prefs, "SMS", "APPOINTMENT_REMINDER")
 
 
 @pytest.mark.parametrize(("changes", "field", "message"), [
@@ -322,10 +325,10 @@ def test_the_receipt_by_email_cannot_be_switched_off(patient_client, patient, ap
     assert saved.status_code == 302
     assert crafted.status_code == 302
     sync()
-    prefs = service.preferences_for(patient.id)
-    assert service.channel_enabled(prefs, "EMAIL", "PAYMENT_RECEIPT")
+    prefs = preferences_for(patient.id)
+    assert channel_enabled(prefs, "EMAIL", "PAYMENT_RECEIPT")
     assert "PAYMENT_RECEIPT" not in prefs.channels.get("EMAIL", {})
-    assert not service.channel_enabled(prefs, "IN_APP", "PAYMENT_RECEIPT")
+    assert not channel_enabled(prefs, "IN_APP", "PAYMENT_RECEIPT")
 
 
 def test_a_doctor_sees_their_own_kinds_of_message_and_no_reminder_times(client, factory):
@@ -341,11 +344,11 @@ def test_a_doctor_sees_their_own_kinds_of_message_and_no_reminder_times(client, 
         "language": "hi", "ch-EMAIL-DOCTOR_NEW_BOOKING": "on"})
     assert response.status_code == 302
     sync()
-    prefs = service.preferences_for(doctor.user.id)
+    prefs = preferences_for(doctor.user.id)
     assert prefs.language == "hi"
     assert prefs.reminder_offsets == [1440, 60, 15]
-    assert not service.channel_enabled(prefs, "IN_APP", "DOCTOR_NEW_BOOKING")
-    assert service.channel_enabled(prefs, "EMAIL", "DOCTOR_NEW_BOOKING")
+    assert not channel_enabled(prefs, "IN_APP", "DOCTOR_NEW_BOOKING")
+    assert channel_enabled(prefs, "EMAIL", "DOCTOR_NEW_BOOKING")
 
 
 # --- admin: who may ----------------------------------------------------------------------------
@@ -526,7 +529,7 @@ def test_saving_a_template_changes_what_is_sent(admin_client, app_ctx):
     assert response.status_code == 302
     assert response.headers["Location"] == url
     sync()
-    assert service.template_source("APPOINTMENT_CONFIRMED", "EMAIL", "en") == (
+    assert template_source("APPOINTMENT_CONFIRMED", "EMAIL", "en") == (
         "Booked: {{ doctor_name }}", "See you at {{ start }}.")
     page = page_text(admin_client.get(url))
     assert "Saved: Booking confirmed, Email, English." in page
@@ -569,14 +572,14 @@ def test_reset_to_default_deletes_the_stored_words(admin_client, app_ctx):
     assert response.headers["Location"] == url
     sync()
     assert count(NotificationTemplate) == 0
-    assert service.template_source("APPOINTMENT_CONFIRMED", "EMAIL", "en") == \
+    assert template_source("APPOINTMENT_CONFIRMED", "EMAIL", "en") == \
         default_template("APPOINTMENT_CONFIRMED", "EMAIL", "en")
     assert "Reset to the built-in default words." in page_text(admin_client.get(url))
 
 
 def test_the_templates_list_shows_every_key_and_where_its_words_come_from(
         admin_client, app_ctx):
-    service.seed_default_templates()
+    seed_default_templates()
     admin_client.post_form("/admin/notifications/templates/REFUND_COMPLETED/PUSH/hi",
                            {"subject": "वापसी", "body_text": "{{ refund_amount }}",
                             "action": "save"})
@@ -602,7 +605,7 @@ def test_an_unknown_template_is_404(admin_client):
 
 def in_app_subjects(user) -> list[str]:
     sync()
-    return [row.subject for row in service.inbox(user.id)]
+    return [row.subject for row in inbox(user.id)]
 
 
 def test_an_announcement_to_all_patients(admin_client, factory, app_ctx):

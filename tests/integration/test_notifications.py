@@ -12,12 +12,16 @@ from sqlalchemy import func, select
 from portal.appointments import service as appointments
 from portal.events import OutboxEvent, relay_pending
 from portal.extensions import db
-from portal.notifications import service
+from portal.notifications import inbox as in_app
+from portal.notifications.delivery import MAX_ATTEMPTS, deliver
 from portal.notifications.models import (
     Channel,
     NotificationLog,
     ScheduledNotification,
 )
+from portal.notifications.preferences import update_preferences
+from portal.notifications.reminders import SWEEP_GRACE, send_reminder, sweep_reminders
+from portal.notifications.templates import render_source
 from tests import factories
 from tests.factories import MONDAY_MORNING
 
@@ -76,9 +80,9 @@ def test_a_confirmation_is_emailed_with_an_invite_and_noted_in_app(app, clinic, 
     assert "meet.example.com/room/" in message.text
     assert "appointment.ics" in message.meta.get("attachments", [])
     assert "<p" in (message.html or "")
-    inbox = service.inbox(clinic["patient"].id)
+    inbox = in_app.inbox(clinic["patient"].id)
     assert {n.type for n in inbox} == {"APPOINTMENT_CONFIRMED", "APPOINTMENT_RESERVED"}
-    assert service.unread_count(clinic["patient"].id) == 2
+    assert in_app.unread_count(clinic["patient"].id) == 2
     doctor_mail = [m for m in mailbox.list() if clinic["doctor"].user.email in m.to]
     assert [m.subject.split(":")[0] for m in doctor_mail] == ["New booking"]
     assert appointment.id
@@ -105,11 +109,11 @@ def test_a_reminder_goes_out_at_its_time_and_only_once(app, clinic, frozen_clock
     appointment = book(clinic, index=3)
     settle(app)
     mailbox.clear()
-    assert service.sweep_reminders() == 0  # nothing due yet
+    assert sweep_reminders() == 0  # nothing due yet
 
     frozen_clock.freeze(appointment.start_at - timedelta(minutes=60))
-    assert service.sweep_reminders() == 1
-    assert service.sweep_reminders() == 0
+    assert sweep_reminders() == 1
+    assert sweep_reminders() == 0
     settle(app)
 
     reminders = [m for m in mailbox.list() if m.subject.startswith("Reminder")]
@@ -122,7 +126,7 @@ def test_no_reminder_after_a_cancellation(app, clinic, frozen_clock, mailbox):
     appointments.cancel_by_patient(clinic["patient"], appointment.id)
     settle(app)
     frozen_clock.freeze(appointment.start_at - timedelta(minutes=15))
-    assert service.sweep_reminders() == 0
+    assert sweep_reminders() == 0
     settle(app)
     assert logs(clinic["patient"], kind="APPOINTMENT_REMINDER") == []
     assert any("is cancelled" in m.subject for m in mailbox.list())
@@ -147,9 +151,9 @@ def test_reminders_move_with_a_rescheduled_appointment(app, clinic, frozen_clock
     # The new time's reminders go out at their times; the 24-hour one found an hour before
     # is skipped as stale, and none of the old time's are sent.
     frozen_clock.freeze(new_slot.start_at - timedelta(minutes=60))
-    service.sweep_reminders()
+    sweep_reminders()
     frozen_clock.freeze(new_slot.start_at - timedelta(minutes=15))
-    service.sweep_reminders()
+    sweep_reminders()
     settle(app)
     sent = logs(clinic["patient"], channel="EMAIL", kind="APPOINTMENT_REMINDER")
     assert sorted(row.subject for row in sent) == [
@@ -164,7 +168,7 @@ def test_a_delivery_never_sends_twice(app, clinic, mailbox):
     row = logs(clinic["patient"], channel="EMAIL")[0]
     assert row.status == "SENT"
     count = len(mailbox.list())
-    assert service.deliver(row.id) == "SENT"  # a retried job
+    assert deliver(row.id) == "SENT"  # a retried job
     assert len(mailbox.list()) == count
 
 
@@ -182,12 +186,12 @@ def test_a_failing_mail_server_is_retried_with_backoff_then_marked_failed(
     row = logs(clinic["patient"], channel="EMAIL")[0]
     assert (row.status, row.attempts) == ("PENDING", 1)
     assert row.next_attempt_at == MONDAY_MORNING + timedelta(seconds=60)
-    for _ in range(service.MAX_ATTEMPTS):
+    for _ in range(MAX_ATTEMPTS):
         frozen_clock.advance(timedelta(hours=1))
-        service.deliver(row.id)
+        deliver(row.id)
     db.session.expire_all()
     row = db.session.get(NotificationLog, row.id)
-    assert (row.status, row.attempts) == ("FAILED", service.MAX_ATTEMPTS)
+    assert (row.status, row.attempts) == ("FAILED", MAX_ATTEMPTS)
 
 
 def test_every_notification_arrives_once_after_redis_comes_back(app, clinic, mailbox):
@@ -222,8 +226,8 @@ def test_templates_render_in_a_sandbox_and_hindi_is_used_when_chosen(app, clinic
     from portal.exceptions import ValidationFailed
 
     with pytest.raises(ValidationFailed, match=r"does not render.*unsafe"):
-        service.render_source("", "{{ ''.__class__.__mro__[1].__subclasses__() }}", {})
-    service.update_preferences(clinic["patient"], language="hi")
+        render_source("", "{{ ''.__class__.__mro__[1].__subclasses__() }}", {})
+    update_preferences(clinic["patient"], language="hi")
     book(clinic)
     settle(app)
     confirmation = [m for m in mailbox.list() if clinic["patient"].email in m.to
@@ -262,7 +266,7 @@ def test_admins_send_announcements(app, clinic, client, factory):
                                  "message": "Closed on Friday", "channels": ["IN_APP"]})
     assert response.status_code == 202
     assert response.get_json() == {"notifications": 1}
-    assert [n.subject for n in service.inbox(clinic["patient"].id)] == ["Closed"]
+    assert [n.subject for n in in_app.inbox(clinic["patient"].id)] == ["Closed"]
     patient_token = client.api_token(clinic["patient"].email)
     assert client.post("/api/v1/notifications/send",
                        headers={"Authorization": f"Bearer {patient_token}"},
@@ -273,7 +277,7 @@ def test_admins_send_announcements(app, clinic, client, factory):
 
 def test_an_sms_goes_through_twilio_and_its_signed_status_callback_marks_it_delivered(
         app, clinic, twilio, mailbox, client):
-    service.update_preferences(clinic["patient"], channels_={
+    update_preferences(clinic["patient"], channels_={
         "SMS": {"APPOINTMENT_CONFIRMED": True}})
     book(clinic)
     settle(app)
@@ -298,7 +302,7 @@ def test_an_sms_goes_through_twilio_and_its_signed_status_callback_marks_it_deli
 
 def test_an_invalid_number_fails_permanently_and_a_twilio_outage_is_retried(
         app, clinic, twilio, frozen_clock):
-    service.update_preferences(clinic["patient"], channels_={
+    update_preferences(clinic["patient"], channels_={
         "SMS": {"APPOINTMENT_CONFIRMED": True}})
     twilio("POST", "/fail-next", {"count": 1, "status": 503})
     book(clinic)
@@ -306,7 +310,7 @@ def test_an_invalid_number_fails_permanently_and_a_twilio_outage_is_retried(
     (sms,) = logs(clinic["patient"], channel="SMS")
     assert (sms.status, sms.attempts) == ("PENDING", 1)
     frozen_clock.advance(timedelta(minutes=2))
-    assert service.deliver(sms.id) == "SENT"
+    assert deliver(sms.id) == "SENT"
 
     clinic["patient"].phone = "+15005550001"  # Twilio's magic invalid number
     db.session.commit()
@@ -324,7 +328,7 @@ def test_a_reminder_job_a_few_seconds_early_still_sends(app, clinic, frozen_cloc
         ScheduledNotification.appointment_id == appointment.id,
         ScheduledNotification.offset_minutes == 60)).one()
     frozen_clock.freeze(reminder.due_at - timedelta(seconds=2))  # RQ rounds down to the second
-    assert service.send_reminder(reminder.id) == "SENT"
+    assert send_reminder(reminder.id) == "SENT"
 
 
 def test_the_periodic_sweep_leaves_just_due_reminders_to_their_own_jobs(app, clinic,
@@ -332,6 +336,6 @@ def test_the_periodic_sweep_leaves_just_due_reminders_to_their_own_jobs(app, cli
     appointment = book(clinic, index=3)
     settle(app)
     frozen_clock.freeze(appointment.start_at - timedelta(minutes=59))
-    assert service.sweep_reminders(grace=service.SWEEP_GRACE) == 0
+    assert sweep_reminders(grace=SWEEP_GRACE) == 0
     frozen_clock.freeze(appointment.start_at - timedelta(minutes=57))
-    assert service.sweep_reminders(grace=service.SWEEP_GRACE) == 1
+    assert sweep_reminders(grace=SWEEP_GRACE) == 1

@@ -30,7 +30,8 @@ from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 from portal.extensions import db
-from portal.notifications import devices, service
+from portal.notifications import devices
+from portal.notifications.delivery import deliver
 from portal.notifications.models import (
     Channel,
     DeliveryStatus,
@@ -38,6 +39,7 @@ from portal.notifications.models import (
     NotificationType,
     UserDevice,
 )
+from portal.notifications.notify import notify
 
 REGISTER = "/api/v1/notifications/devices/register"
 SUBJECT = "mailto:push-test@example.com"
@@ -171,8 +173,8 @@ def register(client, token: str, body: dict):
 
 
 def announce(user, key: str = "test:push") -> NotificationLog:
-    rows = service.notify(user, NotificationType.ANNOUNCEMENT,
-                          {"title": "Hi", "message": "There"}, key, only={Channel.PUSH})
+    rows = notify(user, NotificationType.ANNOUNCEMENT,
+                  {"title": "Hi", "message": "There"}, key, only={Channel.PUSH})
     assert len(rows) == 1, "a user with a push device gets one PUSH notification"
     return rows[0]
 
@@ -189,7 +191,7 @@ def test_a_push_reaches_the_browser_signed_and_encrypted(client, patient, push_s
     assert response.status_code == 201, response.get_json()
 
     row = announce(patient)
-    assert service.deliver(row.id) == DeliveryStatus.SENT
+    assert deliver(row.id) == DeliveryStatus.SENT
 
     assert push_service.refused == []
     [message] = push_service.received
@@ -200,7 +202,7 @@ def test_a_push_reaches_the_browser_signed_and_encrypted(client, patient, push_s
     assert row.attempts == 1
     assert row.provider_id == response.get_json()["id"]
     # Sending again (a retried job) sends nothing more.
-    assert service.deliver(row.id) == DeliveryStatus.SENT
+    assert deliver(row.id) == DeliveryStatus.SENT
     assert len(push_service.received) == 1
 
 
@@ -212,7 +214,7 @@ def test_a_gone_subscription_is_deactivated_and_the_message_fails(client, patien
     row = announce(patient)
     push_service.status = 410
 
-    assert service.deliver(row.id) == DeliveryStatus.FAILED
+    assert deliver(row.id) == DeliveryStatus.FAILED
 
     row = reload(row)
     assert row.status == DeliveryStatus.FAILED
@@ -222,9 +224,9 @@ def test_a_gone_subscription_is_deactivated_and_the_message_fails(client, patien
     assert device.active is False
     assert devices.active_devices(patient.id) == []
     # With no device left, later notifications make no PUSH row at all.
-    assert service.notify(patient, NotificationType.ANNOUNCEMENT,
-                          {"title": "Hi", "message": "Again"}, "test:push:2",
-                          only={Channel.PUSH}) == []
+    assert notify(patient, NotificationType.ANNOUNCEMENT,
+                  {"title": "Hi", "message": "Again"}, "test:push:2",
+                  only={Channel.PUSH}) == []
 
 
 def test_a_busy_push_service_leaves_the_message_pending_for_a_retry(client, patient,
@@ -235,7 +237,7 @@ def test_a_busy_push_service_leaves_the_message_pending_for_a_retry(client, pati
     row = announce(patient)
     push_service.status = 503
 
-    assert service.deliver(row.id) == DeliveryStatus.PENDING
+    assert deliver(row.id) == DeliveryStatus.PENDING
 
     row = reload(row)
     assert row.status == DeliveryStatus.PENDING
@@ -245,7 +247,7 @@ def test_a_busy_push_service_leaves_the_message_pending_for_a_retry(client, pati
     assert push_service.received == []
 
     push_service.status = 201
-    assert service.deliver(row.id, now=row.next_attempt_at) == DeliveryStatus.SENT
+    assert deliver(row.id, now=row.next_attempt_at) == DeliveryStatus.SENT
     assert len(push_service.received) == 1
     assert reload(row).attempts == 2
 
@@ -259,7 +261,7 @@ def test_one_gone_device_does_not_stop_the_others(client, patient, push_service)
     del push_service.browsers[gone.endpoint]
     row = announce(patient)
 
-    assert service.deliver(row.id) == DeliveryStatus.SENT
+    assert deliver(row.id) == DeliveryStatus.SENT
 
     assert [m["endpoint"] for m in push_service.received] == [kept.endpoint]
     assert [d.token for d in devices.active_devices(patient.id)] == [kept.endpoint]
@@ -273,7 +275,7 @@ def test_without_vapid_keys_push_is_off_and_no_device_is_dropped(client, patient
     monkeypatch.setitem(app.config, "VAPID_PRIVATE_KEY", "")
     row = announce(patient)
 
-    assert service.deliver(row.id) == DeliveryStatus.FAILED
+    assert deliver(row.id) == DeliveryStatus.FAILED
 
     assert "VAPID_PRIVATE_KEY" in reload(row).error
     assert devices.active_devices(patient.id), "a configuration gap must not unsubscribe"
@@ -489,7 +491,7 @@ def test_an_app_token_gets_the_message_through_fcm(client, patient, fcm, frozen_
     register_app(client, patient)
     row = announce(patient)
 
-    assert service.deliver(row.id) == DeliveryStatus.SENT
+    assert deliver(row.id) == DeliveryStatus.SENT
 
     [message] = fcm.messages
     assert message["project"] == "clinic-test"
@@ -499,13 +501,13 @@ def test_an_app_token_gets_the_message_through_fcm(client, patient, fcm, frozen_
     [claims] = fcm.assertions
     assert claims["exp"] - claims["iat"] == 3600
     # The access token is cached: the next message buys no new one.
-    assert service.deliver(announce(patient, "test:push:2").id) == DeliveryStatus.SENT
+    assert deliver(announce(patient, "test:push:2").id) == DeliveryStatus.SENT
     assert len(fcm.messages) == 2
     assert len(fcm.issued) == 1
     assert fcm.messages[1]["bearer"] == fcm.issued[0]
     # ...until it is about to expire.
     frozen_clock.freeze(frozen_clock.now() + timedelta(seconds=3599 - 30))
-    assert service.deliver(announce(patient, "test:push:3").id) == DeliveryStatus.SENT
+    assert deliver(announce(patient, "test:push:3").id) == DeliveryStatus.SENT
     assert len(fcm.issued) == 2
     assert fcm.messages[2]["bearer"] == fcm.issued[1]
 
@@ -515,7 +517,7 @@ def test_an_unregistered_app_token_is_deactivated(client, patient, fcm):
     fcm.unregistered.add(APP_TOKEN)
     row = announce(patient)
 
-    assert service.deliver(row.id) == DeliveryStatus.FAILED
+    assert deliver(row.id) == DeliveryStatus.FAILED
 
     assert "UNREGISTERED" in reload(row).error
     assert devices.active_devices(patient.id) == []
@@ -527,22 +529,22 @@ def test_fcm_unavailable_is_retried(client, patient, fcm):
     fcm.send_status = 503
     row = announce(patient)
 
-    assert service.deliver(row.id) == DeliveryStatus.PENDING
+    assert deliver(row.id) == DeliveryStatus.PENDING
     assert devices.active_devices(patient.id)
 
     fcm.send_status = 200
-    assert service.deliver(row.id, now=reload(row).next_attempt_at) == DeliveryStatus.SENT
+    assert deliver(row.id, now=reload(row).next_attempt_at) == DeliveryStatus.SENT
     assert len(fcm.messages) == 1
 
 
 def test_a_rejected_access_token_is_dropped_and_bought_again(client, patient, fcm):
     register_app(client, patient)
-    assert service.deliver(announce(patient).id) == DeliveryStatus.SENT
+    assert deliver(announce(patient).id) == DeliveryStatus.SENT
     fcm.issued.clear()  # FCM no longer honours the cached token
     row = announce(patient, "test:push:2")
 
-    assert service.deliver(row.id) == DeliveryStatus.PENDING
-    assert service.deliver(row.id, now=reload(row).next_attempt_at) == DeliveryStatus.SENT
+    assert deliver(row.id) == DeliveryStatus.PENDING
+    assert deliver(row.id, now=reload(row).next_attempt_at) == DeliveryStatus.SENT
     assert len(fcm.issued) == 1
     assert fcm.messages[-1]["bearer"] == fcm.issued[0]
 
@@ -555,7 +557,7 @@ def test_a_service_account_the_token_endpoint_refuses_fails_but_keeps_devices(
     fcm.account_file.write_text(json.dumps(fcm.service_account(stranger)))
     row = announce(patient)
 
-    assert service.deliver(row.id) == DeliveryStatus.FAILED
+    assert deliver(row.id) == DeliveryStatus.FAILED
 
     assert "invalid_grant" in reload(row).error
     assert fcm.issued == []
@@ -567,6 +569,6 @@ def test_without_a_service_account_fcm_is_off(client, patient, app, monkeypatch)
     register_app(client, patient)
     row = announce(patient)
 
-    assert service.deliver(row.id) == DeliveryStatus.FAILED
+    assert deliver(row.id) == DeliveryStatus.FAILED
     assert "FCM_SERVICE_ACCOUNT_FILE" in reload(row).error
     assert devices.active_devices(patient.id)

@@ -44,7 +44,7 @@ from portal.availability import service as availability
 from portal.extensions import db, mail
 from portal.family import service as family
 from portal.notifications import devices
-from portal.notifications import service as notifications
+from portal.notifications.announcements import send_announcement
 from portal.notifications.models import Channel, NotificationLog
 from portal.payments import service as payments
 from tests.factories import MONDAY_MORNING, PASSWORD
@@ -398,8 +398,8 @@ class World:
         self.override = availability.add_override(self.doctor, availability.OverrideInput(
             start_date=date(2026, 12, 11), end_date=date(2026, 12, 11), kind="OFF",
             reason=OVERRIDE_REASON))[0]
-        notifications.send_announcement([patient], "Welcome", "Hello Anaya", {Channel.IN_APP},
-                                        self.people["admin"])
+        send_announcement([patient], "Welcome", "Hello Anaya", {Channel.IN_APP},
+                          self.people["admin"])
         self.notification = db.session.scalar(select(NotificationLog).where(
             NotificationLog.user_id == patient.id, NotificationLog.channel == "IN_APP"))
         self.dependent = family.add_dependent(patient, family.DependentData(

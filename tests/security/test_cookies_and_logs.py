@@ -30,8 +30,8 @@ from rq import Queue
 from portal.auth import service as auth
 from portal.events import relay_pending
 from portal.extensions import db
-from portal.notifications import service as notifications
 from portal.notifications.models import NotificationLog
+from portal.notifications.preferences import update_preferences
 from portal.payments import gateway
 from tests.conftest import CSRF_RE, PortalClient
 from tests.factories import MONDAY_MORNING, PASSWORD
@@ -269,7 +269,7 @@ def test_no_secret_in_any_log_line(app, client, factory, live_server, razorpay, 
     # Log in again, hold a slot, pay by UPI in the Razorpay sandbox, verify, webhook.
     client.post_form("/account/login", {"email": email, "password": new})
     user = auth.find_user_by_email(email)
-    notifications.update_preferences(user, channels_={"SMS": {"APPOINTMENT_CONFIRMED": True}})
+    update_preferences(user, channels_={"SMS": {"APPOINTMENT_CONFIRMED": True}})
     held = client.post_form("/appointments/reserve", {"slot_id": str(slot.id),
                                                       "doctor_id": str(doctor.id)})
     appointment_id = held.location.rstrip("/").rsplit("/", 1)[1]
