@@ -34,6 +34,7 @@ from datetime import date, timedelta
 from typing import Any
 
 import pytest
+from flask import url_for
 from flask_mail import Message
 from sqlalchemy import select, text
 
@@ -464,8 +465,6 @@ def callers(app, world) -> dict[str, Caller]:
 
 
 def build_url(app, endpoint: str, access: Access, world: World) -> str:
-    from flask import url_for
-
     rule = next(r for r in app.url_map.iter_rules() if r.endpoint == endpoint)
     values = {**world.url_values(), **access.args}
     wanted = {name: _resolve(values[name], world) for name in rule.arguments}
