@@ -13,23 +13,29 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.validators import (
-    DataRequired,
-    InputRequired,
-    Length,
-    NumberRange,
-    Optional,
-    ValidationError,
-)
+from wtforms.validators import DataRequired, InputRequired, Length, Optional, StopValidation
 
 from portal.auth.forms import timezone_choices
+from portal.doctors.service import MAX_FEE_PAISE
+from portal.formatting import format_money
 
 # --- the doctor's profile page -------------------------------------------------------------------
 
 
-def _whole_paise(form, field) -> None:
-    if field.data is not None and (field.data * 100) % 1:
-        raise ValidationError("Use at most two decimal places (paise).")
+def _fee(form, field) -> None:
+    """An amount in rupees: finite, not negative, within the service's limit, whole paise.
+    (In this order: Decimal arithmetic on NaN, infinity or 1e400 raises.)"""
+    amount = field.data
+    if amount is None:
+        return
+    if not amount.is_finite():
+        raise StopValidation("Enter an amount in rupees, e.g. 500.")
+    if amount < 0:
+        raise StopValidation("A fee cannot be negative.")
+    if amount * 100 > MAX_FEE_PAISE:
+        raise StopValidation(f"A fee can be at most {format_money(MAX_FEE_PAISE)}.")
+    if amount * 100 != (amount * 100).to_integral_value():
+        raise StopValidation("Use at most two decimal places (paise).")
 
 
 def rupees(paise: int | None) -> Decimal | None:
@@ -55,15 +61,12 @@ class DoctorProfileForm(FlaskForm):
                             description="Separated by commas, e.g. English, Hindi")
     offers_video = BooleanField("Offer video consultations")
     fee_video = DecimalField("Video consultation fee (₹)", places=2,
-                             validators=[Optional(), NumberRange(min=0, message="A fee cannot "
-                                                                 "be negative."), _whole_paise],
+                             validators=[Optional(), _fee],
                              description="0 for free consultations.",
                              render_kw={"inputmode": "decimal"})
     offers_in_person = BooleanField("Offer in-person consultations")
     fee_in_person = DecimalField("In-person consultation fee (₹)", places=2,
-                                 validators=[Optional(), NumberRange(min=0, message="A fee "
-                                                                     "cannot be negative."),
-                                             _whole_paise],
+                                 validators=[Optional(), _fee],
                                  description="0 for free consultations.",
                                  render_kw={"inputmode": "decimal"})
     slot_minutes = IntegerField("Length of a consultation (minutes)",

@@ -474,6 +474,8 @@ def test_the_doctor_profile_shows_errors_on_the_fields(client, world):
         doctor, name="", fee_video="-5", slot_minutes="500", fee_in_person="12.345"))
     nothing = client.post_form("/practice/profile", profile_form(
         doctor, offers_video=None, offers_in_person=None))
+    hostile = [client.post_form("/practice/profile", profile_form(doctor, fee_video=amount))
+               for amount in ("NaN", "sNaN", "-Infinity", "1e400")]
 
     assert bad.status_code == 422
     assert field_error(bad, "name") == "Enter the name."
@@ -481,6 +483,9 @@ def test_the_doctor_profile_shows_errors_on_the_fields(client, world):
     assert field_error(bad, "fee_in_person") == "Use at most two decimal places (paise)."
     assert nothing.status_code == 422
     assert field_error(nothing, "fee_video") == "Offer at least one kind of consultation."
+    assert [r.status_code for r in hostile] == [422] * 4
+    assert [field_error(r, "fee_video") for r in hostile] == [
+        "Enter an amount in rupees, e.g. 500."] * 3 + ["A fee can be at most ₹1,00,000."]
     assert reload(doctor).fee_video_paise == 50_000
 
 
