@@ -147,7 +147,9 @@ def _register_blueprints(app: Flask) -> None:
     from portal.availability.views import bp as availability_bp
     from portal.doctors.api import bp as doctors_api_bp
     from portal.doctors.views import bp as doctors_bp
+    from portal.doctors.views import profile_bp as doctor_profile_bp
     from portal.family.api import bp as family_api_bp
+    from portal.family.views import bp as family_bp
     from portal.main import bp as main_bp
     from portal.notifications.api import bp as notifications_api_bp
     from portal.notifications.push_views import bp as push_bp
@@ -155,9 +157,9 @@ def _register_blueprints(app: Flask) -> None:
     from portal.payments.api import bp as payments_api_bp
     from portal.payments.views import bp as payments_bp
 
-    for blueprint in (main_bp, auth_bp, doctors_bp, booking_bp, availability_bp, appointments_bp,
-                      payments_bp, notifications_bp, push_bp, admin_bp, admin_payments_bp,
-                      admin_notifications_bp):
+    for blueprint in (main_bp, auth_bp, family_bp, doctors_bp, doctor_profile_bp, booking_bp,
+                      availability_bp, appointments_bp, payments_bp, notifications_bp, push_bp,
+                      admin_bp, admin_payments_bp, admin_notifications_bp):
         app.register_blueprint(blueprint)
     # Domain APIs nest under the shared /api/v1 blueprint (OpenAPI, docs, bearer auth).
     for blueprint in (auth_api_bp, family_api_bp, doctors_api_bp, availability_api_bp,
