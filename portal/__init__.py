@@ -151,6 +151,7 @@ def _register_blueprints(app: Flask) -> None:
     from portal.family.api import bp as family_api_bp
     from portal.family.views import bp as family_bp
     from portal.main import bp as main_bp
+    from portal.media.views import bp as media_bp
     from portal.notifications.api import bp as notifications_api_bp
     from portal.notifications.push_views import bp as push_bp
     from portal.notifications.views import bp as notifications_bp
@@ -171,6 +172,7 @@ def _register_blueprints(app: Flask) -> None:
     # Twilio's status callback is signed by Twilio (X-Twilio-Signature) in the same way.
     CSRF_EXEMPT_ENDPOINTS.add("api.notifications_api.sms_status")
     app.register_blueprint(api_bp)
+    app.register_blueprint(media_bp)  # uploaded files (doctors' photos) at /media
 
     if app.config["PORTAL_ENV"] != "production":
         from portal.sandbox.dev_views import bp as dev_bp

@@ -5,29 +5,61 @@ Endpoints:
   doctors.directory     GET       /doctors/               search and filter doctors
   doctor_profile.edit   GET, POST /practice/profile       the doctor's profile and practice
                                                           settings (admins: ?doctor=<uuid>)
+  doctors.photo_page, upload_photo, remove_photo          a doctor's photo (the doctor, admins)
 """
 
 from __future__ import annotations
 
 import uuid
+from urllib.parse import urlsplit
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_login import current_user
 
 from portal.availability import service as availability
 from portal.availability.calendar import STATE_LABELS, long_date
 from portal.availability.slots import get_zone
-from portal.doctors import service
+from portal.doctors import photos, service
 from portal.doctors.forms import DoctorProfileForm, rupees, to_paise
 from portal.doctors.models import ConsultationType, Doctor
 from portal.doctors.profile import ProfileChanges, ProfileUpdate, update_profile
 from portal.exceptions import NotFound, ValidationFailed
 from portal.formatting import format_money
 from portal.roles import Role
-from portal.security import roles_required
+from portal.security import login_required, roles_required
 from portal.web import apply_errors, page_number, render_page
 
 bp = Blueprint("doctors", __name__, url_prefix="/doctors")
+
+# The routes that take a photo, here and in the API. Their size limit (the photo plus room for
+# the multipart framing) is set before anything reads the body: the CSRF and NUL checks parse
+# forms, and a body past the limit must be refused (413) unread, not spooled to disk first.
+PHOTO_UPLOADS = {"doctors.upload_photo", "api.doctors_api.upload_photo"}
+MULTIPART_ALLOWANCE = 64 * 1024
+
+
+@bp.before_app_request
+def limit_photo_uploads() -> None:
+    """Runs before the app's own hooks: blueprints are registered before `create_app` adds
+    them (portal/__init__.py)."""
+    if request.endpoint in PHOTO_UPLOADS:
+        request.max_content_length = current_app.config["PHOTO_MAX_BYTES"] + MULTIPART_ALLOWANCE
+
+
+@bp.app_template_global()
+def doctor_photo(doctor, width: int) -> photos.PhotoSources | None:
+    """For templates/_macros/avatar.html: the <img> sources of a doctor's photo, or None."""
+    return photos.photo_sources(doctor, width)
 
 
 @bp.get("/")
@@ -167,3 +199,47 @@ def edit():
     status = 422 if form.is_submitted() and form.errors else 200
     return render_template("doctors/profile.html", form=form, doctor=doctor, scope=scope,
                            result=_pop_result(doctor)), status
+@bp.get("/<uuid:doctor_id>/photo")
+@login_required
+def photo(doctor_id: uuid.UUID):
+    """The photo form on a page of its own (admins reach it from their doctor list); the
+    doctor themself or an admin, anyone else gets 404."""
+    doctor = service.doctor_to_manage(current_user, doctor_id)
+    return render_template("doctors/photo.html", doctor=doctor)
+
+
+@bp.post("/<uuid:doctor_id>/photo")
+@login_required
+def upload_photo(doctor_id: uuid.UUID):
+    """Set the photo from the form's `photo` file, then back to `next` with what happened."""
+    upload = photos.read_upload(request.files.get("photo"))
+    try:
+        photos.set_photo(current_user, doctor_id, upload)
+    except ValidationFailed as exc:
+        flash(exc.errors.get("photo", exc.message), "error")
+    else:
+        flash("Photo saved. The directory and the doctor's page show it now.", "success")
+    return redirect(_back(doctor_id))
+
+
+@bp.post("/<uuid:doctor_id>/photo/delete")
+@login_required
+def delete_photo(doctor_id: uuid.UUID):
+    """Remove the photo (pages show the doctor's initials), then back to `next`."""
+    photos.remove_photo(current_user, doctor_id)
+    flash("Photo removed. Pages show the doctor's initials instead.", "success")
+    return redirect(_back(doctor_id))
+
+
+def _back(doctor_id: uuid.UUID) -> str:
+    """The form's `next` when it is a path on this site; else the doctor's dashboard, or for an
+    admin the doctor's photo page."""
+    target = request.form.get("next", "")
+    # Browsers read "\" as "/" and drop tabs and newlines: "/\evil.example" leaves the site.
+    if (target.startswith("/") and not target.startswith("//") and "\\" not in target
+            and target.isprintable() and not any(c.isspace() for c in target)
+            and not urlsplit(target).netloc):
+        return target
+    if current_user.role == Role.DOCTOR:
+        return url_for("main.dashboard")
+    return url_for("doctors.photo", doctor_id=doctor_id)

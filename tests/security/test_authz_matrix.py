@@ -35,6 +35,7 @@ from datetime import date, timedelta
 from typing import Any
 
 import pytest
+from flask import current_app
 from flask_mail import Message
 from sqlalchemy import select, text
 
@@ -42,8 +43,10 @@ from portal import CSRF_EXEMPT_ENDPOINTS
 from portal.appointments import service as appointments
 from portal.auth import service as auth
 from portal.availability import service as availability
+from portal.doctors.photos import photo_key
 from portal.extensions import db, mail
 from portal.family import service as family
+from portal.media import storage
 from portal.notifications import devices
 from portal.notifications.announcements import send_announcement
 from portal.notifications.models import Channel, NotificationLog
@@ -136,6 +139,17 @@ def own_user(**kwargs) -> Access:
 def own_dependent(**kwargs) -> Access:
     """Patient A's family member: patient A only (staff roles may not use the route)."""
     return row(LOGIN, OK, HIDE, DENY, DENY, DENY, **kwargs)
+def doctors_photo(**kwargs) -> Access:
+    """Doctor A's photo: the doctor and admins; the other doctor and patients get 404 (like a
+    missing doctor: it is no role's business whether the id exists)."""
+    return row(LOGIN, HIDE, HIDE, OK, HIDE, OK, **kwargs)
+
+
+def _stored_photo(w) -> str:
+    """A photo file of doctor A's under MEDIA_ROOT: a file only, so no table changes."""
+    key = photo_key(w.doctor.id, 1, 96)
+    storage.write_files(current_app.config["MEDIA_ROOT"], {key: b"RIFF\x04\0\0\0WEBP"})
+    return key
 
 
 def _reserve_form(w) -> dict:
@@ -301,6 +315,14 @@ TABLE: dict[tuple[str, str], Access] = {
         "kind": "OFF"}),
     ("api.availability_api.remove_override", "DELETE"): doctors_schedule(
         args={"override_id": lambda w: w.fresh_override()}),
+    # --- doctors' photos (a form or body without a file: 422, or a redirect saying so) --------
+    ("doctors.photo", "GET"): doctors_photo(),
+    ("doctors.upload_photo", "POST"): doctors_photo(),
+    ("doctors.delete_photo", "POST"): doctors_photo(),
+    ("api.doctors_api.upload_photo", "POST"): doctors_photo(json={}),
+    ("api.doctors_api.delete_photo", "DELETE"): doctors_photo(),
+    ("media.serve", "GET"): public("doctors' photos, shown on the public directory and pages",
+                                   args={"key": _stored_photo}),
     # --- payments (HTML) -----------------------------------------------------------------------
     ("payments.start", "GET"): row(LOGIN, OK, HIDE, DENY, DENY, DENY),
     ("payments.start", "POST"): row(LOGIN, OK, HIDE, DENY, DENY, DENY),
@@ -514,6 +536,12 @@ class Caller:
 
 def _resolve(value, world):
     return value(world) if callable(value) else value
+
+
+@pytest.fixture(autouse=True)
+def _media_root(app, tmp_path, monkeypatch):
+    """Files the routes store (doctors' photos) go to the test's own directory."""
+    monkeypatch.setitem(app.config, "MEDIA_ROOT", str(tmp_path / "media"))
 
 
 @pytest.fixture
