@@ -18,6 +18,8 @@ from portal.appointments.schemas import (
     QuoteOut,
     RescheduleIn,
     ReserveIn,
+    VisitForIn,
+    VisitForOut,
 )
 from portal.auth.models import Role
 from portal.auth.service import check_patient_visible
@@ -36,7 +38,8 @@ def appointment_out(appointment) -> AppointmentOut:
     status = service.effective_status(appointment)
     return AppointmentOut(
         id=appointment.id, status=status.value, patient_id=appointment.patient_id,
-        patient_name=appointment.patient.name, doctor_id=appointment.doctor_id,
+        patient_name=appointment.patient.name, visit_for=visit_for_out(appointment),
+        doctor_id=appointment.doctor_id,
         doctor_name=appointment.doctor.name, slot_id=appointment.slot_id,
         start=appointment.start_at, end=appointment.end_at,
         consultation_type=appointment.consultation_type,
@@ -49,6 +52,16 @@ def appointment_out(appointment) -> AppointmentOut:
         if appointment.refund_paise is not None else None,
         created_at=appointment.created_at, confirmed_at=appointment.confirmed_at,
         cancelled_at=appointment.cancelled_at)
+
+
+def visit_for_out(appointment) -> VisitForOut:
+    dependent = appointment.for_dependent
+    if dependent is None:
+        return VisitForOut(dependent_id=None, name=appointment.patient.name, age=None,
+                          relation=None)
+    return VisitForOut(dependent_id=dependent.id, name=dependent.name,
+                      age=dependent.age_on(appointment.start_at.date()),
+                      relation=dependent.relation.value)
 
 
 def _page_out(page) -> AppointmentList:
@@ -72,7 +85,7 @@ def reserve():
     if key and len(key) > 100:
         raise ValidationFailed({"Idempotency-Key": "Use at most 100 characters."})
     appointment = service.reserve(current_user, data.slot_id, idempotency_key=key,
-                                  reason=data.reason)
+                                  reason=data.reason, for_dependent_id=data.for_dependent_id)
     return respond(appointment_out(appointment), 201)
 
 
@@ -97,6 +110,17 @@ def confirm(appointment_id: uuid.UUID):
     else:
         appointment = service.confirm_free(current_user, appointment_id)
     return respond(appointment_out(appointment))
+
+
+@bp.put("/<uuid:appointment_id>/visit-for")
+@patients_only
+@operation("Say whom the appointment is for", tags=("appointments",), body=VisitForIn,
+           response=AppointmentOut, errors=(404, 409),
+           description="Yourself (null) or one of your family members; before it starts.")
+def set_visit_for(appointment_id: uuid.UUID):
+    data = parse_body(VisitForIn)
+    return respond(appointment_out(service.set_visit_for(current_user, appointment_id,
+                                                       data.for_dependent_id)))
 
 
 @bp.get("/<uuid:appointment_id>/cancellation")

@@ -100,7 +100,7 @@ class Appointment(db.Model):
         return self.status in ACTIVE_STATUSES
 
     @property
-    def visitor_name(self) -> str:
+    def visit_for_name(self) -> str:
         """Whom the visit is for: the dependent, else the account holder."""
         return self.for_dependent.name if self.for_dependent else self.patient.name
 

@@ -14,6 +14,22 @@ from portal.api import ApiModel, Money
 class ReserveIn(ApiModel):
     slot_id: uuid.UUID
     reason: str = Field(default="", max_length=1000, description="Reason for the visit")
+    for_dependent_id: uuid.UUID | None = Field(
+        default=None, description="Book for one of your family members (GET /me/dependents)")
+
+
+class VisitForIn(ApiModel):
+    for_dependent_id: uuid.UUID | None = Field(
+        description="A family member, or null for the account holder themself")
+
+
+class VisitForOut(BaseModel):
+    """Whom the visit is for, as the doctor sees them."""
+
+    dependent_id: uuid.UUID | None = Field(description="null: the account holder themself")
+    name: str
+    age: int | None = Field(description="Completed years (known for family members)")
+    relation: str | None = Field(description="How they are related to the account holder")
 
 
 class ConfirmIn(ApiModel):
@@ -45,8 +61,9 @@ class QuoteOut(BaseModel):
 class AppointmentOut(BaseModel):
     id: uuid.UUID
     status: str = Field(description="RESERVED, CONFIRMED, EXPIRED, CANCELLED, COMPLETED, NO_SHOW")
-    patient_id: uuid.UUID
+    patient_id: uuid.UUID = Field(description="The account holder: booked, pays, is notified")
     patient_name: str
+    visit_for: VisitForOut = Field(description="Whom the visit is for")
     doctor_id: uuid.UUID
     doctor_name: str
     slot_id: uuid.UUID | None

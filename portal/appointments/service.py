@@ -38,6 +38,7 @@ from portal.doctors.models import ConsultationType
 from portal.events import APPOINTMENT_EVENTS, record_event
 from portal.exceptions import Conflict, DomainError, NotFound, ValidationFailed
 from portal.extensions import db
+from portal.family import service as family
 from portal.pagination import Page, paginate
 from portal.queue import get_queue
 from portal.roles import Role
@@ -208,6 +209,26 @@ def why_not_reschedulable(appointment: Appointment, now: datetime | None = None)
     return None
 
 
+def set_visit_for(patient: User, appointment_id: uuid.UUID, for_dependent_id: uuid.UUID | None,
+                now: datetime | None = None) -> Appointment:
+    """Whom the visit is for (the holder themself, or one of their family), changeable while
+    held or confirmed, before it starts."""
+    now = now or utcnow()
+    appointment = get_visible(patient, appointment_id, own=True)
+    with write():
+        if for_dependent_id is not None:
+            family.lock(for_dependent_id)
+            family.get_own(patient, for_dependent_id)
+        appointment = _locked(appointment.id)
+        if effective_status(appointment, now) not in (S.RESERVED, S.CONFIRMED) or \
+                appointment.start_at <= now:
+            raise TransitionNotAllowed("Whom the appointment is for can be changed only before "
+                                       "it starts.")
+        appointment.for_dependent_id = for_dependent_id
+        appointment.updated_at = now
+    return appointment
+
+
 def set_reason(patient: User, appointment_id: uuid.UUID, reason: str,
                now: datetime | None = None) -> Appointment:
     """The patient's reason for the visit, editable while held or confirmed, before it starts."""
@@ -230,8 +251,12 @@ def set_reason(patient: User, appointment_id: uuid.UUID, reason: str,
 
 
 def reserve(patient: User, slot_id: uuid.UUID, *, idempotency_key: str | None = None,
-            reason: str = "", now: datetime | None = None) -> Appointment:
+            reason: str = "", for_dependent_id: uuid.UUID | None = None,
+            now: datetime | None = None) -> Appointment:
     """Hold a bookable slot for HOLD_MINUTES. Raises SlotUnavailable, TooManyHolds or NotFound.
+
+    `for_dependent_id` books for one of the account holder's family members: the holder
+    pays and is notified, the visit is theirs, and the hold limit counts per holder.
 
     The same `idempotency_key`, or a second click on a slot the patient already holds,
     returns the existing hold instead of making another. A key whose hold has since ended
@@ -240,6 +265,8 @@ def reserve(patient: User, slot_id: uuid.UUID, *, idempotency_key: str | None = 
     now = now or utcnow()
     if len(reason) > 1000:
         raise ValidationFailed({"reason": "Use at most 1000 characters."})
+    if for_dependent_id is not None:
+        family.get_own(patient, for_dependent_id)
     if idempotency_key:
         existing = _by_idempotency_key(patient.id, idempotency_key)
         if existing is not None:
@@ -248,7 +275,8 @@ def reserve(patient: User, slot_id: uuid.UUID, *, idempotency_key: str | None = 
             idempotency_key = None
     try:
         with write():
-            appointment = _hold(patient, slot_id, idempotency_key, reason, now)
+            appointment = _hold(patient, slot_id, idempotency_key, reason, for_dependent_id,
+                                now)
     except IntegrityError:
         # The INSERT is where the unique indexes and the exclusion constraint fire.
         if idempotency_key:
@@ -261,9 +289,12 @@ def reserve(patient: User, slot_id: uuid.UUID, *, idempotency_key: str | None = 
 
 
 def _hold(patient: User, slot_id: uuid.UUID, idempotency_key: str | None, reason: str,
-          now: datetime) -> Appointment:
+          for_dependent_id: uuid.UUID | None, now: datetime) -> Appointment:
     # Serialise this patient's reservations so the hold limit cannot be raced (PostgreSQL).
     db.session.execute(select(User.id).where(User.id == patient.id).with_for_update())
+    if for_dependent_id is not None:
+        family.lock(for_dependent_id)
+        family.get_own(patient, for_dependent_id)  # not removed meanwhile
     own = db.session.scalar(select(Appointment).where(
         Appointment.patient_id == patient.id, Appointment.slot_id == slot_id,
         Appointment.status == S.RESERVED, Appointment.reserved_until > now))
@@ -281,7 +312,8 @@ def _hold(patient: User, slot_id: uuid.UUID, idempotency_key: str | None, reason
     slot_states.hold(slot, doctor, now, hold_until)
     fee = doctor.fee_for(ConsultationType(slot.consultation_type))
     appointment = Appointment(
-        patient_id=patient.id, doctor_id=doctor.id, slot_id=slot.id, start_at=slot.start_at,
+        patient_id=patient.id, for_dependent_id=for_dependent_id, doctor_id=doctor.id,
+        slot_id=slot.id, start_at=slot.start_at,
         end_at=slot.end_at, consultation_type=slot.consultation_type,
         status=S.RESERVED, reserved_until=hold_until, fee_paise=fee or 0,
         currency=current_app.config["CURRENCY"], reason_for_visit=reason.strip(),

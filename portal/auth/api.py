@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app
+from flask import Blueprint, current_app, url_for
 from flask_login import current_user
 
 from portal.api import operation, parse_body, respond
-from portal.auth import service
-from portal.auth.schemas import RegisterRequest, TokenRequest, TokenResponse, UserOut
+from portal.auth import profile, service
+from portal.auth.schemas import (
+    EmailChangeConfirm,
+    EmailChangeOut,
+    EmailChangeRequest,
+    MePatch,
+    PasswordChange,
+    RegisterRequest,
+    TokenRequest,
+    TokenResponse,
+    UserOut,
+)
 from portal.doctors.service import doctor_for_user
+from portal.exceptions import ValidationFailed
 from portal.extensions import limiter
 from portal.roles import Role
 from portal.security import login_required
@@ -43,5 +54,65 @@ def token():
            description="For a doctor, `doctor_id` names their doctor profile: the id their "
                        "calendar, schedule and appointment routes take.")
 def me():
-    doctor = doctor_for_user(current_user) if current_user.role == Role.DOCTOR else None
-    return respond(UserOut.of(current_user, doctor_id=doctor.id if doctor else None))
+    return respond(_me_out(current_user))
+
+
+def _me_out(user) -> UserOut:
+    doctor = doctor_for_user(user) if user.role == Role.DOCTOR else None
+    return UserOut.of(user, doctor_id=doctor.id if doctor else None)
+
+
+@bp.patch("/me")
+@login_required
+@operation("Change your name, phone, time zone or language", tags=("accounts",), body=MePatch,
+           response=UserOut)
+def update_me():
+    data = parse_body(MePatch)
+    user = profile.update_account(current_user._get_current_object(), profile.AccountChanges(
+        name=data.name, phone=data.phone, timezone=data.timezone, language=data.language))
+    return respond(_me_out(user))
+
+
+def email_confirm_link(token: str) -> str:
+    """From PUBLIC_URL, never the request's Host header, which the asker controls."""
+    return current_app.config["PUBLIC_URL"] + url_for("auth.confirm_email", token=token)
+
+
+@bp.post("/me/email")
+@login_required
+@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"])
+@operation("Change your email address (confirmed by a link sent to it)", tags=("accounts",),
+           body=EmailChangeRequest, response=EmailChangeOut, status=202, errors=(429,),
+           description="Needs your current password. The old address is told; the change "
+                       "happens when the link in the email to the new address is opened.")
+def change_email():
+    data = parse_body(EmailChangeRequest)
+    pending = profile.request_email_change(current_user._get_current_object(), data.email,
+                                           data.password, email_confirm_link)
+    return respond(EmailChangeOut(pending_email=pending), 202)
+
+
+@bp.post("/me/email/confirm")
+@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"])
+@operation("Confirm a new email address with the emailed token", tags=("accounts",),
+           body=EmailChangeConfirm, response=UserOut, auth=False, errors=(401, 429))
+def confirm_email():
+    data = parse_body(EmailChangeConfirm)
+    return respond(_me_out(profile.confirm_email_change(data.token)))
+
+
+@bp.post("/me/password")
+@login_required
+@limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"])
+@operation("Change your password", tags=("accounts",), body=PasswordChange, status=204,
+           errors=(429,), description="Needs the current password. Every other session and "
+                                      "API token ends (this token too: request a new one).")
+def change_password():
+    data = parse_body(PasswordChange)
+    try:
+        service.change_password(current_user._get_current_object(), data.current_password,
+                                data.new_password)
+    except ValidationFailed as exc:  # the service names the new password "password"
+        raise ValidationFailed({"new_password" if name == "password" else name: message
+                                for name, message in exc.errors.items()}) from None
+    return "", 204

@@ -23,6 +23,8 @@ class User(UserMixin, db.Model):
     name: Mapped[str] = mapped_column(String(120))
     phone: Mapped[str | None] = mapped_column(String(20))
     timezone: Mapped[str] = mapped_column(String(64), default="Asia/Kolkata")
+    # Preferred language of pages and messages ("en", "hi").
+    language: Mapped[str] = mapped_column(String(5), default="en", server_default="en")
     password_hash: Mapped[str] = mapped_column(String(255))
     role: Mapped[Role] = mapped_column(
         Enum(Role, native_enum=False, length=16, values_callable=lambda e: [m.value for m in e]),

@@ -29,6 +29,33 @@ class TokenResponse(BaseModel):
     expires_in: int = Field(description="Seconds until the token expires.")
 
 
+class MePatch(ApiModel):
+    """Fields to change; those left out keep their value."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=120)
+    phone: str | None = Field(default=None, max_length=20, description="E.164")
+    timezone: str | None = Field(default=None, max_length=64)
+    language: str | None = Field(default=None, max_length=5, description="en or hi")
+
+
+class EmailChangeRequest(ApiModel):
+    email: str = Field(max_length=254, description="The new address")
+    password: str = Field(max_length=128, description="Your current password")
+
+
+class EmailChangeConfirm(ApiModel):
+    token: str = Field(max_length=500, description="From the link sent to the new address")
+
+
+class EmailChangeOut(BaseModel):
+    pending_email: str = Field(description="Changes once the emailed link is opened")
+
+
+class PasswordChange(ApiModel):
+    current_password: str = Field(max_length=128)
+    new_password: str = Field(max_length=128)
+
+
 class UserOut(BaseModel):
     id: uuid.UUID
     name: str
@@ -36,6 +63,7 @@ class UserOut(BaseModel):
     phone: str | None
     timezone: str
     role: str
+    language: str
     created_at: datetime
     doctor_id: uuid.UUID | None = Field(
         default=None, description="A doctor's own profile id (null for other roles).")
@@ -43,5 +71,6 @@ class UserOut(BaseModel):
     @classmethod
     def of(cls, user, doctor_id: uuid.UUID | None = None) -> UserOut:
         return cls(id=user.id, name=user.name, email=user.email, phone=user.phone,
-                   timezone=user.timezone, role=user.role.value, created_at=user.created_at,
+                   timezone=user.timezone, role=user.role.value, language=user.language,
+                   created_at=user.created_at,
                    doctor_id=doctor_id)

@@ -68,6 +68,11 @@ def _verify(password_hash: str | None, password: str) -> bool:
         return False
 
 
+def password_matches(user: User, password: str) -> bool:
+    """The user's current password (in constant work, as at login)."""
+    return _verify(user.password_hash, password)
+
+
 def validate_registration(data: Registration) -> Registration:
     """Check every field at once so the form shows all problems together."""
     errors: dict[str, str] = {}
@@ -204,7 +209,7 @@ class _ClockSigner(TimestampSigner):
         return int(utcnow().timestamp())
 
 
-def _serializer(salt: str) -> URLSafeTimedSerializer:
+def token_serializer(salt: str) -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(current_app.config["SECRET_KEY"], salt=salt,
                                   signer=_ClockSigner)
 
@@ -215,13 +220,14 @@ def _hash_fingerprint(user: User) -> str:
 
 
 def make_reset_token(user: User) -> str:
-    return _serializer("password-reset").dumps({"uid": str(user.id), "fp": _hash_fingerprint(user)})
+    return token_serializer("password-reset").dumps({"uid": str(user.id),
+                                                     "fp": _hash_fingerprint(user)})
 
 
 def user_for_reset_token(token: str) -> User:
     max_age = current_app.config["PASSWORD_RESET_MAX_AGE"]
     try:
-        data = _serializer("password-reset").loads(token, max_age=max_age)
+        data = token_serializer("password-reset").loads(token, max_age=max_age)
         user = db.session.get(User, uuid.UUID(data["uid"]))
     except SignatureExpired:
         raise InvalidToken("This reset link has expired; ask for a new one.") from None
@@ -239,13 +245,13 @@ def reset_password(token: str, new: str) -> User:
 
 
 def issue_api_token(user: User) -> str:
-    return _serializer("api-token").dumps({"uid": str(user.id), "ver": user.session_version})
+    return token_serializer("api-token").dumps({"uid": str(user.id), "ver": user.session_version})
 
 
 def user_for_api_token(token: str) -> User:
     max_age = current_app.config["API_TOKEN_MAX_AGE"]
     try:
-        data = _serializer("api-token").loads(token, max_age=max_age)
+        data = token_serializer("api-token").loads(token, max_age=max_age)
         user = db.session.get(User, uuid.UUID(data["uid"]))
     except SignatureExpired:
         raise InvalidToken("The token has expired; request a new one.") from None
