@@ -29,7 +29,7 @@ from portal.appointments import service as appointments
 from portal.appointments.models import Appointment, AppointmentStatus
 from portal.auth.models import Role, User
 from portal.clock import utcnow
-from portal.events import PAYMENT_EVENTS, record_event
+from portal.events import PAYMENT_EVENTS, OutboxEvent, record_event
 from portal.exceptions import Conflict, DomainError, NotFound, ValidationFailed
 from portal.extensions import db
 from portal.payments import gateway
@@ -347,7 +347,7 @@ def process_webhook(event_id: str, now: datetime | None = None) -> str:
             apply_gateway_refund(payload.get("refund", {}).get("entity", {}), now=now)
         elif event.event_type.startswith("payment_link."):
             # portal.payments.links applies payments through this module: a real import cycle.
-            from portal.payments import links
+            from portal.payments import links  # noqa: PLC0415 - the cycle above
 
             links.process_link_event(payload, now)
     except DomainError as exc:
@@ -478,6 +478,14 @@ def _fail_refund(row: Refund, error: str, now: datetime) -> None:
     payment.updated_at = now
 
 
+def refund_for_cancelled_event(event: OutboxEvent) -> Refund | None:
+    """The CANCELLED event's reaction: the refund the cancellation decided, if any."""
+    payload = event.payload
+    return refund_for_cancellation(uuid.UUID(payload["appointment_id"]),
+                                   int(payload.get("refund_paise") or 0),
+                                   payload.get("reason") or "appointment cancelled")
+
+
 def refund_for_cancellation(appointment_id: uuid.UUID, refund_paise: int,
                             reason: str) -> Refund | None:
     """The CANCELLED event's reaction: refund the policy amount of the captured payment."""
@@ -516,7 +524,7 @@ def reconcile(now: datetime | None = None, limit: int = 200) -> dict[str, int]:
         if check_with_gateway(payment_id, now):
             done["payments"] += 1
     # portal.payments.links applies payments through this module: a real import cycle.
-    from portal.payments import links
+    from portal.payments import links  # noqa: PLC0415 - the cycle above
 
     done["links"] = links.reconcile_links(cutoff, now, limit)
     unsettled = db.session.scalars(select(PaymentTransaction.id).join(Appointment).where(

@@ -17,6 +17,8 @@ from portal.auth.models import Role
 from portal.events import OutboxEvent, relay_pending
 from portal.exceptions import Forbidden
 from portal.extensions import db
+from portal.jobqueue import AppWorker, redis_connection
+from portal.notifications import service as notifications
 from portal.notifications.models import NotificationLog
 from portal.payments import desk, gateway, service
 from portal.payments.models import (
@@ -51,7 +53,6 @@ def clinic(factory, frozen_clock, razorpay):
 
 def run_jobs(app) -> None:
     """Work every queued job now, in this process, like `flask worker --burst`."""
-    from portal.jobqueue import AppWorker, redis_connection
 
     connection = redis_connection(app.config["REDIS_URL"])
     worker = AppWorker([Queue(n, connection=connection) for n in app.config["RQ_QUEUES"]],
@@ -362,8 +363,6 @@ def test_reconciliation_leaves_a_paid_appointment_cancelled_late_alone(clinic, r
 
 
 def test_the_patient_is_told_the_link_in_their_language(app, clinic, razorpay, mailbox):
-    from portal.notifications import service as notifications
-
     notifications.update_preferences(clinic["patient"], language="hi", channels_={
         "SMS": {"PAYMENT_LINK": False}})
     link = desk.send_payment_link(clinic["staff"], clinic["appointment"].id)
