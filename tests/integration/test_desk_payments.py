@@ -18,7 +18,7 @@ from portal.events import OutboxEvent, relay_pending
 from portal.exceptions import Forbidden
 from portal.extensions import db
 from portal.jobqueue import AppWorker, redis_connection
-from portal.notifications import service as notifications
+from portal.notifications import preferences as notifications
 from portal.notifications.models import NotificationLog
 from portal.payments import desk, gateway, service
 from portal.payments.models import (
