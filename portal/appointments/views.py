@@ -240,7 +240,19 @@ def detail(appointment_id: uuid.UUID):
         can_reschedule=service.why_not_reschedulable(appointment, now) is None,
         reschedule_cutoff=current_app.config["RESCHEDULE_CUTOFF_HOURS"],
         history=_history(appointment),
-        reason_form=ReasonForm(reason=appointment.reason_for_visit))
+        reason_form=ReasonForm(reason=appointment.reason_for_visit),
+        show_queue=_shows_queue(appointment, status, now))
+
+
+def _shows_queue(appointment: Appointment, status: AppointmentStatus, now: datetime) -> bool:
+    """Whether the page loads the queue panel (queue.place): on the day of the visit while it
+    is on (the patient's place, "You are 3rd in line"), and for the desk also while a hold
+    waits for its payment or a booking for its check-in."""
+    if current_user.role in (Role.STAFF, Role.ADMIN) and status in (S.RESERVED, S.CONFIRMED):
+        return True
+    zone = ZoneInfo(appointment.doctor.timezone)
+    return status in (S.CONFIRMED, S.ARRIVED, S.IN_CONSULTATION) and (
+        appointment.start_at.astimezone(zone).date() == now.astimezone(zone).date())
 
 
 @bp.post("/<uuid:appointment_id>/reason")

@@ -62,3 +62,12 @@ class ChangePasswordForm(ResetPasswordForm):
 
 class LogoutForm(FlaskForm):
     """Logout is a POST with a CSRF token, so another site cannot log people out."""
+
+
+class ClaimForm(ResetPasswordForm):
+    """Set the first password of an account the clinic made; `email` is asked only when the
+    clinic had no address for the person (the view drops it otherwise)."""
+
+    email = EmailField("Your email address", validators=[DataRequired(), Length(max=254)],
+                       description="For receipts and reminders, and to log in.",
+                       render_kw={"autocomplete": "email"})
