@@ -95,5 +95,4 @@ def staff():
             return redirect(url_for("admin.staff"), 303)
     status = 422 if form.is_submitted() else 200
     page = desk.list_staff(current_user, page_number(), 50)
-    return render_template("admin/staff.html", form=form, page=page,
-                           is_claimed=desk.is_claimed), status
+    return render_template("admin/staff.html", form=form, page=page), status

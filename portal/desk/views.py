@@ -166,7 +166,7 @@ def patients():
         except ValidationFailed as exc:
             error = exc.errors.get("q", exc.message)
     return render_page("desk/patients.html", block="results", q=q, page=page, error=error,
-                       slot_id=slot_id, is_claimed=service.is_claimed)
+                       slot_id=slot_id)
 
 
 # --- booking for a patient -----------------------------------------------------------------------
@@ -214,19 +214,18 @@ def _book_page(existing: BookForPatientForm, new: BookForNewPersonForm, slot_id:
     return render_page("desk/book.html", block="results", slot=slot, doctor=doctor,
                        patient=patient,
                        existing=existing, new=new, q=q, page=page, error=error,
-                       slot_id=slot.id, tz=clinic_zone(), is_claimed=service.is_claimed,
-                       now=utcnow()), status
+                       slot_id=slot.id, tz=clinic_zone(), now=utcnow()), status
 
 
 def _book_existing(existing: BookForPatientForm, new: BookForNewPersonForm):
-    if existing.validate():
+    for_dependent_id = _uuid_arg("p-for_dependent_id", request.form)
+    if existing.validate() and (for_dependent_id or not existing.for_dependent_id.data):
         patient_id = uuid.UUID(existing.patient_id.data)
         try:
             patient = service.get_patient(current_user, patient_id)
             appointment = service.book_for(
                 current_user, patient, uuid.UUID(existing.slot_id.data),
-                reason=existing.reason.data or "",
-                for_dependent_id=_uuid_arg("p-for_dependent_id", request.form),
+                reason=existing.reason.data or "", for_dependent_id=for_dependent_id,
                 idempotency_key=(existing.idempotency_key.data or "").strip() or None)
         except ValidationFailed as exc:
             apply_errors(existing, exc)
@@ -236,6 +235,8 @@ def _book_existing(existing: BookForPatientForm, new: BookForNewPersonForm):
             existing.form_errors.append(exc.message)
         else:
             return _booked(appointment)
+    elif existing.for_dependent_id.data and for_dependent_id is None:
+        existing.for_dependent_id.errors = ["Choose whom the visit is for from the list."]
     return _rerender(existing, new, _uuid_arg("p-patient_id", request.form))
 
 
@@ -316,6 +317,11 @@ def walk_in():
 
 
 # --- template helpers ----------------------------------------------------------------------------
+
+# Whether a person has set a password yet, and whether the clinic has a real address for them.
+bp.add_app_template_global(service.is_claimed, "is_claimed")
+bp.add_app_template_global(service.is_placeholder_email, "is_placeholder_email")
+
 
 
 @bp.app_template_global()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -22,6 +22,7 @@ from portal.auth.models import User
 from portal.availability import service as availability
 from portal.desk import service as desk
 from portal.extensions import db
+from portal.family import service as family
 from portal.queue import service as queue
 from portal.queue.models import QueueToken
 from portal.roles import Role
@@ -225,6 +226,27 @@ def test_booking_a_time_for_a_found_patient_lands_on_the_appointment(client, cli
     assert taken.status_code == 409
     assert "Someone is holding this time right now." in page_text(taken)
     assert "Choose another time" in page_text(taken)
+
+
+def test_the_desk_books_for_a_family_member_of_the_account_holder(client, clinic):
+    holder, slot = clinic["patients"][0], clinic["slots"][6]
+    child = family.add_dependent(holder, family.DependentData(
+        "Mira Quietname", "CHILD", date(2019, 5, 4), "FEMALE"))
+    as_(client, clinic["staff"])
+    page = page_text(client.get(f"/desk/book?slot={slot.id}&patient={holder.id}"))
+    assert "Whom is the visit for?" in page
+    assert "Mira Quietname (child)" in page
+    junk = client.post_form("/desk/book", {"p-slot_id": str(slot.id),
+                                           "p-patient_id": str(holder.id),
+                                           "p-for_dependent_id": "not-an-id"})
+    assert junk.status_code == 422
+    response = client.post_form("/desk/book", {"p-slot_id": str(slot.id),
+                                               "p-patient_id": str(holder.id),
+                                               "p-for_dependent_id": str(child.id)})
+    assert response.status_code == 303
+    appointment = db.session.scalar(select(Appointment).where(Appointment.slot_id == slot.id))
+    assert (appointment.patient_id, appointment.for_dependent_id) == (holder.id, child.id)
+    assert "for Mira Quietname." in flash_text(client.get(response.headers["Location"]))
 
 
 def test_the_booking_page_searches_in_place_and_books_for_a_new_person(client, clinic):
