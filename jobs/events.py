@@ -47,6 +47,7 @@ CONSUMERS: dict[str, list[tuple[str, Callable[[OutboxEvent], None]]]] = {
     "PAYMENT_FAILED": [NOTIFY_PAYMENT],
     "REFUND_INITIATED": [NOTIFY_PAYMENT],
     "REFUND_COMPLETED": [NOTIFY_PAYMENT],
+    "PAYMENT_LINK_SENT": [NOTIFY_PAYMENT],  # the desk's payment link, by SMS and email
 }
 
 

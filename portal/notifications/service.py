@@ -162,7 +162,8 @@ def sample_context() -> dict[str, Any]:
             "appointment_url": public_url("/appointments/"),
             "doctor_url": public_url("/doctors/"), "receipt_url": public_url("/payments/"),
             "practice_url": public_url("/appointments/practice"), "error": "Card declined",
-            "title": "Clinic closed on Friday", "message": "The clinic is closed on Friday."}
+            "title": "Clinic closed on Friday", "message": "The clinic is closed on Friday.",
+            "link_url": "https://rzp.io/i/nxrHnLJ", "link_expires": "Mon 07 Dec, 09:16"}
 
 
 def public_url(path: str) -> str:
@@ -702,10 +703,15 @@ def on_payment_event(event) -> None:
            "error": payload.get("error") or "",
            "refund_amount": format_money(int(payload.get("amount_paise") or 0),
                                          payment.currency),
-           "reason": payload.get("reason") or ""}
+           "reason": payload.get("reason") or "",
+           "link_url": payload.get("short_url") or "",
+           "link_expires": datetime.fromisoformat(payload["expires_at"]).astimezone(
+               ZoneInfo(patient.timezone)).strftime("%a %d %b, %H:%M")
+           if payload.get("expires_at") else ""}
     base = f"event:{event.id}"
     kinds = {"PAYMENT_COMPLETED": T.PAYMENT_RECEIPT, "PAYMENT_FAILED": T.PAYMENT_FAILED,
-             "REFUND_INITIATED": T.REFUND_INITIATED, "REFUND_COMPLETED": T.REFUND_COMPLETED}
+             "REFUND_INITIATED": T.REFUND_INITIATED, "REFUND_COMPLETED": T.REFUND_COMPLETED,
+             "PAYMENT_LINK_SENT": T.PAYMENT_LINK}
     kind = kinds.get(event.event_type)
     if kind is not None:
         notify(patient, kind, ctx, base, link=ctx["receipt_url"] if kind == T.PAYMENT_RECEIPT

@@ -314,6 +314,10 @@ TABLE: dict[tuple[str, str], Access] = {
     ("api.payments_api.refund", "POST"): admins(json={"amount": 100, "reason": "Goodwill"}),
     ("api.payments_api.get_payment", "GET"): own_payment(),
     ("api.payments_api.user_payments", "GET"): own_user(),
+    # --- desk payments (API): patient A's paid appointment, so admins get 409 already paid ---
+    ("api.desk_payments_api.offline_payment", "POST"): desk(
+        json={"method": "cash", "reference": "R-4411"}),
+    ("api.desk_payments_api.payment_link", "POST"): desk(),
     # --- notifications (HTML) ------------------------------------------------------------------
     ("notifications.inbox", "GET"): logged_in(),
     ("notifications.count", "GET"): logged_in(),
@@ -476,8 +480,8 @@ class World:
             "Mira Ownerpatient", "CHILD", date(2019, 5, 4), "FEMALE"))
         self._dependent_numbers = itertools.count()
         self.device_token = "fcm-token-of-patient-a"
-        # Loaded first: register_device reads user.id after adding the device, and an expired
-        # user (the commits above) would autoflush the device without its owner.
+        # register_device adds its row before reading user.id: a user expired by the commits
+        # above would autoflush that row without one (portal/notifications/devices.py).
         db.session.refresh(patient)
         devices.register_device(patient, "FCM", self.device_token)
         self.reset_token = auth.make_reset_token(patient)
