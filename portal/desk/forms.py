@@ -72,10 +72,15 @@ class OfflinePaymentForm(FlaskForm):
     method = SelectField("How did they pay?", choices=[(m.value, m.label) for m in OfflineMethod],
                          default=OfflineMethod.CASH.value)
     reference = StringField("Receipt or transaction number",
-                            validators=[Optional(), Length(max=100)],
+                            validators=[InputRequired("Enter the number of the counter's "
+                                                      "receipt."), Length(max=60)],
                             description="The number on the cash receipt, the UPI reference or "
                                         "the card slip.",
                             render_kw={"autocomplete": "off"})
+
+
+class PaymentLinkForm(FlaskForm):
+    """Send the patient a payment link (a POST with the CSRF token, nothing else)."""
 
 
 class StaffInviteForm(FlaskForm):

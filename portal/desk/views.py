@@ -8,6 +8,8 @@ Endpoints (blueprint `desk`, under /desk; staff and admins only):
   book         GET, POST  /book                      book a slot (?slot=) for a patient
   walk_in      GET, POST  /walk-in                   someone without a booking joins a queue
   check_in     POST       /appointments/<id>/check-in  the patient is here: a token number
+  payment      GET, POST  /appointments/<id>/payment   the fee at the counter (cash, UPI, card)
+  payment_link POST       /appointments/<id>/payment-link  a Razorpay Payment Link by SMS/email
 
 Times are in the clinic's zone (DEFAULT_TIMEZONE), named on every page. HTMX refreshes the
 board's timeline every 10 seconds and after an action (the `desk-changed` event); without
@@ -24,11 +26,23 @@ from flask import Blueprint, current_app, flash, redirect, render_template, requ
 from flask_login import current_user
 
 from portal.appointments import service as appointments
+from portal.appointments.models import AppointmentStatus
 from portal.clock import utcnow
 from portal.desk import service
-from portal.desk.forms import BookForNewPersonForm, BookForPatientForm, WalkInForm
+from portal.desk.forms import (
+    BookForNewPersonForm,
+    BookForPatientForm,
+    OfflinePaymentForm,
+    PaymentLinkForm,
+    WalkInForm,
+)
 from portal.exceptions import DomainError, NotFound, ValidationFailed
 from portal.family import service as family
+from portal.formatting import format_money
+from portal.payments import desk as desk_payments
+from portal.payments import links as payment_links
+from portal.payments import service as payments
+from portal.payments.models import PAYMENT_RANK, OfflineMethod, PaymentStatus
 from portal.queue import service as queue
 from portal.roles import Role
 from portal.security import roles_required
@@ -316,6 +330,84 @@ def walk_in():
     return render_template("desk/walk_in.html", form=form, on_duty=bool(on_duty)), status
 
 
+# --- payments at the desk ------------------------------------------------------------------------
+
+# How the desk says where the money went: "₹800 paid in cash".
+PAID_HOW = {OfflineMethod.CASH: "in cash", OfflineMethod.UPI: "by UPI at the counter",
+            OfflineMethod.CARD: "on the card machine"}
+# A booking the desk may still take money for: a live hold, or booked and not paid yet.
+DUE = (AppointmentStatus.RESERVED, *desk_payments.BOOKED)
+
+
+@bp.route("/appointments/<uuid:appointment_id>/payment", methods=["GET", "POST"])
+@desk_required
+def payment(appointment_id: uuid.UUID):
+    """The fee taken at the counter (cash, UPI, the card machine) with the counter's receipt
+    number; a held appointment is confirmed with it. The page also sends a payment link."""
+    appointment = appointments.get_visible(current_user, appointment_id)
+    form = OfflinePaymentForm()
+    status = 422 if form.is_submitted() else 200
+    if form.validate_on_submit():
+        was = appointments.effective_status(appointment)
+        try:
+            paid = desk_payments.record_offline(current_user, appointment.id, form.method.data,
+                                                form.reference.data or "")
+        except ValidationFailed as exc:
+            apply_errors(form, exc)
+        except NotFound:
+            raise
+        except DomainError as exc:  # already paid, a receipt number used, a hold taken...
+            status = exc.status
+            if exc.field and hasattr(form, exc.field):
+                getattr(form, exc.field).errors = [exc.message]
+            else:
+                form.form_errors.append(exc.message)
+        else:
+            confirmed = (" The booking is confirmed." if was in (
+                AppointmentStatus.RESERVED, AppointmentStatus.EXPIRED) else "")
+            flash(f"{format_money(paid.amount_paise, paid.currency)} paid "
+                  f"{PAID_HOW[OfflineMethod(paid.method)]} (receipt no. {paid.offline_reference})."
+                  f"{confirmed}", "success")
+            return redirect(url_for("appointments.detail", appointment_id=appointment.id), 303)
+    paid_already = payments.payment_for_appointment(appointment.id)
+    link = payment_links.link_for_payment(paid_already.id) if paid_already else None
+    return render_template(
+        "desk/payment.html", appointment=appointment, form=form, link_form=PaymentLinkForm(),
+        payment=paid_already, link=link, due=payment_due(appointment),
+        status=appointments.effective_status(appointment), tz=clinic_zone(),
+        link_minutes=current_app.config["PAYMENT_LINK_MINUTES"]), status
+
+
+@bp.post("/appointments/<uuid:appointment_id>/payment-link")
+@desk_required
+def payment_link(appointment_id: uuid.UUID):
+    """Send the patient a Razorpay Payment Link for the fee (SMS and email); a held time waits
+    for it. Sending again gives the same link, not a second message."""
+    here = url_for(".payment", appointment_id=appointment_id)
+    try:
+        link = desk_payments.send_payment_link(current_user, appointment_id)
+    except NotFound:
+        raise
+    except DomainError as exc:
+        flash(exc.message, "error")
+        return redirect(here, 303)
+    until = (link.expires_at.astimezone(ZoneInfo(clinic_zone())).strftime("%H:%M")
+             if link.expires_at else "it expires")
+    flash(f"Payment link sent by SMS and email: {link.short_url or 'on its way'}. The time is "
+          f"held until {until}.", "success")
+    return redirect(url_for("appointments.detail", appointment_id=appointment_id), 303)
+
+
+def payment_due(appointment) -> bool:
+    """A paid consultation not paid yet, that the desk could still take money for."""
+    if appointment is None or not appointment.fee_paise:
+        return False
+    if appointments.effective_status(appointment) not in DUE:
+        return False
+    paid = payments.payment_for_appointment(appointment.id)
+    return paid is None or PAYMENT_RANK[paid.status] < PAYMENT_RANK[PaymentStatus.CAPTURED]
+
+
 # --- template helpers ----------------------------------------------------------------------------
 
 # Whether a person has set a password yet, and whether the clinic has a real address for them.
@@ -324,8 +416,4 @@ bp.add_app_template_global(service.is_placeholder_email, "is_placeholder_email")
 
 
 
-@bp.app_template_global()
-def hold_is_unpaid(appointment) -> bool:
-    """A held paid consultation: the desk can take its payment."""
-    return bool(appointment is not None and appointment.fee_paise
-                and appointments.effective_status(appointment) == "RESERVED")
+bp.add_app_template_global(payment_due, "payment_due")

@@ -278,6 +278,79 @@ def test_the_booking_page_searches_in_place_and_books_for_a_new_person(client, c
     assert client.get(f"/desk/book?slot={uuid.uuid4()}").status_code == 404
 
 
+# --- payments at the desk ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def paid_doctor(factory, clinic):
+    """Dr. Kavya Rao: in person for ₹800, 09:00-13:00."""
+    return factory.create_doctor(name="Dr. Kavya Rao", fee_in_person_paise=80_000,
+                                 fee_video_paise=None,
+                                 hours=factory.weekly_hours("09:00", "13:00", "IN_PERSON"))
+
+
+def test_the_desk_takes_cash_for_a_held_booking_and_it_is_confirmed(client, clinic, factory,
+                                                                      paid_doctor):
+    staff = clinic["staff"]
+    slots = factory.free_slots(paid_doctor)
+    held = desk.book_for(staff, clinic["stranger"], slots[2].id)
+    as_(client, staff)
+    board = page_text(client.get("/desk"))
+    assert f"/desk/appointments/{held.id}/payment" in board  # "Pay at desk" on the held time
+    panel = page_text(client.get(f"/queue/appointment/{held.id}/place", headers=HTMX))
+    assert "Pay at desk" in panel
+    assert "send a payment link" in panel
+
+    url = f"/desk/appointments/{held.id}/payment"
+    page = page_text(client.get(url))
+    assert "₹800" in page
+    assert "Cash" in page
+    assert "Card machine" in page
+    assert "Send a payment link" in page
+    missing = client.post_form(url, {"method": "cash", "reference": ""})
+    assert missing.status_code == 422
+    assert field_error(missing, "reference") == "Enter the number of the counter's receipt."
+    response = client.post_form(url, {"method": "cash", "reference": "R-1001"})
+    assert response.status_code == 303
+    assert response.headers["Location"].endswith(f"/appointments/{held.id}")
+    assert ("₹800 paid in cash (receipt no. R-1001). The booking is confirmed."
+            in flash_text(client.get(response.headers["Location"])))
+    assert reload(held).status == AppointmentStatus.CONFIRMED
+    assert "Already paid</strong> at the desk (receipt no. R-1001) on 07 Dec 2026, 08:30." in (
+        page_text(client.get(url)))
+    again = client.post_form(url, {"method": "cash", "reference": "R-1002"})
+    assert again.status_code == 409
+    assert "This appointment is already paid (at the desk)." in page_text(again)
+
+    # A receipt number is recorded once.
+    other = desk.book_for(staff, clinic["patients"][0], slots[3].id)
+    used = client.post_form(f"/desk/appointments/{other.id}/payment",
+                            {"method": "upi", "reference": "R-1001"})
+    assert used.status_code == 409
+    assert "already recorded" in field_error(used, "reference")
+
+
+def test_the_desk_sends_a_payment_link_and_the_time_waits_for_it(client, clinic, factory,
+                                                                 paid_doctor, razorpay):
+    held = desk.book_for(clinic["staff"], clinic["stranger"], factory.free_slots(paid_doctor)[2].id)
+    as_(client, clinic["staff"])
+    response = client.post_form(f"/desk/appointments/{held.id}/payment-link")
+    assert response.status_code == 303
+    message = flash_text(client.get(response.headers["Location"]))
+    assert message.startswith("Payment link sent by SMS and email: http")
+    assert reload(held).reserved_until > OPENING + timedelta(minutes=10)
+    page = page_text(client.get(f"/desk/appointments/{held.id}/payment"))
+    assert "A payment link was sent" in page
+    assert "Record the payment" in page  # cash instead is still possible
+
+    free = desk.book_for(clinic["staff"], clinic["stranger"], clinic["slots"][7].id)
+    refused = client.post_form(f"/desk/appointments/{free.id}/payment-link")
+    assert refused.status_code == 303
+    assert "free" in flash_text(client.get(refused.headers["Location"]))
+    assert "This consultation is free" in page_text(
+        client.get(f"/desk/appointments/{free.id}/payment"))
+
+
 # --- walk-ins ------------------------------------------------------------------------------------
 
 

@@ -375,6 +375,9 @@ TABLE: dict[tuple[str, str], Access] = {
     ("desk.walk_in", "POST"): desk(form=lambda w: {
         "doctor_id": str(w.doctor.id), "name": "Kiran Walkin", "phone": "+919811100077"}),
     ("desk.check_in", "POST"): desk(),  # Tuesday's appointment: 409, check-in is on the day
+    ("desk.payment", "GET"): desk(),
+    ("desk.payment", "POST"): desk(form={"method": "cash", "reference": "R-5511"}),  # paid: 409
+    ("desk.payment_link", "POST"): desk(),  # already paid: back to the page with the reason
     # --- the front desk (API) ------------------------------------------------------------------
     ("api.desk_api.search_patients", "GET"): desk(),
     ("api.desk_api.register_patient", "POST"): desk(json={}),
