@@ -6,6 +6,7 @@ import uuid
 
 from flask_wtf import FlaskForm
 from wtforms import EmailField, HiddenField, SelectField, StringField, TelField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
 from portal.payments.models import OfflineMethod
@@ -69,7 +70,8 @@ class WalkInForm(_PersonFields):
 class OfflinePaymentForm(FlaskForm):
     """Money taken at the counter."""
 
-    method = SelectField("How did they pay?", choices=[(m.value, m.label) for m in OfflineMethod],
+    method = SelectField("How did they pay?",
+                         choices=[SelectChoice(m.value, m.label) for m in OfflineMethod],
                          default=OfflineMethod.CASH.value)
     reference = StringField("Receipt or transaction number",
                             validators=[InputRequired("Enter the number of the counter's "

@@ -1,15 +1,15 @@
-"""Front-desk pages: the day board, finding and booking for patients, walk-ins, check-in and
-the printed day list.
+"""Front-desk pages: the day board, finding and booking for patients, walk-ins, check-in,
+payments at the desk and the printed day list.
 
-Endpoints (blueprint `desk`, under /desk; staff and admins only):
-  board        GET        /desk                      the day board (?date=, ?patient= to book)
-  print_day    GET        /print/<doctor_id>         one doctor's day list, for paper (?date=)
-  patients     GET        /patients                  find a patient (?q=, ?page=, ?slot=)
-  book         GET, POST  /book                      book a slot (?slot=) for a patient
-  walk_in      GET, POST  /walk-in                   someone without a booking joins a queue
-  check_in     POST       /appointments/<id>/check-in  the patient is here: a token number
-  payment      GET, POST  /appointments/<id>/payment   the fee at the counter (cash, UPI, card)
-  payment_link POST       /appointments/<id>/payment-link  a Razorpay Payment Link by SMS/email
+Endpoints (blueprint `desk`; staff and admins only):
+  board        GET        /desk                       the day board (?date=, ?patient= to book)
+  print_day    GET        /desk/print/<doctor_id>     one doctor's day list, for paper (?date=)
+  patients     GET        /desk/patients              find a patient (?q=, ?page=, ?slot=)
+  book         GET, POST  /desk/book                  book a slot (?slot=) for a patient
+  walk_in      GET, POST  /desk/walk-in               someone without a booking joins a queue
+  check_in     POST       /desk/appointments/<id>/check-in      the patient is here: a token
+  payment      GET, POST  /desk/appointments/<id>/payment       the fee at the counter
+  payment_link POST       /desk/appointments/<id>/payment-link  a Razorpay Payment Link
 
 Times are in the clinic's zone (DEFAULT_TIMEZONE), named on every page. HTMX refreshes the
 board's timeline every 10 seconds and after an action (the `desk-changed` event); without
@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
+from wtforms.fields.choices import SelectChoice
 
 from portal.appointments import service as appointments
 from portal.appointments.models import AppointmentStatus
@@ -216,8 +217,10 @@ def _book_page(existing: BookForPatientForm, new: BookForNewPersonForm, slot_id:
         # Sending the same form twice (a double tap) returns the same hold.
         existing.idempotency_key.data = str(uuid.uuid4())
     if patient is not None:
-        existing.for_dependent_id.choices = [("", f"{patient.name} (the account holder)")] + [
-            (str(d.id), f"{d.name} ({d.relation.lower()})") for d in family.dependents_of(patient)]
+        existing.for_dependent_id.choices = [
+            SelectChoice("", f"{patient.name} (the account holder)"),
+            *(SelectChoice(str(d.id), f"{d.name} ({d.relation.lower()})")
+              for d in family.dependents_of(patient))]
     q = request.args.get("q", "").strip()
     page, error = None, ""
     if q and patient is None:
@@ -308,8 +311,8 @@ def walk_in():
     number (and an account to claim, by SMS)."""
     form = WalkInForm()
     on_duty = [c.doctor for c in service.day_board(current_user, clinic_today(), clinic_zone())]
-    form.doctor_id.choices = [("", "Choose the doctor")] + [
-        (str(d.id), f"{doctor_title(d.name)} ({d.specialty})") for d in on_duty]
+    form.doctor_id.choices = [SelectChoice("", "Choose the doctor"), *(
+        SelectChoice(str(d.id), f"{doctor_title(d.name)} ({d.specialty})") for d in on_duty)]
     if form.validate_on_submit():
         try:
             token = service.walk_in(current_user, uuid.UUID(form.doctor_id.data),
