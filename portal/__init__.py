@@ -131,7 +131,8 @@ def _import_models() -> None:
     import portal.family.models
     import portal.notifications.models
     import portal.payments.models
-    import portal.queue.models  # noqa: F401
+    import portal.queue.models
+    import portal.waitlist.models  # noqa: F401
 
 
 def _register_blueprints(app: Flask) -> None:
