@@ -144,7 +144,6 @@ def flush_redis(url: str) -> None:
 
 
 def make_app(url: str, redis_url: str, secret_key: str, mail_port: int):
-
     return create_app({"SECRET_KEY": secret_key, "SQLALCHEMY_DATABASE_URI": check_bench_url(url),
                        "REDIS_URL": redis_url, "RATELIMIT_STORAGE_URI": "memory://",
                        "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": mail_port,
@@ -354,7 +353,6 @@ class Sweeper(threading.Thread):
         self.done = threading.Event()
 
     def run(self) -> None:
-
         connection = Redis.from_url(self.redis_url)
         queue = Queue("default", connection=connection)
         try:
@@ -655,7 +653,6 @@ class RedisWatch:
     KEY = "bench:reminders:marker"
 
     def __init__(self, redis_url: str) -> None:
-
         self.client = Redis.from_url(redis_url)
         self.client.set(self.KEY, "1")
 
@@ -670,9 +667,6 @@ class RedisWatch:
 
 
 def run(url: str, redis_url: str, args: argparse.Namespace) -> int:
-
-
-
     host = machine()
     secret_key = secrets.token_urlsafe(32)
     with tempfile.TemporaryDirectory(prefix="bench-reminders-") as tmp, \

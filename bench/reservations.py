@@ -105,7 +105,6 @@ def flush_redis() -> None:
 
 
 def make_app(url: str, secret_key: str):
-
     return create_app({"SECRET_KEY": secret_key, "SQLALCHEMY_DATABASE_URI": check_bench_url(url),
                        "REDIS_URL": REDIS_URL, "RATELIMIT_STORAGE_URI": "memory://",
                        "SERVER_NAME": None})
@@ -569,8 +568,6 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as exc:
         print(f"reservations: Redis is not reachable on {REDIS_URL} ({exc})", file=sys.stderr)
         return 2
-
-
 
     secret_key = secrets.token_urlsafe(32)
     app = make_app(url, secret_key)

@@ -1,52 +1,15 @@
-"""Event consumers: the outbox relay publishes each event as a `dispatch` job on its topic's
-queue; `dispatch` runs every consumer registered for the event type, once each."""
+"""Event jobs: the relay publishes each outbox event as a `dispatch` job on its topic's queue;
+`dispatch` runs every consumer registered for the event type (portal/consumers.py), once each."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 
-from sqlalchemy import select
-
-from portal import events
-from portal.events import OutboxEvent
-from portal.extensions import db
-from portal.notifications.reactions import on_appointment_event, on_payment_event
-from portal.payments import service as payments
-
-
-def _refund_cancelled(event: OutboxEvent) -> None:
-    payload = event.payload
-    payments.refund_for_cancellation(uuid.UUID(payload["appointment_id"]),
-                                     int(payload.get("refund_paise") or 0),
-                                     payload.get("reason") or "appointment cancelled")
-
-
-# What each event says to whom is the table in portal/notifications/reactions.py.
-NOTIFY_APPOINTMENT = ("notifications.appointment", on_appointment_event)
-NOTIFY_PAYMENT = ("notifications.payment", on_payment_event)
-
-# event type -> [(consumer name, handler)]
-CONSUMERS: dict[str, list[tuple[str, Callable[[OutboxEvent], None]]]] = {
-    "RESERVED": [NOTIFY_APPOINTMENT],
-    "CONFIRMED": [NOTIFY_APPOINTMENT],
-    "CANCELLED": [("payments.refund-on-cancel", _refund_cancelled), NOTIFY_APPOINTMENT],
-    "RESCHEDULED": [NOTIFY_APPOINTMENT],
-    "PAYMENT_COMPLETED": [NOTIFY_PAYMENT],
-    "PAYMENT_FAILED": [NOTIFY_PAYMENT],
-    "REFUND_INITIATED": [NOTIFY_PAYMENT],
-    "REFUND_COMPLETED": [NOTIFY_PAYMENT],
-}
+from portal import consumers, events
 
 
 def dispatch(event_id: str) -> int:
-    """Run each consumer of this event that has not run yet; returns how many ran."""
-    event_uuid = uuid.UUID(event_id)
-    event = db.session.scalar(select(OutboxEvent).where(OutboxEvent.id == event_uuid))
-    if event is None:
-        return 0
-    return sum(events.consume(event_uuid, name, handler)
-               for name, handler in CONSUMERS.get(event.event_type, []))
+    return consumers.dispatch(uuid.UUID(event_id))
 
 
 def relay() -> int:

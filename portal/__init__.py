@@ -150,8 +150,11 @@ def _register_blueprints(app: Flask) -> None:
     from portal.desk.api import bp as desk_api_bp
     from portal.doctors.api import bp as doctors_api_bp
     from portal.doctors.views import bp as doctors_bp
+    from portal.doctors.views import profile_bp as doctor_profile_bp
     from portal.family.api import bp as family_api_bp
+    from portal.family.views import bp as family_bp
     from portal.main import bp as main_bp
+    from portal.media.views import bp as media_bp
     from portal.notifications.api import bp as notifications_api_bp
     from portal.notifications.push_views import bp as push_bp
     from portal.notifications.views import bp as notifications_bp
@@ -159,9 +162,9 @@ def _register_blueprints(app: Flask) -> None:
     from portal.payments.views import bp as payments_bp
     from portal.queue.api import bp as queue_api_bp
 
-    for blueprint in (main_bp, auth_bp, doctors_bp, booking_bp, availability_bp, appointments_bp,
-                      payments_bp, notifications_bp, push_bp, admin_bp, admin_payments_bp,
-                      admin_notifications_bp):
+    for blueprint in (main_bp, auth_bp, family_bp, doctors_bp, doctor_profile_bp, booking_bp,
+                      availability_bp, appointments_bp, payments_bp, notifications_bp, push_bp,
+                      admin_bp, admin_payments_bp, admin_notifications_bp):
         app.register_blueprint(blueprint)
     # Domain APIs nest under the shared /api/v1 blueprint (OpenAPI, docs, bearer auth).
     for blueprint in (auth_api_bp, family_api_bp, doctors_api_bp, availability_api_bp,
@@ -173,6 +176,7 @@ def _register_blueprints(app: Flask) -> None:
     # Twilio's status callback is signed by Twilio (X-Twilio-Signature) in the same way.
     CSRF_EXEMPT_ENDPOINTS.add("api.notifications_api.sms_status")
     app.register_blueprint(api_bp)
+    app.register_blueprint(media_bp)  # uploaded files (doctors' photos) at /media
 
     if app.config["PORTAL_ENV"] != "production":
         from portal.sandbox.dev_views import bp as dev_bp

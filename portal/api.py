@@ -134,6 +134,7 @@ def operation(
     *,
     tags: tuple[str, ...] = (),
     body: type[BaseModel] | None = None,
+    files: dict[str, str] | None = None,
     query: type[BaseModel] | None = None,
     response: type[BaseModel] | None = None,
     status: int = 200,
@@ -141,11 +142,15 @@ def operation(
     errors: tuple[int, ...] = (),
     description: str | None = None,
 ) -> Callable:
-    """Describe a route for the OpenAPI document; the view itself is unchanged."""
+    """Describe a route for the OpenAPI document; the view itself is unchanged.
+
+    `body` is a JSON body; `files` instead names the file fields of a multipart/form-data body
+    (each required), with a description of each.
+    """
 
     def decorator(view: Callable) -> Callable:
         view.openapi = {  # type: ignore[attr-defined]
-            "summary": summary, "tags": tags, "body": body, "query": query,
+            "summary": summary, "tags": tags, "body": body, "files": files, "query": query,
             "response": response, "status": status, "auth": auth, "errors": errors,
             "description": description or (view.__doc__ or "").strip() or None,
         }
@@ -167,6 +172,13 @@ def _rule_path(rule) -> tuple[str, list[dict]]:
         path = re.sub(r"<(?:\w+:)?" + re.escape(name) + ">", "{" + name + "}", path)
         params.append({"name": name, "in": "path", "required": True, "schema": schema})
     return path, params
+
+
+def _multipart_schema(files: dict[str, str]) -> dict:
+    """A multipart/form-data body of files (OpenAPI 3.1 spells "binary" as contentMediaType)."""
+    return {"type": "object", "required": list(files), "properties": {
+        name: {"type": "string", "contentMediaType": "application/octet-stream",
+               "description": text} for name, text in files.items()}}
 
 
 def build_openapi() -> dict:
@@ -209,6 +221,9 @@ def build_openapi() -> dict:
         if meta["body"] is not None:
             op["requestBody"] = {"required": True, "content": {
                 "application/json": {"schema": {"$ref": refs[meta["body"]]}}}}
+        if meta["files"]:
+            op["requestBody"] = {"required": True, "content": {"multipart/form-data": {
+                "schema": _multipart_schema(meta["files"])}}}
         ok: dict = {"description": "Success"}
         if meta["response"] is not None:
             ok["content"] = {"application/json": {"schema": {"$ref": refs[meta["response"]]}}}
@@ -217,7 +232,7 @@ def build_openapi() -> dict:
         # body that is not JSON, a cookie session's missing CSRF token); 401, a bearer token
         # that is expired or wrong is refused even where none is needed.
         statuses = set(meta["errors"]) | {400, 401} | ({403} if meta["auth"] else set())
-        if meta["body"] is not None or meta["query"] is not None:
+        if meta["body"] is not None or meta["query"] is not None or meta["files"]:
             statuses.add(422)
         for code in sorted(statuses):
             responses[str(code)] = {"description": _ERROR_TEXT.get(code, "Error"),
@@ -251,8 +266,8 @@ def build_openapi() -> dict:
 _ERROR_TEXT = {
     400: "Malformed request", 401: "Not authenticated (or a bad bearer token)",
     403: "Not allowed",
-    404: "Not found", 409: "Conflict with the current state", 422: "Invalid input",
-    429: "Too many requests",
+    404: "Not found", 409: "Conflict with the current state",
+    413: "The request body is too large", 422: "Invalid input", 429: "Too many requests",
 }
 
 

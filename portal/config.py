@@ -117,6 +117,11 @@ def load_config(env: Mapping[str, str] | None = None) -> dict:
         "MAIL_USE_SSL": _flag(env.get("MAIL_USE_SSL")),
         "MAIL_DEFAULT_SENDER": env.get("MAIL_DEFAULT_SENDER", "CareConnect <no-reply@example.com>"),
         "MAILBOX_DIR": env.get("MAILBOX_DIR") or str(INSTANCE / "mailbox"),
+        # Uploaded files (doctors' photos), served at /media; every web process must see the
+        # same directory (a shared volume when there are several). Absolute, so writing and
+        # serving agree whatever the working directory.
+        "MEDIA_ROOT": os.path.abspath(env.get("MEDIA_ROOT") or INSTANCE / "media"),
+        "PHOTO_MAX_BYTES": _int(env, "PHOTO_MAX_BYTES", 5 * 1024 * 1024),
         # Razorpay; without keys the sandbox stand-in is used (with these fixed sandbox keys).
         "RAZORPAY_KEY_ID": env.get("RAZORPAY_KEY_ID") or "rzp_test_sandbox0001",
         "RAZORPAY_KEY_SECRET": env.get("RAZORPAY_KEY_SECRET") or "sandbox-key-secret",

@@ -8,6 +8,7 @@ from portal.auth.models import Role
 from portal.auth.service import Registration, create_user, find_user_by_email
 from portal.availability.service import RangeInput, local_today, set_weekly_schedule
 from portal.doctors.service import DoctorProfile, create_doctor
+from portal.notifications.templates import seed_default_templates
 
 DEMO_PASSWORD = "demo-password"  # noqa: S105 - documented demo accounts
 
@@ -31,7 +32,6 @@ DOCTORS = [
 
 def seed() -> list[tuple[str, str]]:
     """Create whatever demo account is missing; return (role, email) of all of them."""
-    from portal.notifications.templates import seed_default_templates
 
     seed_default_templates()
     accounts = [("admin", "admin@example.com"), ("patient", "patient@example.com")]

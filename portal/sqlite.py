@@ -24,6 +24,6 @@ def configure_sqlite(engine: Engine) -> None:
     def _on_begin(conn):
         # A writer that first reads under a plain BEGIN cannot upgrade its lock once another
         # writer has committed (SQLITE_BUSY, no waiting). Write paths ask for BEGIN IMMEDIATE
-        # through `portal.transactions.begin_write`, which takes the write lock up front.
+        # through `portal.transactions.write()`, which takes the write lock up front.
         immediate = conn.get_execution_options().get("sqlite_immediate", False)
         conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")

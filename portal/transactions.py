@@ -74,12 +74,3 @@ def in_write() -> bool:
     """True inside a `write()` block (for code that must not open a transaction of its own)."""
     return bool(db.session().info.get(_DEPTH, 0))
 
-
-def begin_write() -> None:
-    """Deprecated: the old open-ended form of `write()`, removed once every service uses it."""
-    session = db.session()
-    if session.new or session.dirty or session.deleted:
-        raise RuntimeError("begin_write() with unsaved changes; commit them first")
-    if session.in_transaction():
-        session.commit()
-    session.connection(execution_options={"sqlite_immediate": True})

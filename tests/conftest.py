@@ -15,13 +15,24 @@ import threading
 from collections.abc import Iterator
 
 import pytest
+import requests
 from flask.testing import FlaskClient
+from flask_migrate import upgrade
+from redis import Redis
 from sqlalchemy import create_engine, text
 from werkzeug.serving import make_server
 
+from portal import create_app
 from portal.clock import clock
+from portal.extensions import db, limiter
+from portal.localredis import PrivateRedis
 from portal.sandbox.mailbox import Mailbox
+from portal.sandbox.razorpay import SandboxServer as RazorpayServer
+from portal.sandbox.razorpay import create_sandbox_app
 from portal.sandbox.smtp import SmtpSink
+from portal.sandbox.twilio import SandboxServer as TwilioServer
+from portal.sandbox.twilio import create_twilio_sandbox
+from tests import factories
 
 PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 # One database per test run, so runs side by side (several developers' shells) never share one.
@@ -82,7 +93,6 @@ def redis_url() -> Iterator[str]:
         return
     if REQUIRE_SERVICES:
         pytest.exit("REQUIRE_SERVICES=1 but Redis is not reachable on 127.0.0.1:6379", 3)
-    from portal.localredis import PrivateRedis
 
     with PrivateRedis() as server:
         yield server.url
@@ -98,9 +108,6 @@ def smtp_sink(tmp_path_factory) -> Iterator[SmtpSink]:
 @pytest.fixture(scope="session")
 def app(database_url, redis_url, smtp_sink, tmp_path_factory):
     """The app on the test database, with the schema built by running the migrations."""
-    from flask_migrate import upgrade
-
-    from portal import create_app
 
     app = create_app({
         "TESTING": True,
@@ -121,14 +128,11 @@ def app(database_url, redis_url, smtp_sink, tmp_path_factory):
         upgrade()
     yield app
     with app.app_context():
-        from portal.extensions import db
 
         db.engine.dispose()
 
 
 def _clean_database(app) -> None:
-    from portal.extensions import db
-
     with app.app_context():
         tables = [t.name for t in reversed(db.metadata.sorted_tables)]
         with db.engine.begin() as conn:
@@ -147,9 +151,6 @@ def _isolation(request):
     if "unit" in request.node.path.parts:
         yield
         return
-    from redis import Redis
-
-    from portal.extensions import limiter
 
     app = request.getfixturevalue("app")
     redis_url = request.getfixturevalue("redis_url")
@@ -227,7 +228,6 @@ class PortalClient(FlaskClient):
 @pytest.fixture
 def factory(app_ctx):
     """Builders for users and doctors (see tests/factories.py)."""
-    from tests import factories
 
     return factories
 
@@ -261,8 +261,6 @@ class RazorpaySandbox:
     """The Razorpay stand-in on a free port, with the test app pointed at it."""
 
     def __init__(self, server, key_id: str, key_secret: str) -> None:
-        import requests
-
         self.server = server
         self.url = server.url
         self._http = requests.Session()
@@ -289,14 +287,12 @@ class RazorpaySandbox:
 
 @pytest.fixture(scope="session")
 def _razorpay_server(app, live_server):
-    from portal.sandbox.razorpay import SandboxServer, create_sandbox_app
-
     config = app.config
     sandbox_app = create_sandbox_app(
         config["RAZORPAY_KEY_ID"], config["RAZORPAY_KEY_SECRET"],
         f"{live_server.url}/api/v1/payments/webhook", config["RAZORPAY_WEBHOOK_SECRET"],
         retry_delays=(0.05, 0.1), background_delivery=False)
-    with SandboxServer(sandbox_app) as server:
+    with RazorpayServer(sandbox_app) as server:
         previous = {k: config[k] for k in ("RAZORPAY_BASE_URL", "RAZORPAY_CHECKOUT_URL")}
         config["RAZORPAY_BASE_URL"] = server.base_url
         config["RAZORPAY_CHECKOUT_URL"] = f"{server.url}/checkout"
@@ -315,13 +311,11 @@ def razorpay(app, _razorpay_server) -> RazorpaySandbox:
 
 @pytest.fixture(scope="session")
 def _twilio_server(app, live_server, smtp_sink):
-    from portal.sandbox.twilio import SandboxServer, create_twilio_sandbox
-
     config = app.config
     sandbox_app = create_twilio_sandbox(config["TWILIO_ACCOUNT_SID"], config["TWILIO_AUTH_TOKEN"],
                                         str(smtp_sink.mailbox.directory),
                                         background_callbacks=False)
-    with SandboxServer(sandbox_app) as server:
+    with TwilioServer(sandbox_app) as server:
         previous = config["TWILIO_BASE_URL"]
         config["TWILIO_BASE_URL"] = server.base_url
         yield server
@@ -331,7 +325,6 @@ def _twilio_server(app, live_server, smtp_sink):
 @pytest.fixture
 def twilio(app, _twilio_server, live_server):
     """The Twilio stand-in, emptied for this test; status callbacks go out when asked."""
-    import requests
 
     # Status callbacks are sent to PUBLIC_URL: the live server, for this test only.
     previous_public_url = app.config["PUBLIC_URL"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, RadioField, TextAreaField
+from wtforms import HiddenField, RadioField, SelectField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 
 
@@ -14,6 +14,15 @@ def _uuid(form, field) -> None:
         uuid.UUID(str(field.data or ""))
     except ValueError:
         raise ValidationError("Choose a time from the list.") from None
+
+
+def _family_member(form, field) -> None:
+    """Blank (the account holder) or a family member's id."""
+    if field.data:
+        try:
+            uuid.UUID(str(field.data))
+        except ValueError:
+            raise ValidationError("No such family member.") from None
 
 
 class ReserveForm(FlaskForm):
@@ -25,6 +34,9 @@ class ReserveForm(FlaskForm):
     idempotency_key = HiddenField(validators=[Optional(), Length(max=100)])
     doctor_id = HiddenField(validators=[Optional()])
     day = HiddenField(validators=[Optional(), Length(max=10)])
+    # Whom the visit is for: blank for the account holder, else one of their family members
+    # (they can also say it, or change it, on the hold page).
+    for_dependent_id = HiddenField(validators=[Optional(), _family_member])
 
 
 class PatientCancelForm(FlaskForm):
@@ -52,3 +64,11 @@ class ReasonForm(FlaskForm):
     reason = TextAreaField("Reason for the visit (optional)",
                            validators=[Optional(), Length(max=1000)],
                            description="Symptoms or questions; only your doctor sees it.")
+
+
+class VisitForForm(FlaskForm):
+    """Whom the appointment is for: the account holder (blank) or one of their family.
+    The view fills the choices with the holder and their family members."""
+
+    for_dependent_id = SelectField("Who is this appointment for?", choices=[],
+                                   validate_choice=False, validators=[_family_member])

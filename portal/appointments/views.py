@@ -6,6 +6,7 @@ Endpoints (blueprint `appointments`, under /appointments):
   index        GET  /                          My appointments (patients), ?scope=upcoming|past
   practice     GET  /practice                  the doctor's today and upcoming appointments
   detail       GET  /<id>                      the appointment page (hold, confirmation, history)
+  visit_for    POST /<id>/visit-for            whom it is for: the account holder or a family member
   status       GET  /<id>/status               the hold's countdown, polled by HTMX
   ics          GET  /<id>.ics                  an iCalendar file
   confirm      POST /<id>/confirm              free consultations only (paid ones go via payments)
@@ -39,6 +40,7 @@ from flask import (
     url_for,
 )
 from flask_login import current_user
+from wtforms.fields.choices import SelectChoice
 
 from portal.appointments import picker, service
 from portal.appointments.forms import (
@@ -47,6 +49,7 @@ from portal.appointments.forms import (
     ReasonForm,
     RescheduleForm,
     ReserveForm,
+    VisitForForm,
 )
 from portal.appointments.ics import calendar_for
 from portal.appointments.models import Appointment, AppointmentStatus
@@ -55,6 +58,8 @@ from portal.clock import utcnow
 from portal.doctors import service as doctors
 from portal.doctors.models import ConsultationType
 from portal.exceptions import DomainError, NotFound, ValidationFailed
+from portal.family import service as family
+from portal.family.models import Dependent
 from portal.formatting import format_money, localtime
 from portal.security import doctor_required, login_required, patient_required, roles_required
 from portal.web import apply_errors, page_number, render_page
@@ -189,11 +194,13 @@ def reserve():
     form = ReserveForm()
     back = _doctor_page(form)
     if not form.validate_on_submit():
-        return _reserve_failed("Choose a time from the list.", back, 422)
+        return _reserve_failed(" ".join(form.for_dependent_id.errors)
+                               or "Choose a time from the list.", back, 422)
     slot_id = uuid.UUID(form.slot_id.data)
     key = (form.idempotency_key.data or "").strip() or None
     try:
-        appointment = service.reserve(current_user, slot_id, idempotency_key=key)
+        appointment = service.reserve(current_user, slot_id, idempotency_key=key,
+                                      for_dependent_id=_parse_uuid(form.for_dependent_id.data))
     except NotFound as exc:
         return _reserve_failed(exc.message, back, exc.status)
     except DomainError as exc:
@@ -232,15 +239,59 @@ def detail(appointment_id: uuid.UUID):
     appointment = service.get_visible(current_user, appointment_id)
     now = utcnow()
     status = service.effective_status(appointment, now)
+    started = appointment.start_at <= now
+    is_owner = _is_owner(appointment)
+    visit_for_form = None
+    if is_owner and current_user.role == Role.PATIENT and not started and \
+            status in (S.RESERVED, S.CONFIRMED):
+        visit_for_form = _visit_for_form(appointment, family.dependents_of(current_user))
     return render_template(
         "appointments/detail.html", appointment=appointment, status=status, tz=_zone(appointment),
-        now=now, is_owner=_is_owner(appointment), is_staff=_is_staff(),
+        now=now, is_owner=is_owner, is_staff=_is_staff(),
         remaining=service.hold_seconds_left(appointment, now),
-        started=appointment.start_at <= now,
+        started=started,
         can_reschedule=service.why_not_reschedulable(appointment, now) is None,
         reschedule_cutoff=current_app.config["RESCHEDULE_CUTOFF_HOURS"],
         history=_history(appointment),
-        reason_form=ReasonForm(reason=appointment.reason_for_visit))
+        reason_form=ReasonForm(reason=appointment.reason_for_visit),
+        visit_for_form=visit_for_form)
+
+
+def _visit_for_form(appointment: Appointment, members: list[Dependent]) -> VisitForForm:
+    """The "Who is this appointment for?" select: "Myself (Pat Kumar)", then each family
+    member as "Mira (child, 6)" (their age on the day of the appointment)."""
+    day = appointment.start_at.astimezone(ZoneInfo(appointment.doctor.timezone)).date()
+    form = VisitForForm(formdata=None, for_dependent_id=str(appointment.for_dependent_id or ""))
+    form.for_dependent_id.choices = [SelectChoice("", f"Myself ({appointment.patient.name})")] + [
+        SelectChoice(str(m.id),
+                     f"{m.name} ({m.relation.label.lower()}, {m.age_on(day) or 'under 1'})")
+        for m in members]
+    return form
+
+
+@bp.post("/<uuid:appointment_id>/visit-for")
+@patient_required
+def visit_for(appointment_id: uuid.UUID):
+    """Say whom the appointment is for (yourself or a family member), while it is held or
+    confirmed and before it starts; the doctor sees their name and age."""
+    form = VisitForForm()
+    here = url_for(".detail", appointment_id=appointment_id)
+    if not form.validate():
+        flash(" ".join(form.for_dependent_id.errors) or "Choose who the appointment is for.",
+              "error")
+        return redirect(here, 303)
+    try:
+        appointment = service.set_visit_for(current_user, appointment_id,
+                                            _parse_uuid(form.for_dependent_id.data))
+    except NotFound as exc:
+        if exc.field != "for_dependent_id":
+            raise
+        flash(exc.message, "error")
+    except DomainError as exc:
+        flash(exc.message, "error")
+    else:
+        flash(f"This appointment is for {appointment.visit_for_name}.", "success")
+    return redirect(here, 303)
 
 
 @bp.post("/<uuid:appointment_id>/reason")
@@ -478,7 +529,7 @@ def _outcome(appointment_id: uuid.UUID, action, done: str):
         return redirect(back, 303)
     if _is_htmx() and from_practice:
         return _practice_row(appointment)
-    flash(f"Appointment with {appointment.patient.name} {done}.", "success")
+    flash(f"Appointment with {appointment.visit_for_name} {done}.", "success")
     return redirect(back, 303)
 
 

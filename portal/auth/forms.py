@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField, TelField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, EqualTo, Length
 
 from portal.validation import available_timezones
@@ -62,3 +63,35 @@ class ChangePasswordForm(ResetPasswordForm):
 
 class LogoutForm(FlaskForm):
     """Logout is a POST with a CSRF token, so another site cannot log people out."""
+
+
+LANGUAGE_CHOICES = [SelectChoice("en", "English", {"lang": "en"}),
+                    SelectChoice("hi", "हिन्दी", {"lang": "hi"})]
+
+
+class ProfileForm(FlaskForm):
+    """Name, phone, time zone and language; the service checks them as at registration."""
+
+    name = StringField("Full name", validators=[DataRequired(), Length(max=120)],
+                       render_kw={"autocomplete": "name"})
+    phone = TelField("Mobile number", validators=[DataRequired(), Length(max=20)],
+                     description="International format, e.g. +919876543210",
+                     render_kw={"autocomplete": "tel", "placeholder": "+919876543210"})
+    timezone = SelectField("Time zone", choices=timezone_choices, validate_choice=False,
+                           description="Times of appointments are shown in this zone.")
+    language = SelectField("Preferred language", choices=LANGUAGE_CHOICES,
+                           validate_choice=False)
+
+
+class EmailChangeForm(FlaskForm):
+    """A new address, confirmed by a link sent to it; the current password proves it is you.
+    Rendered with prefix="email_change" beside the profile form, so ids do not collide."""
+
+    email = EmailField("New email address", validators=[DataRequired(), Length(max=254)],
+                       render_kw={"autocomplete": "email"})
+    password = PasswordField("Current password", validators=[DataRequired(), Length(max=128)],
+                             render_kw={"autocomplete": "current-password"})
+
+
+class ConfirmEmailForm(FlaskForm):
+    """The button on the emailed link's page: only the POST changes the address."""

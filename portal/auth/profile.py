@@ -115,8 +115,9 @@ def request_email_change(user: User, new_email: str, password: str,
     return email
 
 
-def confirm_email_change(token: str) -> User:
-    """Make the address in a confirmation link the account's email."""
+def pending_email_change(token: str) -> tuple[User, str]:
+    """The account and the new address a confirmation link names, changing nothing (for the
+    page that asks to confirm: a GET must not change state). Raises InvalidToken."""
     try:
         data = token_serializer("email-change").loads(token, max_age=EMAIL_CHANGE_MAX_AGE)
         user = get_user(uuid.UUID(data["uid"]))
@@ -127,6 +128,12 @@ def confirm_email_change(token: str) -> User:
         raise InvalidToken("This confirmation link is not valid.") from None
     if user is None or not user.active or data.get("fp") != _email_fingerprint(user):
         raise InvalidToken("This confirmation link has already been used.")
+    return user, new_email
+
+
+def confirm_email_change(token: str) -> User:
+    """Make the address in a confirmation link the account's email."""
+    user, new_email = pending_email_change(token)
     if find_user_by_email(new_email) is not None:
         raise ValidationFailed({"email": EMAIL_TAKEN})
     try:

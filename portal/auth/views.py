@@ -1,4 +1,5 @@
-"""Account pages: register, log in and out, reset and change the password."""
+"""Account pages: register, log in and out, reset and change the password; your profile
+(name, phone, time zone, language) and changing your email address."""
 
 from __future__ import annotations
 
@@ -17,12 +18,17 @@ from flask import (
 )
 from flask_login import current_user, login_user, logout_user
 
+from portal.auth import profile as account
 from portal.auth import service
+from portal.auth.api import email_confirm_link
 from portal.auth.forms import (
     ChangePasswordForm,
+    ConfirmEmailForm,
+    EmailChangeForm,
     ForgotPasswordForm,
     LoginForm,
     LogoutForm,
+    ProfileForm,
     RegistrationForm,
     ResetPasswordForm,
 )
@@ -186,3 +192,98 @@ def change_password():
             return redirect(url_for("auth.change_password"))
     status = 422 if form.is_submitted() and form.errors else 200
     return render_template("auth/password.html", form=form), status
+
+
+# --- your profile and email address ------------------------------------------------------------
+
+EMAIL_FORM_PREFIX = "email_change"
+
+
+def _profile_page(form: ProfileForm, email_form: EmailChangeForm, status: int = 200):
+    return render_template("auth/profile.html", form=form, email_form=email_form,
+                           hours=account.EMAIL_CHANGE_MAX_AGE // 3600), status
+
+
+@bp.route("/profile", methods=["GET", "POST"])
+@login_required
+def profile():
+    """Your name, phone, time zone and preferred language (checked as at registration);
+    the page also holds the form that changes the email address (`change_email`)."""
+    user = current_user._get_current_object()
+    form = ProfileForm(obj=user)
+    email_form = EmailChangeForm(prefix=EMAIL_FORM_PREFIX, formdata=None)
+    if form.validate_on_submit():
+        try:
+            account.update_account(user, account.AccountChanges(
+                name=form.name.data, phone=form.phone.data, timezone=form.timezone.data,
+                language=form.language.data))
+        except ValidationFailed as exc:
+            apply_errors(form, exc)
+        else:
+            flash("Your profile is saved.", "success")
+            return redirect(url_for(".profile"), 303)
+    status = 422 if form.is_submitted() and form.errors else 200
+    return _profile_page(form, email_form, status)
+
+
+@bp.post("/email")
+@login_required
+@limiter.limit(_login_limit)
+def change_email():
+    """Email a confirmation link to a new address (and tell the old one); nothing changes
+    until the link is opened. Needs the current password; rate-limited like logging in."""
+    user = current_user._get_current_object()
+    form = ProfileForm(obj=user, formdata=None)
+    email_form = EmailChangeForm(prefix=EMAIL_FORM_PREFIX)
+    if email_form.validate_on_submit():
+        try:
+            new_email = account.request_email_change(user, email_form.email.data,
+                                                     email_form.password.data,
+                                                     email_confirm_link)
+        except ValidationFailed as exc:
+            apply_errors(email_form, exc)
+        except OSError:
+            log.exception("email change confirmation could not be sent")
+            flash("We could not send the email just now. Please try again in a few minutes.",
+                  "error")
+            return _profile_page(form, email_form, 503)
+        else:
+            hours = account.EMAIL_CHANGE_MAX_AGE // 3600
+            flash(f"We sent a link to {new_email}. Open it within {hours} hours to confirm the "
+                  f"change; until then, keep logging in with {user.email}.", "info")
+            return redirect(url_for(".profile"), 303)
+    return _profile_page(form, email_form, 422)
+
+
+@bp.route("/email/confirm/<token>", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"])
+def confirm_email(token: str):
+    """The emailed link: GET shows the new address and a button, POST makes the change.
+
+    A GET changes nothing, because mail scanners open links before people do. The signed
+    token is the credential, so no login is needed; a bad, used or expired one shows why,
+    with status 400.
+    """
+    form = ConfirmEmailForm()
+    if form.validate_on_submit():
+        try:
+            user = account.confirm_email_change(token)
+        except service.InvalidToken as exc:
+            return _confirm_page(form, token, error=exc.message, status=400)
+        except ValidationFailed as exc:
+            return _confirm_page(form, token, error=exc.message, status=409)
+        flash(f"Your email address is now {user.email}.", "success")
+        if current_user.is_authenticated and current_user.id == user.id:
+            return redirect(url_for(".profile"), 303)
+        return redirect(url_for(".login"), 303)
+    try:
+        _user, new_email = account.pending_email_change(token)
+    except service.InvalidToken as exc:
+        return _confirm_page(form, token, error=exc.message, status=400)
+    return _confirm_page(form, token, new_email=new_email)
+
+
+def _confirm_page(form: ConfirmEmailForm, token: str, *, new_email: str = "", error: str = "",
+                  status: int = 200):
+    return render_template("auth/confirm_email.html", form=form, token=token,
+                           new_email=new_email, error=error), status

@@ -1,14 +1,14 @@
-"""Doctor directory API."""
+"""Doctor directory API, and doctors' photos."""
 
 from __future__ import annotations
 
 import uuid
 
-from flask import Blueprint, current_app
+from flask import Blueprint, current_app, request
 from flask_login import current_user
 
 from portal.api import operation, parse_body, parse_query, respond
-from portal.doctors import profile, service
+from portal.doctors import photos, profile, service
 from portal.doctors.schemas import (
     DirectoryQuery,
     DoctorList,
@@ -16,10 +16,11 @@ from portal.doctors.schemas import (
     DoctorPatch,
     DoctorSettingsOut,
     DoctorUpdateOut,
+    PhotoOut,
     SlotConflictOut,
 )
 from portal.roles import Role
-from portal.security import roles_required
+from portal.security import login_required, roles_required
 
 bp = Blueprint("doctors_api", __name__)
 
@@ -70,3 +71,24 @@ def update_doctor(doctor_id: uuid.UUID):
                                    status=s.status.value,
                                    consultation_type=s.consultation_type)
                    for s in result.conflicts]))
+@bp.post("/doctors/<uuid:doctor_id>/photo")
+@login_required
+@operation("Set a doctor's photo", tags=("doctors",), response=PhotoOut, errors=(404, 413),
+           files={"photo": "A JPEG, PNG or WebP image, up to 5 MB (PHOTO_MAX_BYTES)."},
+           description="For the doctor themself or an admin (anyone else: 404). The image is "
+           "decoded and encoded again without its metadata (EXIF with any GPS position, XMP, "
+           "comments), cropped to a centred square and kept at 96, 256 and 512 pixels; it "
+           "replaces the photo before it. A file that is not such an image, or is too large, "
+           "is a 422 on `photo`; a body far past the limit, a 413.")
+def upload_photo(doctor_id: uuid.UUID):
+    """Set a doctor's photo from the multipart field `photo`."""
+    upload = photos.read_upload(request.files.get("photo"))
+    return respond(PhotoOut.of(photos.set_photo(current_user, doctor_id, upload)))
+
+
+@bp.delete("/doctors/<uuid:doctor_id>/photo")
+@login_required
+@operation("Remove a doctor's photo", tags=("doctors",), response=PhotoOut, errors=(404,))
+def delete_photo(doctor_id: uuid.UUID):
+    """For the doctor themself or an admin; pages show the doctor's initials instead."""
+    return respond(PhotoOut.of(photos.remove_photo(current_user, doctor_id)))

@@ -14,6 +14,9 @@ from portal.clock import utcnow
 from portal.extensions import db
 from portal.types import UTCDateTime
 
+# Left out of a doctor's initials.
+_TITLES = {"dr", "prof", "mr", "mrs", "ms", "mx"}
+
 
 class ConsultationType(enum.StrEnum):
     VIDEO = "VIDEO"
@@ -63,6 +66,13 @@ class Doctor(db.Model):
     @property
     def name(self) -> str:
         return self.user.name
+
+    @property
+    def initials(self) -> str:
+        """What pages show without a photo: "AM" for "Dr. Asha Mehta" (titles skipped)."""
+        words = [w for w in self.user.name.split() if w.lower().strip("().,") not in _TITLES]
+        letters = [next((c for c in w if c.isalnum()), "") for w in (words[:1] + words[1:][-1:])]
+        return "".join(letters).upper() or "?"
 
     @property
     def language_list(self) -> list[str]:

@@ -8,6 +8,7 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 
 from portal.api import Money
+from portal.doctors.photos import PHOTO_SIZES, photo_urls
 
 
 class DirectoryQuery(BaseModel):
@@ -32,6 +33,12 @@ class DoctorOut(BaseModel):
     timezone: str
     slot_minutes: int
     consultations: list[ConsultationOut]
+    photo_url: str | None = Field(
+        description=f"The doctor's photo, {PHOTO_SIZES[-1]} px square WebP; null when there is "
+                    "none (show initials). The URL changes with every new photo.")
+    photo_urls: dict[str, str] | None = Field(
+        description="The photo at each size, by its width in pixels ("
+                    + ", ".join(f'"{size}"' for size in PHOTO_SIZES) + "); null when none.")
 
     @classmethod
     def of(cls, doctor, currency: str = "INR") -> DoctorOut:
@@ -42,6 +49,7 @@ class DoctorOut(BaseModel):
             consultations=[ConsultationOut(type=kind.value, fee=Money(
                 amount=doctor.fee_for(kind), currency=currency))
                 for kind in doctor.consultation_types],
+            **_photo_fields(doctor),
         )
 
 
@@ -109,3 +117,20 @@ class DoctorUpdateOut(BaseModel):
     conflicts: list[SlotConflictOut] = Field(
         description="Held or booked slots the new settings leave outside the hours: they "
                     "stay booked; the doctor decides whether to move or cancel them")
+class PhotoOut(BaseModel):
+    """A doctor's photo after a change; the fields mean what they mean in DoctorOut."""
+
+    doctor_id: uuid.UUID
+    photo_url: str | None = Field(description="Null once the photo is removed.")
+    photo_urls: dict[str, str] | None
+
+    @classmethod
+    def of(cls, doctor) -> PhotoOut:
+        return cls(doctor_id=doctor.id, **_photo_fields(doctor))
+
+
+def _photo_fields(doctor) -> dict:
+    """photo_url and photo_urls of Doctor and Photo: absolute URLs, for apps as well."""
+    urls = photo_urls(doctor, external=True)
+    return {"photo_url": urls[PHOTO_SIZES[-1]] if urls else None,
+            "photo_urls": {str(size): url for size, url in urls.items()} or None}

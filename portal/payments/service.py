@@ -26,7 +26,7 @@ from portal.appointments import service as appointments
 from portal.appointments.models import Appointment, AppointmentStatus
 from portal.auth.models import Role, User
 from portal.clock import utcnow
-from portal.events import PAYMENT_EVENTS, record_event
+from portal.events import PAYMENT_EVENTS, OutboxEvent, record_event
 from portal.exceptions import Conflict, DomainError, NotFound, ValidationFailed
 from portal.extensions import db
 from portal.payments import gateway
@@ -442,6 +442,14 @@ def _fail_refund(row: Refund, error: str, now: datetime) -> None:
     payment.refunded_paise -= row.amount_paise  # the money is the patient's again to refund
     payment.status = P.PARTIALLY_REFUNDED if payment.refunded_paise else P.CAPTURED
     payment.updated_at = now
+
+
+def refund_for_cancelled_event(event: OutboxEvent) -> Refund | None:
+    """The CANCELLED event's reaction: the refund the cancellation decided, if any."""
+    payload = event.payload
+    return refund_for_cancellation(uuid.UUID(payload["appointment_id"]),
+                                   int(payload.get("refund_paise") or 0),
+                                   payload.get("reason") or "appointment cancelled")
 
 
 def refund_for_cancellation(appointment_id: uuid.UUID, refund_paise: int,

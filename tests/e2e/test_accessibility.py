@@ -27,6 +27,7 @@ from playwright.sync_api import Page, expect
 
 from portal.appointments import service as appointments
 from portal.availability import service as availability
+from portal.family import service as family
 from tests.factories import MONDAY_MORNING, PASSWORD, book
 
 pytestmark = pytest.mark.e2e
@@ -248,6 +249,17 @@ def test_the_appointment_page_of_a_paid_booking(page: Page, clinic, razorpay):
                      page.get_by_role("region", name="Booking summary"))
 
 
+def test_the_hold_page_asking_whom_the_appointment_is_for(page: Page, clinic):
+    mira = family.add_dependent(clinic["patient"], family.DependentData(
+        "Mira Kumar", "CHILD", date(2020, 3, 15), "FEMALE"))
+    held = appointments.reserve(clinic["patient"], clinic["in_person"][0].id,
+                                for_dependent_id=mira.id)
+    log_in(page, "pat@example.com")
+    page.goto(f"/appointments/{held.id}")
+    audit_both_sizes(page, "the hold page of a booking for a family member",
+                     page.get_by_label("Who is this appointment for?"))
+
+
 # --- doctors -------------------------------------------------------------------------------------
 
 def test_the_doctors_calendar(page: Page, clinic, razorpay):
@@ -278,6 +290,22 @@ def test_the_doctors_calendar(page: Page, clinic, razorpay):
     expect(page.get_by_role("complementary", name="Slot details").get_by_role(
         "heading", name="Booked slot")).to_be_visible()
     audit(page, "the doctor's calendar with a booked slot's details")
+
+
+def test_the_doctors_profile_page(page: Page, clinic):
+    tuesday_nine = clinic["in_person"][6]
+    booked = appointments.reserve(clinic["patient"], tuesday_nine.id)
+    appointments.confirm(booked.id, actor_id=clinic["patient"].id)
+    log_in(page, "meera@example.com")
+    page.goto("/practice/profile")
+    audit_both_sizes(page, "the doctor's profile page", page.get_by_label("Time zone"))
+
+    # A new zone leaves the booked Tuesday 09:00 outside the hours: the page lists it.
+    page.get_by_label("Time zone").select_option("Europe/London")
+    page.get_by_label("Video consultation fee (₹)").fill("600")
+    page.get_by_role("button", name="Save the profile").click()
+    audit_both_sizes(page, "the doctor's profile page after a change",
+                     page.get_by_role("heading", name="1 appointment now outside your hours"))
 
 
 # --- admins --------------------------------------------------------------------------------------
@@ -322,6 +350,35 @@ def test_the_registration_form_with_errors(page: Page, clinic):
     expect(page.get_by_label("Full name")).to_have_attribute("aria-invalid", "true")
     audit_both_sizes(page, "the registration form with errors",
                      page.get_by_text("This field is required.").first)
+
+
+def test_the_profile_page(page: Page, clinic):
+    log_in(page, "pat@example.com")
+    page.goto("/account/profile")
+    audit_both_sizes(page, "the profile page", h1(page, "Your profile"))
+    page.get_by_label("Mobile number").fill("98765")
+    page.get_by_role("button", name="Save your details").click()
+    expect(page.get_by_label("Mobile number")).to_have_attribute("aria-invalid", "true")
+    audit_both_sizes(page, "the profile page with an error",
+                     page.get_by_text("Enter the number in international format"))
+
+
+def test_the_family_page(page: Page, clinic):
+    log_in(page, "pat@example.com")
+    page.goto("/account/family")
+    audit_both_sizes(page, "the family page, empty", page.get_by_text("No family members yet"))
+    add = page.get_by_role("region", name="Add a family member")
+    add.get_by_role("button", name="Add to your family").click()
+    expect(add.get_by_label("Name")).to_have_attribute("aria-invalid", "true")
+    audit_both_sizes(page, "the family page with errors", add.get_by_text("Enter their name."))
+
+    family.add_dependent(clinic["patient"], family.DependentData(
+        "Mira Kumar", "CHILD", date(2020, 3, 15), "FEMALE"))
+    family.add_dependent(clinic["patient"], family.DependentData(
+        "Kamala Kumar", "PARENT", date(1950, 8, 1), "FEMALE"))
+    page.goto("/account/family")
+    audit_both_sizes(page, "the family page with two members",
+                     page.get_by_role("table", name="Your family members"))
 
 
 def test_the_notification_settings(page: Page, clinic):

@@ -23,6 +23,7 @@ from sqlalchemy import select
 
 from portal.extensions import db
 from portal.notifications.models import UserDevice
+from portal.notifications.vapid import generate_key_pair
 from tests.e2e.test_foundation_flows import log_in
 
 pytestmark = pytest.mark.e2e
@@ -35,8 +36,6 @@ FAKE_ENDPOINT = "https://push.example.com/wpush/v2/e2e-subscription"
 
 @pytest.fixture
 def vapid(app, monkeypatch) -> str:
-    from portal.notifications.vapid import generate_key_pair
-
     private, public = generate_key_pair()
     monkeypatch.setitem(app.config, "VAPID_PRIVATE_KEY", private)
     monkeypatch.setitem(app.config, "VAPID_PUBLIC_KEY", public)

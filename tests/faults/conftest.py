@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import pwd
 import shutil
 import signal
 import subprocess
@@ -25,9 +26,14 @@ from glob import glob
 from pathlib import Path
 
 import pytest
+from rq import Queue
 from sqlalchemy import create_engine, text
 
+from portal.events import relay_pending
+from portal.extensions import db
+from portal.jobqueue import AppWorker, redis_connection
 from portal.localredis import LOOPBACK, PrivateRedis, free_port
+from tests import factories
 
 ROOT = Path(__file__).resolve().parents[2]
 REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
@@ -65,10 +71,6 @@ def private_redis(app) -> Iterator[PrivateRedis]:
 
 def run_jobs(app, queues: list[str] | None = None) -> None:
     """Work every queued job now, in this process (what `flask worker --burst` does)."""
-    from rq import Queue
-
-    from portal.extensions import db
-    from portal.jobqueue import AppWorker, redis_connection
 
     connection = redis_connection(app.config["REDIS_URL"])
     worker = AppWorker([Queue(name, connection=connection)
@@ -80,7 +82,6 @@ def run_jobs(app, queues: list[str] | None = None) -> None:
 
 def settle(app, passes: int = 3) -> None:
     """What the relay cron job and the workers do, now: events -> consumers -> deliveries."""
-    from portal.events import relay_pending
 
     for _ in range(passes):
         relay_pending()
@@ -166,7 +167,6 @@ def spawn_worker(app, tmp_path):
 
 def doctor_with_slots(fee_paise: int, *, days: int = 4, opens: int = 8, closes: int = 20):
     """A doctor offering video consultations every day; returns (doctor, bookable slots)."""
-    from tests import factories
 
     doctor = factories.create_doctor(
         fee_video_paise=fee_paise, fee_in_person_paise=None, booking_window_days=days,
@@ -211,7 +211,6 @@ class PrivatePostgres:
         self.sockets.mkdir()
         self._as_postgres = os.geteuid() == 0
         if self._as_postgres:
-            import pwd
 
             entry = pwd.getpwnam("postgres")
             for path in (self.root, self.sockets):

@@ -25,8 +25,11 @@ from dataclasses import dataclass
 
 import pytest
 import requests
+from flask_migrate import upgrade
 
+from portal import create_app
 from portal.extensions import db
+from tests import factories
 from tests.conftest import LiveServer
 from tests.factories import PASSWORD
 
@@ -138,10 +141,6 @@ def clean_failure(sample: Sample, *, straddling: bool = False) -> str | None:
 @pytest.fixture
 def portal_on_private_postgres(app, private_postgres):
     """A second portal app on the private cluster, with a doctor and a patient, served."""
-    from flask_migrate import upgrade
-
-    from portal import create_app
-    from tests import factories
 
     portal = create_app({**{key: app.config[key] for key in SHARED},
                          "TESTING": False, "RATELIMIT_STORAGE_URI": "memory://",

@@ -8,6 +8,7 @@ import uuid
 
 from sqlalchemy import func, select
 
+from portal import create_app
 from portal.errors import PROBLEM_JSON
 from portal.extensions import db
 from tests.factories import PASSWORD
@@ -84,7 +85,6 @@ def build_app(app, **overrides):
 
     It is not in testing mode, so errors are handled as in production.
     """
-    from portal import create_app
 
     return create_app({**{key: app.config[key] for key in _SHARED_SETTINGS},
                        "TESTING": False, **overrides})

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
 from portal.auth.models import Role, User
@@ -159,8 +161,6 @@ def test_reactivating_a_doctor_brings_them_back(admin_client, new_client, factor
 
 
 def test_deactivating_an_unknown_doctor_is_404(admin_client):
-    import uuid
-
     response = admin_client.post_form(f"/admin/doctors/{uuid.uuid4()}/active", {"active": "0"})
 
     assert response.status_code == 404

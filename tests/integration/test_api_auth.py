@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from itsdangerous import URLSafeTimedSerializer
 
 from portal.auth.models import Role, User
 from portal.auth.service import find_user_by_email
@@ -158,8 +159,6 @@ def test_a_malformed_or_forged_token_gets_401_problem_json(client, header):
 
 
 def test_a_token_signed_with_another_key_is_refused(client, factory, app):
-    from itsdangerous import URLSafeTimedSerializer
-
     patient = factory.create_patient()
     forged = URLSafeTimedSerializer("another-key", salt="api-token").dumps(
         {"uid": str(patient.id), "ver": 1})

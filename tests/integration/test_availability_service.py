@@ -7,7 +7,9 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from redis import Redis
 from rq import Queue
+from rq.cron import CronScheduler
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -16,6 +18,7 @@ from portal.availability.models import AvailableSlot, SlotStatus
 from portal.availability.slots import ScheduleError
 from portal.exceptions import Conflict
 from portal.extensions import db
+from portal.jobqueue import AppWorker, redis_connection
 from tests.factories import MONDAY_MORNING, weekly_hours
 
 IST = ZoneInfo("Asia/Kolkata")
@@ -172,7 +175,6 @@ def test_a_lapsed_hold_is_listed_as_free_and_a_live_one_is_not(doctor, frozen_cl
 
 def test_the_daily_job_extends_every_window_through_a_real_worker(app, doctor, frozen_clock,
                                                                    redis_url):
-    from portal.jobqueue import AppWorker, redis_connection
 
     service.set_weekly_schedule(doctor, weekly_hours("09:00", "13:00"), date(2026, 12, 7))
     last_before = all_slots(doctor)[-1].start_at
@@ -192,9 +194,6 @@ def test_the_daily_job_extends_every_window_through_a_real_worker(app, doctor, f
 
 
 def test_the_cron_configuration_registers_the_daily_extension(redis_url):
-    from redis import Redis
-    from rq.cron import CronScheduler
-
     scheduler = CronScheduler(connection=Redis.from_url(redis_url))
     scheduler.load_config_from_file("jobs.cron")
     jobs = {job.name: job for job in scheduler.get_jobs()}

@@ -28,10 +28,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import requests
 from flask import Flask
+from flask_migrate import upgrade
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import aliased
 
+from portal import create_app
 from portal.appointments import service as appointments
 from portal.appointments.models import ACTIVE_STATUSES, Appointment, AppointmentStatusHistory
 from portal.availability.models import AvailableSlot, SlotStatus
@@ -131,10 +133,6 @@ def arena(request, app, tmp_path, monkeypatch) -> Iterator[Arena]:
         yield arena
         arena.close()
         return
-
-    from flask_migrate import upgrade
-
-    from portal import create_app
 
     url = (f"sqlite:///{tmp_path / 'race.db'}" if wanted == "sqlite"
            else _fresh_postgres_database())

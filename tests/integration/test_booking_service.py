@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
 import pytest
@@ -12,7 +13,7 @@ from portal.appointments.models import Appointment, AppointmentStatusHistory
 from portal.availability import service as availability
 from portal.availability.models import AvailableSlot
 from portal.events import OutboxEvent
-from portal.exceptions import NotFound
+from portal.exceptions import NotFound, ValidationFailed
 from portal.extensions import db
 from tests.factories import MONDAY_MORNING
 
@@ -77,8 +78,6 @@ def test_a_past_slot_is_refused(doctor, patient, frozen_clock):
 
 
 def test_an_unknown_slot_is_not_found(doctor, patient):
-    import uuid
-
     with pytest.raises(NotFound):
         service.reserve(patient, uuid.uuid4())
 
@@ -218,7 +217,6 @@ def test_a_patient_cancellation_frees_the_slot_and_records_the_refund(doctor, pa
 
 def test_a_doctor_cancellation_refunds_in_full_and_needs_a_reason(doctor, patient,
                                                                   frozen_clock):
-    from portal.exceptions import ValidationFailed
 
     appointment = service.reserve(patient, slots(doctor, "VIDEO")[0].id)
     service.confirm(appointment.id)

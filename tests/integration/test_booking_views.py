@@ -10,11 +10,15 @@ from html import unescape
 from zoneinfo import ZoneInfo
 
 import pytest
+from flask import current_app, render_template
+from flask_login import login_user
 from icalendar import Calendar
 
 from portal.appointments import service
 from portal.appointments.models import Appointment
+from portal.appointments.picker import PickerSlot
 from portal.availability import service as availability
+from portal.doctors.models import ConsultationType
 from portal.extensions import db
 from tests.factories import MONDAY_MORNING, book
 from tests.integration.support import page_text, reload
@@ -146,11 +150,6 @@ def test_a_past_slot_is_refused(client, world, frozen_clock):
 
 def render_slot_action(user, slot, doctor) -> str:
     """The picker's include for one slot, as `user` (None: a visitor) would get it."""
-    from flask import current_app, render_template
-    from flask_login import login_user
-
-    from portal.appointments.picker import PickerSlot
-    from portal.doctors.models import ConsultationType
 
     kind = ConsultationType(slot.consultation_type)
     local = slot.start_at.astimezone(ZoneInfo("Asia/Kolkata"))

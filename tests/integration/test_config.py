@@ -141,8 +141,6 @@ def test_a_sandbox_switch_can_be_forced_on_beside_real_credentials():
 
 
 def test_production_refuses_a_sandbox_checkout_or_api_address():
-    from portal.config import load_config, production_problems
-
     env = {"PORTAL_ENV": "production", "SECRET_KEY": "x" * 40,
            "DATABASE_URL": "postgresql://u@db/portal", "REDIS_URL": "redis://r:6379/0",
            "PUBLIC_URL": "https://clinic.example.com", "RAZORPAY_KEY_ID": "rzp_live_x",

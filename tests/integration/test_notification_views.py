@@ -9,8 +9,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
+from portal.extensions import db
 from portal.jobqueue import get_queue
 from portal.notifications.defaults import default_template
+from portal.notifications.forms import TYPES_BY_ROLE
 from portal.notifications.inbox import inbox, unread_count
 from portal.notifications.models import (
     Channel,
@@ -21,7 +23,7 @@ from portal.notifications.models import (
 )
 from portal.notifications.notify import notify
 from portal.notifications.preferences import ALWAYS_ON, channel_enabled, preferences_for
-from portal.notifications.templates import seed_default_templates, template_source
+from portal.notifications.templates import offered_pairs, seed_default_templates, template_source
 from tests.integration.support import count, field_error, page_text, reload, sync
 
 HTMX = {"HX-Request": "true"}
@@ -232,8 +234,6 @@ def selected_language(text: str) -> str:
 def grid_form(**changes) -> dict:
     """The settings form as a patient's browser posts it with everything on, then `changes`
     (a value of None leaves that field out: an unticked checkbox)."""
-    from portal.notifications.forms import TYPES_BY_ROLE
-    from portal.notifications.templates import offered_pairs
 
     data = {"language": "en", "reminder_offsets": ["1440", "60", "15"]}
     offered = offered_pairs()
@@ -396,7 +396,6 @@ def log_rows(factory, frozen_clock):
     email.status, email.attempts, email.error = "FAILED", 5, "the mail server refused it"
     frozen_clock.advance(timedelta(minutes=1))
     other = announce(ravi, "Parking is closed", "test:3")
-    from portal.extensions import db
 
     db.session.commit()
     return {"in_app": in_app, "email": email, "other": other}
@@ -639,8 +638,6 @@ def test_an_announcement_to_all_doctors_by_email_and_in_app(admin_client, factor
 
 
 def db_rows(user) -> list[NotificationLog]:
-    from portal.extensions import db
-
     sync()
     return list(db.session.scalars(select(NotificationLog).where(
         NotificationLog.user_id == user.id)))

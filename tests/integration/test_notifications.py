@@ -11,7 +11,11 @@ from sqlalchemy import func, select
 
 from portal.appointments import service as appointments
 from portal.events import OutboxEvent, relay_pending
+from portal.exceptions import ValidationFailed
 from portal.extensions import db
+from portal.jobqueue import AppWorker, redis_connection
+from portal.localredis import PrivateRedis
+from portal.notifications import channels
 from portal.notifications import inbox as in_app
 from portal.notifications.delivery import MAX_ATTEMPTS, deliver
 from portal.notifications.models import (
@@ -38,8 +42,6 @@ def clinic(factory, frozen_clock):
 
 
 def run_jobs(app, redis_url=None) -> None:
-    from portal.jobqueue import AppWorker, redis_connection
-
     connection = redis_connection(redis_url or app.config["REDIS_URL"])
     worker = AppWorker([Queue(n, connection=connection) for n in app.config["RQ_QUEUES"]],
                        connection=connection)
@@ -176,7 +178,6 @@ def test_a_failing_mail_server_is_retried_with_backoff_then_marked_failed(
         app, clinic, frozen_clock, monkeypatch):
     book(clinic)
     relay_pending()
-    from portal.notifications import channels
 
     def broken(*args, **kwargs):
         raise channels.TransientFailure("mail server down")
@@ -195,8 +196,6 @@ def test_a_failing_mail_server_is_retried_with_backoff_then_marked_failed(
 
 
 def test_every_notification_arrives_once_after_redis_comes_back(app, clinic, mailbox):
-    from portal.localredis import PrivateRedis
-
     with PrivateRedis() as redis:
         previous = app.config["REDIS_URL"]
         app.config["REDIS_URL"] = redis.url
@@ -223,8 +222,6 @@ def test_every_notification_arrives_once_after_redis_comes_back(app, clinic, mai
 
 
 def test_templates_render_in_a_sandbox_and_hindi_is_used_when_chosen(app, clinic, mailbox):
-    from portal.exceptions import ValidationFailed
-
     with pytest.raises(ValidationFailed, match=r"does not render.*unsafe"):
         render_source("", "{{ ''.__class__.__mro__[1].__subclasses__() }}", {})
     update_preferences(clinic["patient"], language="hi")

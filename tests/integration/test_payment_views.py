@@ -20,7 +20,7 @@ from sqlalchemy import select
 from portal.appointments import service as appointments
 from portal.appointments.models import Appointment
 from portal.extensions import db
-from portal.payments import service
+from portal.payments import payouts, service
 from portal.payments.models import DoctorPayout, PaymentTransaction, Refund
 from tests.factories import MONDAY_MORNING, pay
 from tests.integration.support import page_text, reload, sync
@@ -591,7 +591,6 @@ def test_a_doctor_sees_their_earnings(new_client, booking, ledger, frozen_clock)
     assert "No payouts yet." in now
 
     frozen_clock.freeze(MONDAY_MORNING + timedelta(days=7))
-    from portal.payments import payouts
 
     payouts.compute_week()
     later = re.sub(r"\s+", " ", page_text(doctor.get("/payments/earnings")))

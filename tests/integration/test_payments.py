@@ -11,9 +11,10 @@ from sqlalchemy import func, select
 
 from portal.appointments import service as appointments
 from portal.appointments.models import Appointment
-from portal.events import OutboxEvent
+from portal.events import OutboxEvent, relay_pending
 from portal.extensions import db
-from portal.payments import payouts, service
+from portal.jobqueue import AppWorker, redis_connection
+from portal.payments import gateway, payouts, service
 from portal.payments.models import PaymentTransaction, Refund, WebhookEvent
 from tests.factories import MONDAY_MORNING
 
@@ -36,7 +37,6 @@ def booking(factory, frozen_clock, razorpay):
 
 def run_jobs(app, redis_url) -> None:
     """Work every queued job now, in this process, like `flask worker --burst`."""
-    from portal.jobqueue import AppWorker, redis_connection
 
     connection = redis_connection(redis_url)
     queues = [Queue(name, connection=connection) for name in app.config["RQ_QUEUES"]]
@@ -76,15 +76,12 @@ def test_a_retried_initiate_returns_the_same_order(booking, razorpay):
     first = service.initiate(booking["patient"], booking["appointment"].id)
     again = service.initiate(booking["patient"], booking["appointment"].id)
     assert again.gateway_order_id == first.gateway_order_id
-    from portal.payments import gateway
 
     orders = gateway.client().order.all({"receipt": first.receipt})
     assert [o["id"] for o in orders["items"]] == [first.gateway_order_id]
 
 
 def test_an_order_made_by_a_call_whose_answer_was_lost_is_found_by_receipt(booking, razorpay):
-    from portal.payments import gateway
-
     appointment = booking["appointment"]
     lost = gateway.create_order(FEE, "INR", f"appt_{appointment.id.hex}", {})
     db.session.add(PaymentTransaction(
@@ -120,7 +117,6 @@ def test_an_authorized_payment_is_captured_when_the_account_does_not_auto_captur
     settled = service.verify_checkout(payment.id, fields["razorpay_payment_id"],
                                       fields["razorpay_signature"])
     assert settled.status == "CAPTURED"
-    from portal.payments import gateway
 
     assert gateway.fetch_payment(fields["razorpay_payment_id"])["status"] == "captured"
 
@@ -181,7 +177,6 @@ def test_a_failed_payment_then_a_successful_retry(booking, razorpay):
     payment, failure = pay(booking, razorpay, outcome="failure")
     failed_id = failure.get("razorpay_payment_id") or failure.get("error", {}).get(
         "metadata", {}).get("payment_id")
-    from portal.payments import gateway
 
     service.apply_gateway_payment(payment.id, gateway.fetch_payment(failed_id), source="webhook")
     assert db.session.get(PaymentTransaction, payment.id).status == "FAILED"
@@ -320,7 +315,6 @@ def test_reconciliation_settles_a_payment_whose_webhook_was_lost(booking, razorp
 
 def test_a_cancellation_event_refunds_the_policy_amount(app, booking, razorpay, redis_url,
                                                         frozen_clock):
-    from portal.events import relay_pending
 
     payment, fields = pay(booking, razorpay)
     service.verify_checkout(payment.id, fields["razorpay_payment_id"],

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from portal import content_security_policy
 
 
@@ -33,8 +35,6 @@ def test_the_sandbox_checkout_may_receive_the_payment_form_redirect(app):
 
 
 def test_no_page_uses_inline_scripts_or_style_attributes():
-    from pathlib import Path
-
     for template in Path("templates").rglob("*.html"):
         if "emails" in template.parts:
             continue  # email clients need inline styles; emails are not served pages

@@ -43,7 +43,17 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from portal import create_app
+from portal.api import build_openapi
+from portal.appointments.models import Appointment
+from portal.auth.models import User
+from portal.availability import service as availability
+from portal.doctors.models import Doctor
+from portal.extensions import db
+from portal.payments import service as payments
+from tests import factories
 from tests.factories import MONDAY_MORNING, PASSWORD
+from tests.integration.support import count
 
 # A 10,000-character value in the session cookie is one of the inputs, on purpose.
 pytestmark = pytest.mark.filterwarnings("ignore:The 'session' cookie is too large:UserWarning")
@@ -115,9 +125,6 @@ def _config(document: dict) -> dict:
 
 
 def _load_schema():
-    from portal import create_app
-    from portal.api import build_openapi
-
     collecting = create_app({
         "TESTING": True, "SECRET_KEY": "collection-only", "SQLALCHEMY_DATABASE_URI": "sqlite://",
         "RATELIMIT_STORAGE_URI": "memory://", "VAPID_PRIVATE_KEY": "unused-at-collection"})
@@ -186,10 +193,6 @@ def no_world():
 @pytest.fixture
 def world(app, client, frozen_clock, razorpay, monkeypatch):
     """Real rows for path ids to hit, made through the services the portal uses."""
-    from portal.availability import service as availability
-    from portal.extensions import db
-    from portal.payments import service as payments
-    from tests import factories
 
     # The login limit would answer most register/token examples with 429 before validation.
     monkeypatch.setitem(app.config, "LOGIN_RATE_LIMIT", "100000 per minute")
@@ -374,9 +377,6 @@ def test_nul_characters_are_a_400_naming_the_field_and_write_nothing(client, wor
                                                                      headers, field):
     """portal/errors.py reject_nul_bytes: PostgreSQL refuses NUL in text ("cannot contain NUL
     (0x00) bytes"), so every such field was a 500."""
-    from portal.appointments.models import Appointment
-    from portal.auth.models import User
-    from tests.integration.support import count
 
     if json and json.get("slot_id") == "SLOT":
         json = {**json, "slot_id": world.spare_slot}
@@ -424,8 +424,6 @@ def test_a_stale_token_on_a_public_route_is_a_documented_401(client):
 
 def test_a_refused_schedule_change_writes_nothing(client, world, app):
     """Booking rules and hours are one change: invalid hours keep the old booking window."""
-    from portal.doctors.models import Doctor
-    from portal.extensions import db
 
     response = client.post("/api/v1/availability/weekly", headers=world.headers("doctor"), json={
         "booking_window_days": 30, "ranges": [{"weekday": 0, "start": "12:00", "end": "09:00",

@@ -15,7 +15,8 @@ Expectations per caller:
   an int  exactly that status (signed callbacks refuse everyone without the signature)
 
 Besides the status, every response is searched for the owners' private details (patient A's
-name, email, phone and reason for the visit; doctor A's block and override reasons): only the
+name, email, phone and reason for the visit, their family member's name; doctor A's block and
+override reasons): only the
 people allowed to see them may get them back. And callers who are refused change nothing: the
 whole database is fingerprinted before and after their requests.
 
@@ -34,6 +35,7 @@ from datetime import date, timedelta
 from typing import Any
 
 import pytest
+from flask import current_app, url_for
 from flask_mail import Message
 from sqlalchemy import select, text
 
@@ -41,8 +43,10 @@ from portal import CSRF_EXEMPT_ENDPOINTS
 from portal.appointments import service as appointments
 from portal.auth import service as auth
 from portal.availability import service as availability
+from portal.doctors.photos import photo_key
 from portal.extensions import db, mail
 from portal.family import service as family
+from portal.media import storage
 from portal.notifications import devices
 from portal.notifications.announcements import send_announcement
 from portal.notifications.models import Channel, NotificationLog
@@ -59,10 +63,13 @@ CSRF_TEXT = "the form is stale"
 PATIENT_NAME = "Anaya Ownerpatient"
 PATIENT_EMAIL = "anaya.owner@example.com"
 VISIT_REASON = "Private-visit-reason-7731"
+DEPENDENT_NAME = "Mira Ownerpatient"
 BLOCK_REASON = "Private-block-reason-5512"
 OVERRIDE_REASON = "Private-override-reason-9204"
 PATIENT_SIDE = {"patient", "doctor", "admin"}
 DOCTOR_SIDE = {"doctor", "admin"}
+# Patient A's family member: no appointment of the world is for her, so only patient A.
+HOLDER_ONLY = {"patient"}
 
 
 @dataclass
@@ -132,6 +139,17 @@ def own_user(**kwargs) -> Access:
 def own_dependent(**kwargs) -> Access:
     """Patient A's family member: patient A only (staff roles may not use the route)."""
     return row(LOGIN, OK, HIDE, DENY, DENY, DENY, **kwargs)
+def doctors_photo(**kwargs) -> Access:
+    """Doctor A's photo: the doctor and admins; the other doctor and patients get 404 (like a
+    missing doctor: it is no role's business whether the id exists)."""
+    return row(LOGIN, HIDE, HIDE, OK, HIDE, OK, **kwargs)
+
+
+def _stored_photo(w) -> str:
+    """A photo file of doctor A's under MEDIA_ROOT: a file only, so no table changes."""
+    key = photo_key(w.doctor.id, 1, 96)
+    storage.write_files(current_app.config["MEDIA_ROOT"], {key: b"RIFF\x04\0\0\0WEBP"})
+    return key
 
 
 def _reserve_form(w) -> dict:
@@ -184,6 +202,18 @@ TABLE: dict[tuple[str, str], Access] = {
         args={"token": lambda w: w.reset_token}, form={"password": "x", "confirm": "y"}),
     ("auth.logout", "POST"): public("ends the caller's own session, if any",
                                     lands_on_login=True),
+    ("auth.profile", "GET"): logged_in(),
+    ("auth.profile", "POST"): logged_in(form={"name": "", "phone": "+919876543210"}),
+    ("auth.change_email", "POST"): logged_in(form={
+        "email_change-email": "new.address@example.com",
+        "email_change-password": "wrong-guess-1"}),
+    ("auth.confirm_email", "GET"): signed(
+        400, "the link emailed to the new address: its signed token is the credential "
+             "(a bad one here: 400); the GET only shows the address",
+        args={"token": "not-a-token"}),
+    ("auth.confirm_email", "POST"): signed(
+        400, "as the GET; only the POST changes the address (a bad token here: 400)",
+        args={"token": "not-a-token"}),
     ("auth.change_password", "GET"): logged_in(),
     ("auth.change_password", "POST"): logged_in(
         form={"current_password": "wrong-guess-1", "password": "new-lantern-77",
@@ -208,6 +238,15 @@ TABLE: dict[tuple[str, str], Access] = {
     ("api.family_api.update_dependent", "PATCH"): own_dependent(json={"name": "Mira K"}),
     ("api.family_api.remove_dependent", "DELETE"): own_dependent(
         args={"dependent_id": lambda w: w.fresh_dependent()}),
+    # --- family (HTML): only the account holder --------------------------------------------------
+    ("family.index", "GET"): patients(),
+    ("family.index", "POST"): patients(form={
+        "name": "Kabir", "relation": "CHILD", "date_of_birth": "2021-02-03", "sex": "MALE"}),
+    ("family.edit", "GET"): own_dependent(),
+    ("family.edit", "POST"): own_dependent(form={
+        "name": "Mira K", "relation": "CHILD", "date_of_birth": "2019-05-04", "sex": "FEMALE"}),
+    ("family.remove", "POST"): own_dependent(
+        args={"dependent_id": lambda w: w.fresh_dependent()}),
     # --- appointments (HTML) -------------------------------------------------------------------
     ("appointments.reserve", "POST"): patients(form=_reserve_form),
     ("appointments.index", "GET"): row(LOGIN, OK, OK, OK, OK, DENY),  # doctors: to practice
@@ -218,6 +257,9 @@ TABLE: dict[tuple[str, str], Access] = {
     ("appointments.ics", "GET"): patients_appointment(),
     ("appointments.reason", "POST"): row(LOGIN, OK, HIDE, DENY, DENY, DENY,
                                          form={"reason": "Still coughing"}),
+    ("appointments.visit_for", "POST"): row(
+        LOGIN, OK, HIDE, DENY, DENY, DENY,
+        form=lambda w: {"for_dependent_id": str(w.dependent.id)}),
     ("appointments.confirm", "POST"): row(LOGIN, OK, HIDE, HIDE, HIDE, OK),
     ("appointments.cancel", "GET"): patients_appointment(),
     ("appointments.cancel", "POST"): patients_appointment(form={"reason": "Unwell"}),
@@ -255,6 +297,9 @@ TABLE: dict[tuple[str, str], Access] = {
         args={"slot_id": lambda w: w.fresh_slot()}, form={"reason": "Meeting"}),
     ("availability.unblock", "POST"): doctors_schedule(
         args={"block_id": lambda w: w.fresh_block()}),
+    # --- the doctor's profile (HTML; ?doctor= names doctor A) ----------------------------------
+    ("doctor_profile.edit", "GET"): doctors_schedule(),
+    ("doctor_profile.edit", "POST"): doctors_schedule(form={"name": ""}),
     # --- the doctor's schedule (API) -----------------------------------------------------------
     ("api.availability_api.set_weekly", "POST"): doctors_schedule(json=lambda w: {
         "doctor_id": str(w.doctor.id), "effective_from": "2026-12-21", "ranges": [
@@ -270,6 +315,14 @@ TABLE: dict[tuple[str, str], Access] = {
         "kind": "OFF"}),
     ("api.availability_api.remove_override", "DELETE"): doctors_schedule(
         args={"override_id": lambda w: w.fresh_override()}),
+    # --- doctors' photos (a form or body without a file: 422, or a redirect saying so) --------
+    ("doctors.photo", "GET"): doctors_photo(),
+    ("doctors.upload_photo", "POST"): doctors_photo(),
+    ("doctors.delete_photo", "POST"): doctors_photo(),
+    ("api.doctors_api.upload_photo", "POST"): doctors_photo(json={}),
+    ("api.doctors_api.delete_photo", "DELETE"): doctors_photo(),
+    ("media.serve", "GET"): public("doctors' photos, shown on the public directory and pages",
+                                   args={"key": _stored_photo}),
     # --- payments (HTML) -----------------------------------------------------------------------
     ("payments.start", "GET"): row(LOGIN, OK, HIDE, DENY, DENY, DENY),
     ("payments.start", "POST"): row(LOGIN, OK, HIDE, DENY, DENY, DENY),
@@ -402,11 +455,13 @@ class World:
                           self.people["admin"])
         self.notification = db.session.scalar(select(NotificationLog).where(
             NotificationLog.user_id == patient.id, NotificationLog.channel == "IN_APP"))
-        self.dependent = family.add_dependent(patient, family.DependentData(
-            "Mira Ownerpatient", "CHILD", date(2019, 5, 4), "FEMALE"))
-        self._dependent_numbers = itertools.count()
         self.device_token = "fcm-token-of-patient-a"
+        # Before the family member: `register_device` adds its row before reading `user.id`,
+        # and a patient expired by add_dependent's commit would autoflush that row unowned.
         devices.register_device(patient, "FCM", self.device_token)
+        self.dependent = family.add_dependent(patient, family.DependentData(
+            DEPENDENT_NAME, "CHILD", date(2019, 5, 4), "FEMALE"))
+        self._dependent_numbers = itertools.count()
         self.reset_token = auth.make_reset_token(patient)
         mail.send(Message("Sandbox mail", recipients=["someone@example.com"], body="Hello"))
         self.message_id = mailbox.list(limit=1)[0].id
@@ -483,6 +538,12 @@ def _resolve(value, world):
     return value(world) if callable(value) else value
 
 
+@pytest.fixture(autouse=True)
+def _media_root(app, tmp_path, monkeypatch):
+    """Files the routes store (doctors' photos) go to the test's own directory."""
+    monkeypatch.setitem(app.config, "MEDIA_ROOT", str(tmp_path / "media"))
+
+
 @pytest.fixture
 def world(app, factory, frozen_clock, razorpay, mailbox, monkeypatch):
     frozen_clock.freeze(MONDAY_MORNING)
@@ -499,12 +560,10 @@ def callers(app, world) -> dict[str, Caller]:
 
 
 def build_url(app, endpoint: str, access: Access, world: World) -> str:
-    from flask import url_for
-
     rule = next(r for r in app.url_map.iter_rules() if r.endpoint == endpoint)
     values = {**world.url_values(), **access.args}
     wanted = {name: _resolve(values[name], world) for name in rule.arguments}
-    if endpoint.startswith("availability."):
+    if endpoint.startswith(("availability.", "doctor_profile.")):
         wanted["doctor"] = world.doctor.id  # admins name the doctor; doctors may too
     with app.test_request_context():
         return url_for(endpoint, **wanted)
@@ -513,7 +572,7 @@ def build_url(app, endpoint: str, access: Access, world: World) -> str:
 # --- checking an answer -------------------------------------------------------------------------
 
 PRIVATE = [(PATIENT_NAME, PATIENT_SIDE), (PATIENT_EMAIL, PATIENT_SIDE),
-           (VISIT_REASON, PATIENT_SIDE), (BLOCK_REASON, DOCTOR_SIDE),
+           (VISIT_REASON, PATIENT_SIDE), (DEPENDENT_NAME, HOLDER_ONLY), (BLOCK_REASON, DOCTOR_SIDE),
            (OVERRIDE_REASON, DOCTOR_SIDE)]
 
 

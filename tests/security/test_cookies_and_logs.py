@@ -27,9 +27,11 @@ import pytest
 import requests
 from rq import Queue
 
+from portal import create_app
 from portal.auth import service as auth
 from portal.events import relay_pending
 from portal.extensions import db
+from portal.jobqueue import AppWorker, redis_connection
 from portal.notifications.models import NotificationLog
 from portal.notifications.preferences import update_preferences
 from portal.payments import gateway
@@ -72,7 +74,6 @@ def production_app(app, database_url, redis_url, smtp_sink, monkeypatch):
     and Redis (production refuses SQLite and the sandboxes)."""
     if database_url.startswith("sqlite"):
         pytest.skip("production refuses SQLite; this needs the suite's PostgreSQL")
-    from portal import create_app
 
     env = {
         "PORTAL_ENV": "production", "SECRET_KEY": "p" * 48, "DATABASE_URL": database_url,
@@ -178,8 +179,6 @@ def _csrf(page: str) -> str:
 
 
 def _run_jobs(app) -> None:
-    from portal.jobqueue import AppWorker, redis_connection
-
     connection = redis_connection(app.config["REDIS_URL"])
     worker = AppWorker([Queue(n, connection=connection) for n in app.config["RQ_QUEUES"]],
                        connection=connection)

@@ -18,6 +18,7 @@ import pytest
 from sqlalchemy import select
 
 from portal.appointments.models import Appointment
+from portal.auth import service as auth
 from portal.auth.models import User
 from portal.availability.models import AvailabilityOverride, WeeklyAvailability
 from portal.doctors.models import Doctor
@@ -226,8 +227,6 @@ def test_a_hostile_reset_token_goes_back_to_the_forgot_page(client, clinic):
 
 
 def test_reset_refuses_overlong_and_mismatched_passwords(client, clinic, app_ctx):
-    from portal.auth import service as auth
-
     patient = clinic["patient"]
     token = auth.make_reset_token(patient)
     hashed = patient.password_hash

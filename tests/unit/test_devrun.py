@@ -7,7 +7,17 @@ import sys
 import time
 from pathlib import Path
 
-from portal.devrun import build_child_env, start_child, stop_processes, supervise, web_cmd
+from portal.config import load_config
+from portal.devrun import (
+    build_child_env,
+    razorpay_cmd,
+    razorpay_env,
+    start_child,
+    stop_processes,
+    supervise,
+    twilio_cmd,
+    web_cmd,
+)
 
 IGNORES_SIGTERM = (
     "import signal, sys, time\n"
@@ -70,8 +80,6 @@ def test_the_web_server_never_uses_the_reloader():
 
 
 def test_without_real_keys_the_portal_talks_to_the_razorpay_sandbox():
-    from portal.devrun import razorpay_cmd, razorpay_env
-
     env = razorpay_env(5099)
     assert env == {"RAZORPAY_BASE_URL": "http://127.0.0.1:5099",
                    "RAZORPAY_CHECKOUT_URL": "http://127.0.0.1:5099/checkout"}
@@ -81,9 +89,6 @@ def test_without_real_keys_the_portal_talks_to_the_razorpay_sandbox():
 
 
 def test_without_a_twilio_account_sms_go_to_the_stand_in_and_the_mailbox(tmp_path):
-    from portal.config import load_config
-    from portal.devrun import twilio_cmd
-
     cmd = twilio_cmd(5098, tmp_path)
     assert cmd[1:3] == ["-m", "portal.sandbox.twilio"]
     assert cmd[cmd.index("--account-sid") + 1] == load_config({})["TWILIO_ACCOUNT_SID"]

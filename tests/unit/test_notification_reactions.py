@@ -7,7 +7,7 @@ import dataclasses
 
 import pytest
 
-from jobs.events import CONSUMERS, NOTIFY_APPOINTMENT, NOTIFY_PAYMENT
+from portal.consumers import CONSUMERS, NOTIFY_APPOINTMENT, NOTIFY_PAYMENT
 from portal.notifications.defaults import DEFAULTS
 from portal.notifications.models import Channel, NotificationType
 from portal.notifications.reactions import (

@@ -1,0 +1,45 @@
+"""Which domain reacts to which event: the outbox's consumers, by event type.
+
+Cross-domain reactions go through events, never direct calls (DESIGN.md): a CANCELLED
+appointment refunds through payments and notifies through notifications. Each consumer runs
+once per event (`portal.events.consume`); the relay publishes events as
+`jobs.events.dispatch` jobs, which call `dispatch` here.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+
+from portal import events
+from portal.events import OutboxEvent
+from portal.notifications.reactions import on_appointment_event, on_payment_event
+from portal.payments.service import refund_for_cancelled_event
+
+Handler = Callable[[OutboxEvent], None]
+
+# What each event says to whom is the table in portal/notifications/reactions.py.
+NOTIFY_APPOINTMENT = ("notifications.appointment", on_appointment_event)
+NOTIFY_PAYMENT = ("notifications.payment", on_payment_event)
+REFUND_ON_CANCEL = ("payments.refund-on-cancel", refund_for_cancelled_event)
+
+# event type -> [(consumer name, handler)]
+CONSUMERS: dict[str, list[tuple[str, Handler]]] = {
+    "RESERVED": [NOTIFY_APPOINTMENT],
+    "CONFIRMED": [NOTIFY_APPOINTMENT],
+    "CANCELLED": [REFUND_ON_CANCEL, NOTIFY_APPOINTMENT],
+    "RESCHEDULED": [NOTIFY_APPOINTMENT],
+    "PAYMENT_COMPLETED": [NOTIFY_PAYMENT],
+    "PAYMENT_FAILED": [NOTIFY_PAYMENT],
+    "REFUND_INITIATED": [NOTIFY_PAYMENT],
+    "REFUND_COMPLETED": [NOTIFY_PAYMENT],
+}
+
+
+def dispatch(event_id: uuid.UUID) -> int:
+    """Run each consumer of this event that has not run yet; returns how many ran."""
+    event = events.get_event(event_id)
+    if event is None:
+        return 0
+    return sum(events.consume(event_id, name, handler)
+               for name, handler in CONSUMERS.get(event.event_type, []))
