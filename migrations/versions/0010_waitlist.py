@@ -26,6 +26,7 @@ def upgrade():
         sa.Column('day_parts', sa.String(length=40), nullable=False),
         sa.Column('consultation_type', sa.String(length=16), nullable=True),
         sa.Column('status', sa.String(length=8), nullable=False),
+        sa.Column('seq', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
         sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
         sa.Column('ended_at', sa.DateTime(timezone=True), nullable=True),
         sa.CheckConstraint('date_to >= date_from', name=op.f('ck_waitlist_entries_range')),
@@ -44,6 +45,7 @@ def upgrade():
                               ['doctor_id', 'status', 'created_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_waitlist_entries_patient_id'), ['patient_id'],
                               unique=False)
+        batch_op.create_index(batch_op.f('ix_waitlist_entries_seq'), ['seq'], unique=False)
     op.create_table(
         'waitlist_offers',
         sa.Column('id', sa.Uuid(), nullable=False),
@@ -91,6 +93,7 @@ def downgrade():
         batch_op.drop_index('ix_waitlist_offers_patient_offered')
     op.drop_table('waitlist_offers')
     with op.batch_alter_table('waitlist_entries', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_waitlist_entries_seq'))
         batch_op.drop_index(batch_op.f('ix_waitlist_entries_patient_id'))
         batch_op.drop_index('ix_waitlist_entries_doctor_status_created')
     op.drop_table('waitlist_entries')

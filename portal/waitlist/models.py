@@ -6,7 +6,16 @@ import enum
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.clock import utcnow
@@ -67,6 +76,8 @@ class WaitlistEntry(db.Model):
     consultation_type: Mapped[str | None] = mapped_column(String(16))  # None: either
     status: Mapped[EntryStatus] = mapped_column(str_enum(EntryStatus, 8),
                                                 default=EntryStatus.ACTIVE)
+    # Join order: offers go to entries by this number (several can join in one instant).
+    seq: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 

@@ -103,8 +103,10 @@ def join(user: User, data: EntryInput, now: datetime | None = None) -> WaitlistE
     if active >= MAX_ENTRIES:
         raise Conflict(f"You are on {active} waitlists; leave one before joining another.")
     with write():
+        seq = (db.session.scalar(select(func.max(WaitlistEntry.seq))) or 0) + 1
         entry = WaitlistEntry(
-            patient_id=user.id, for_dependent_id=data.for_dependent_id, doctor_id=doctor.id,
+            seq=seq, patient_id=user.id, for_dependent_id=data.for_dependent_id,
+            doctor_id=doctor.id,
             date_from=data.date_from, date_to=data.date_to,
             day_parts=",".join(p.value for p in parts),
             consultation_type=data.consultation_type, status=EntryStatus.ACTIVE,
@@ -118,7 +120,7 @@ def entries_of(user: User, now: datetime | None = None) -> list[WaitlistEntry]:
     end_past_entries(now, patient_id=user.id)
     return list(db.session.scalars(select(WaitlistEntry).where(
         WaitlistEntry.patient_id == user.id, WaitlistEntry.status == EntryStatus.ACTIVE)
-        .order_by(WaitlistEntry.created_at)))
+        .order_by(WaitlistEntry.seq)))
 
 
 def get_own_entry(user: User, entry_id: uuid.UUID) -> WaitlistEntry:
@@ -143,16 +145,24 @@ def leave(user: User, entry_id: uuid.UUID, now: datetime | None = None) -> Waitl
 
 
 def end_past_entries(now: datetime | None = None, patient_id: uuid.UUID | None = None) -> int:
-    """Entries whose last date has passed (in UTC, a day of slack for zones) end."""
+    """Entries whose last date has passed in their doctor's zone end."""
     now = now or utcnow()
-    cutoff = (now - timedelta(days=1)).date()
-    stmt = update(WaitlistEntry).where(WaitlistEntry.status == EntryStatus.ACTIVE,
-                                       WaitlistEntry.date_to < cutoff)
+    stmt = (select(WaitlistEntry.id, WaitlistEntry.date_to, Doctor.timezone)
+            .join(Doctor, Doctor.id == WaitlistEntry.doctor_id)
+            .where(WaitlistEntry.status == EntryStatus.ACTIVE,
+                   WaitlistEntry.date_to < (now + timedelta(days=1)).date()))
     if patient_id is not None:
         stmt = stmt.where(WaitlistEntry.patient_id == patient_id)
+    past = [entry_id for entry_id, last, zone in db.session.execute(stmt)
+            if last < now.astimezone(ZoneInfo(zone)).date()]
+    if not past:
+        return 0
     with write():
-        return db.session.execute(stmt.values(status=EntryStatus.ENDED, ended_at=now)
-                                  .execution_options(synchronize_session=False)).rowcount or 0
+        return db.session.execute(
+            update(WaitlistEntry).where(WaitlistEntry.id.in_(past),
+                                        WaitlistEntry.status == EntryStatus.ACTIVE)
+            .values(status=EntryStatus.ENDED, ended_at=now)
+            .execution_options(synchronize_session=False)).rowcount or 0
 
 
 # --- offering --------------------------------------------------------------------------------
@@ -180,6 +190,14 @@ def _busy_patients(doctor_id: uuid.UUID, slot: AvailableSlot, patient_ids: set[u
         Appointment.start_at < max(slot.end_at, day_start + timedelta(days=1)),
         Appointment.end_at > min(slot.start_at, day_start))).scalars()
     return set(rows)
+
+
+def _deciding(doctor_id: uuid.UUID, patient_ids: set[uuid.UUID],
+              now: datetime) -> set[uuid.UUID]:
+    """Patients with an open offer from this doctor already: one decision at a time."""
+    return set(db.session.scalars(select(WaitlistOffer.patient_id).where(
+        WaitlistOffer.patient_id.in_(patient_ids), WaitlistOffer.doctor_id == doctor_id,
+        WaitlistOffer.status == OfferStatus.OFFERED, WaitlistOffer.expires_at > now)))
 
 
 def _offers_today(patient_ids: set[uuid.UUID], now: datetime) -> dict[uuid.UUID, int]:
@@ -227,12 +245,13 @@ def offer_slot(slot_id: uuid.UUID, now: datetime | None = None) -> list[Waitlist
                 WaitlistEntry.doctor_id == doctor.id,
                 WaitlistEntry.status == EntryStatus.ACTIVE,
                 WaitlistEntry.date_from <= local_day, WaitlistEntry.date_to >= local_day)
-            .order_by(WaitlistEntry.created_at, WaitlistEntry.id))
+            .order_by(WaitlistEntry.seq, WaitlistEntry.id))
             if entry.id not in offered and _matches(entry, slot, zone)]
         if not candidates:
             return made
         patients = {entry.patient_id for entry in candidates}
-        busy = _busy_patients(doctor.id, slot, patients, zone, now)
+        busy = _busy_patients(doctor.id, slot, patients, zone, now) | _deciding(
+            doctor.id, patients, now)
         counts = _offers_today(patients, now)
         limit = config["WAITLIST_MAX_OFFERS_PER_DAY"]
         batch = (db.session.scalar(select(func.max(WaitlistOffer.batch)).where(
@@ -339,6 +358,12 @@ def claim(user: User, offer_id: uuid.UUID, now: datetime | None = None) -> Appoi
     offer = get_own_offer(user, offer_id)
     try:
         with write():
+            # Locks in the order every path takes them (patient, slot, offers), so two taps
+            # on offers of the same time queue on the slot instead of deadlocking.
+            db.session.execute(select(User.id).where(User.id == user.id).with_for_update())
+            if offer.slot_id is not None:
+                db.session.execute(select(AvailableSlot.id).where(
+                    AvailableSlot.id == offer.slot_id).with_for_update())
             offer = db.session.scalar(select(WaitlistOffer).where(WaitlistOffer.id == offer_id)
                                       .with_for_update(of=WaitlistOffer)
                                       .execution_options(populate_existing=True))
