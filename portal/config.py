@@ -135,6 +135,8 @@ def load_config(env: Mapping[str, str] | None = None) -> dict:
         # GST included in consultation fees, shown as a line on receipts.
         "GST_PERCENT": _int(env, "GST_PERCENT", 18),
         "RECONCILE_AFTER_MINUTES": _int(env, "RECONCILE_AFTER_MINUTES", 5),
+        # How long a payment link the desk sends stays payable (the slot is held as long).
+        "PAYMENT_LINK_MINUTES": _int(env, "PAYMENT_LINK_MINUTES", 15),
         # Twilio; without an account SID the sandbox stand-in is used.
         "TWILIO_ACCOUNT_SID": env.get("TWILIO_ACCOUNT_SID")
         or "AC" + "0" * 32,

@@ -46,6 +46,7 @@ CONSUMERS: dict[str, list[tuple[str, Handler]]] = {
     "PAYMENT_FAILED": [NOTIFY_PAYMENT],
     "REFUND_INITIATED": [NOTIFY_PAYMENT],
     "REFUND_COMPLETED": [NOTIFY_PAYMENT],
+    "PAYMENT_LINK_SENT": [NOTIFY_PAYMENT],  # the desk's payment link, by SMS and email
 }
 
 

@@ -2,7 +2,8 @@
 refund, the refunds list and doctor payouts.
 
 Endpoints (blueprint `admin_payments`, under /admin; admins only, others 403):
-  dashboard       GET  /payments                   filters, totals, daily chart, rows
+  dashboard       GET  /payments                   filters (channel: online, payment link, at the
+                                                   desk), totals, daily chart, rows
   payments_csv    GET  /payments.csv               the filtered rows as a CSV download
   payment         GET  /payments/<id>              one payment, its refunds, the refund form
   refund          GET, POST /payments/<id>/refund  GET: "Refund ₹X to <patient>?" (nothing
@@ -39,8 +40,8 @@ from wtforms.fields.choices import SelectChoice
 from portal.clock import utcnow
 from portal.exceptions import DomainError, NotFound, ValidationFailed
 from portal.formatting import format_money
+from portal.payments import links, reports, service
 from portal.payments import payouts as payout_rules
-from portal.payments import reports, service
 from portal.payments.forms import (
     REFUND_SOURCE_LABELS,
     REFUND_STATUS_LABELS,
@@ -93,7 +94,8 @@ def _filters() -> tuple[PaymentFilterForm, reports.PaymentFilter]:
         start=start, end=end, tz=tz,
         status=form.status.data if form.status.data and not form.status.errors else None,
         doctor_id=doctor_id,
-        method=form.method.data if form.method.data and not form.method.errors else None)
+        method=form.method.data if form.method.data and not form.method.errors else None,
+        channel=form.channel.data if form.channel.data and not form.channel.errors else None)
 
 
 def filter_args(f: reports.PaymentFilter) -> dict[str, str]:
@@ -105,6 +107,8 @@ def filter_args(f: reports.PaymentFilter) -> dict[str, str]:
         args["doctor"] = str(f.doctor_id)
     if f.method:
         args["method"] = f.method
+    if f.channel:
+        args["channel"] = f.channel
     return args
 
 
@@ -186,7 +190,7 @@ def dashboard():
         "admin/payments.html", block="results", form=form, filter=f, page=page,
         totals=reports.totals(f), points=points, chart=bar_chart(points),
         args=filter_args(f), tz=f.tz, status_labels=reports.STATUS_LABELS,
-        method_label=reports.method_label,
+        method_label=reports.payment_method_label, channel_labels=reports.CHANNEL_LABELS,
         daily=(f.end - f.start).days + 1 <= reports.MAX_DAILY_BARS)
 
 
@@ -212,7 +216,9 @@ def _payment_page(payment: PaymentTransaction, form: RefundForm, status: int = 2
         "admin/payment_detail.html", payment=payment, appointment=payment.appointment,
         form=form, tz=current_user.timezone, status_labels=reports.STATUS_LABELS,
         refund_status_labels=REFUND_STATUS_LABELS, refund_source_labels=REFUND_SOURCE_LABELS,
-        method_label=reports.method_label, tax=service.tax_included(payment.amount_paise),
+        method_label=reports.payment_method_label, channel_labels=reports.CHANNEL_LABELS,
+        recorded_by=reports.recorded_by_name(payment), link=links.link_for_payment(payment.id),
+        tax=service.tax_included(payment.amount_paise),
         refundable=payment.status in reports.PAID_STATUSES and payment.refundable_paise > 0,
     ), status
 

@@ -379,6 +379,32 @@ def expire_hold(appointment_id: uuid.UUID, now: datetime | None = None) -> bool:
     return True
 
 
+def extend_hold(appointment_id: uuid.UUID, until: datetime, *,
+                actor_id: uuid.UUID | None = None, reason: str = "hold extended",
+                now: datetime | None = None) -> Appointment:
+    """Keep a live hold until `until` (a payment link the patient pays later); never shortens it.
+
+    Raises HoldExpired when the appointment is not a live hold. The history row records the
+    change (RESERVED -> RESERVED) with the new end; no event: nothing reacts to it.
+    """
+    now = now or utcnow()
+    with write():
+        appointment = _locked(appointment_id)
+        if appointment.status != S.RESERVED or appointment.reserved_until <= now:
+            raise HoldExpired("The hold on this time has lapsed; book the time again.")
+        if until <= appointment.reserved_until:
+            return appointment
+        slot_states.extend_hold(appointment.slot_id, until)
+        appointment.reserved_until = until
+        appointment.updated_at = now
+        db.session.add(AppointmentStatusHistory(
+            appointment_id=appointment.id, from_status=S.RESERVED, to_status=S.RESERVED,
+            changed_by_id=actor_id, reason=f"{reason} until {until.isoformat()}"[:500],
+            created_at=now))
+    _schedule_expiry(appointment)
+    return appointment
+
+
 def lapsed_hold_ids(now: datetime | None = None, limit: int = 500) -> list[uuid.UUID]:
     now = now or utcnow()
     return list(db.session.scalars(select(Appointment.id).where(

@@ -57,6 +57,17 @@ def book_held(slot_id: uuid.UUID | None) -> None:
                            .execution_options(synchronize_session=False))
 
 
+def extend_hold(slot_id: uuid.UUID | None, until: datetime) -> None:
+    """Keep the appointment's own live hold on the slot until `until` (never shortened)."""
+    if slot_id is not None:
+        db.session.execute(update(AvailableSlot)
+                           .where(AvailableSlot.id == slot_id,
+                                  AvailableSlot.status == SlotStatus.HELD,
+                                  AvailableSlot.held_until < until)
+                           .values(held_until=until)
+                           .execution_options(synchronize_session=False))
+
+
 def rebook_if_open(slot_id: uuid.UUID | None, now: datetime) -> bool:
     """Book a slot again whose hold lapsed, if nobody took it meanwhile (a late payment).
 

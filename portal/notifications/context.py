@@ -65,4 +65,5 @@ def sample_context() -> dict[str, Any]:
             "appointment_url": public_url("/appointments/"),
             "doctor_url": public_url("/doctors/"), "receipt_url": public_url("/payments/"),
             "practice_url": public_url("/appointments/practice"), "error": "Card declined",
-            "title": "Clinic closed on Friday", "message": "The clinic is closed on Friday."}
+            "title": "Clinic closed on Friday", "message": "The clinic is closed on Friday.",
+            "link_url": "https://rzp.io/i/nxrHnLJ", "link_expires": "Mon 07 Dec, 09:16"}

@@ -81,6 +81,17 @@ EN: dict[str, dict[str, tuple[str, str]]] = {
         A: ("Payment failed", "Your payment did not go through. Try again before "
                               "{{ hold_until }}."),
     },
+    "PAYMENT_LINK": {
+        E: ("Pay {{ amount }} for your appointment with {{ doctor_name }}",
+            "Hello {{ patient_name }},\n\nHere is the link to pay {{ amount }} for your "
+            "{{ consultation_label }} consultation with {{ doctor_name }} on {{ start }} "
+            "({{ timezone }}):\n\n{{ link_url }}\n\nThe link works until {{ link_expires }}; "
+            "your appointment is confirmed as soon as you have paid.\n\n{{ clinic_name }}"),
+        S: ("", "{{ clinic_name }}: pay {{ amount }} for {{ doctor_name }}, {{ start }}: "
+                "{{ link_url }} (until {{ link_expires }})"),
+        A: ("Payment link sent", "Pay {{ amount }} for your appointment with {{ doctor_name }} "
+                                 "by {{ link_expires }}: {{ link_url }}"),
+    },
     "REFUND_INITIATED": {
         E: ("Refund of {{ refund_amount }} started",
             "Hello {{ patient_name }},\n\nWe have started a refund of {{ refund_amount }} for your "
@@ -222,6 +233,17 @@ HI: dict[str, dict[str, tuple[str, str]]] = {
             "नमस्ते {{ patient_name }},\n\nआपका भुगतान नहीं हो पाया; कोई राशि नहीं काटी गई। "
             "{{ hold_until }} तक फिर से प्रयास करें: {{ appointment_url }}\n\n{{ clinic_name }}"),
         A: ("भुगतान विफल", "{{ hold_until }} तक फिर से प्रयास करें।"),
+    },
+    "PAYMENT_LINK": {
+        E: ("{{ doctor_name }} के साथ अपॉइंटमेंट के लिए {{ amount }} का भुगतान करें",
+            "नमस्ते {{ patient_name }},\n\n{{ doctor_name }} के साथ {{ start }} ({{ timezone }}) की "
+            "आपकी अपॉइंटमेंट के लिए {{ amount }} का भुगतान इस लिंक से करें:\n\n{{ link_url }}\n\n"
+            "लिंक {{ link_expires }} तक चलेगा; भुगतान होते ही आपकी अपॉइंटमेंट पक्की हो जाएगी।\n\n"
+            "{{ clinic_name }}"),
+        S: ("", "{{ clinic_name }}: {{ doctor_name }}, {{ start }} के लिए {{ amount }} का भुगतान "
+                "करें: {{ link_url }} ({{ link_expires }} तक)"),
+        A: ("भुगतान लिंक भेजा गया", "{{ link_expires }} तक {{ amount }} का भुगतान करें: "
+                                    "{{ link_url }}"),
     },
     "REFUND_INITIATED": {
         E: ("{{ refund_amount }} की वापसी शुरू",

@@ -104,6 +104,8 @@ PAYMENT_REACTIONS: dict[str, Reaction] = {
     "PAYMENT_FAILED": Reaction((Notice(PATIENT, T.PAYMENT_FAILED),)),
     "REFUND_INITIATED": Reaction((Notice(PATIENT, T.REFUND_INITIATED),)),
     "REFUND_COMPLETED": Reaction((Notice(PATIENT, T.REFUND_COMPLETED),)),
+    # The desk's payment link, by SMS and email (and in-app).
+    "PAYMENT_LINK_SENT": Reaction((Notice(PATIENT, T.PAYMENT_LINK),)),
 }
 
 
@@ -184,7 +186,11 @@ def on_payment_event(event: OutboxEvent) -> None:
                "error": payload.get("error") or "",
                "refund_amount": format_money(int(payload.get("amount_paise") or 0),
                                              payment.currency),
-               "reason": payload.get("reason") or ""}
+               "reason": payload.get("reason") or "",
+               "link_url": payload.get("short_url") or "",
+               "link_expires": datetime.fromisoformat(payload["expires_at"]).astimezone(
+                   ZoneInfo(patient.timezone)).strftime("%a %d %b, %H:%M")
+               if payload.get("expires_at") else ""}
     links = {Link.APPOINTMENT: context["appointment_url"], Link.RECEIPT: context["receipt_url"]}
     _react(reaction, event, appointment, {PATIENT: patient}, {PATIENT: context}, links)
 

@@ -46,7 +46,8 @@ def payment_out(payment: PaymentTransaction) -> PaymentOut:
         amount=Money(amount=payment.amount_paise, currency=currency),
         refunded=Money(amount=payment.refunded_paise, currency=currency),
         tax_included=Money(amount=service.tax_included(payment.amount_paise), currency=currency),
-        method=payment.method, gateway_order_id=payment.gateway_order_id,
+        method=payment.method, channel=payment.channel,
+        offline_reference=payment.offline_reference, gateway_order_id=payment.gateway_order_id,
         gateway_payment_id=payment.gateway_payment_id,
         error_description=payment.error_description, created_at=payment.created_at,
         captured_at=payment.captured_at, refunds=[refund_out(r) for r in payment.refunds])

@@ -12,7 +12,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from portal.payments.models import RefundSource, RefundStatus
-from portal.payments.reports import STATUS_LABELS
+from portal.payments.reports import CHANNEL_LABELS, STATUS_LABELS
 
 REFUND_STATUS_LABELS = {RefundStatus.PENDING: "Processing", RefundStatus.PROCESSED: "Refunded",
                         RefundStatus.FAILED: "Failed"}
@@ -68,6 +68,9 @@ class PaymentFilterForm(FlaskForm):
         *(SelectChoice(s.value, label) for s, label in STATUS_LABELS.items())])
     doctor = SelectField("Doctor", default="", validators=[Optional()])
     method = SelectField("Method", default="", validators=[Optional()])
+    channel = SelectField("Channel", default="", validators=[Optional()], choices=[
+        SelectChoice("", "Any channel"),
+        *(SelectChoice(c.value, label) for c, label in CHANNEL_LABELS.items())])
 
     def validate_end(self, field) -> None:
         if field.data and self.start.data and field.data < self.start.data:

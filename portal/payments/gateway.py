@@ -89,6 +89,37 @@ def fetch_refund(refund_id: str) -> dict:
     return _call("fetch the refund", client().refund.fetch, refund_id)
 
 
+# --- Payment Links (razorpay.com/docs/api/payments/payment-links) -----------------------------
+
+
+def create_payment_link(amount_paise: int, currency: str, reference_id: str, *,
+                        description: str, customer: dict[str, str], expire_by: int,
+                        notes: dict[str, str]) -> dict:
+    """A standard link for the whole amount. Razorpay sends no SMS or email of its own
+    (``notify`` off): the portal's notifications send the link, in the patient's language."""
+    return _call("create the payment link", client().payment_link.create, {
+        "amount": amount_paise, "currency": currency, "accept_partial": False,
+        "reference_id": reference_id, "description": description[:2048], "customer": customer,
+        "notify": {"sms": False, "email": False}, "reminder_enable": False, "notes": notes,
+        "expire_by": expire_by})
+
+
+def find_payment_link_by_reference(reference_id: str) -> dict | None:
+    """The link made for this reference before (by a call whose answer was lost), if any."""
+    result = _call("list payment links", client().payment_link.all,
+                   {"reference_id": reference_id})
+    links = result.get("payment_links") or []
+    return links[0] if links else None
+
+
+def fetch_payment_link(link_id: str) -> dict:
+    return _call("fetch the payment link", client().payment_link.fetch, link_id)
+
+
+def cancel_payment_link(link_id: str) -> dict:
+    return _call("cancel the payment link", client().payment_link.cancel, link_id)
+
+
 def payment_signature_valid(order_id: str, payment_id: str, signature: str) -> bool:
     """Checkout's signature over `order_id|payment_id`, with the order id WE stored."""
     if not signature.isascii():  # hex; hmac.compare_digest raises TypeError on non-ASCII

@@ -23,6 +23,8 @@ from portal.pagination import Page, paginate
 from portal.payments import service
 from portal.payments.models import (
     DoctorPayout,
+    OfflineMethod,
+    PaymentChannel,
     PaymentStatus,
     PaymentTransaction,
     Refund,
@@ -39,7 +41,12 @@ STATUS_LABELS = {
     P.REFUNDED: "Refunded",
 }
 METHOD_LABELS = {"card": "Card", "upi": "UPI", "netbanking": "Netbanking", "wallet": "Wallet",
-                 "emi": "EMI", "paylater": "Pay later"}
+                 "emi": "EMI", "paylater": "Pay later", "cash": "Cash"}
+CHANNEL_LABELS = {PaymentChannel.CHECKOUT: "Online", PaymentChannel.LINK: "Payment link",
+                  PaymentChannel.OFFLINE: "At the desk"}
+# How a receipt names money taken at the counter: "Paid at the desk: cash, receipt no. 4411".
+OFFLINE_NOUNS = {OfflineMethod.CASH: "cash", OfflineMethod.UPI: "UPI",
+                 OfflineMethod.CARD: "card machine"}
 # Longer ranges are charted per month, so the chart stays readable.
 MAX_DAILY_BARS = 92
 
@@ -53,6 +60,31 @@ def method_label(method: str | None) -> str:
     return METHOD_LABELS.get(method, method.replace("_", " ").title())
 
 
+def payment_method_label(payment: PaymentTransaction) -> str:
+    """The method as staff say it: "UPI at the counter" for the desk's, "UPI" for Razorpay's."""
+    if payment.channel == PaymentChannel.OFFLINE and \
+            payment.method in {m.value for m in OfflineMethod}:
+        return OfflineMethod(payment.method).label
+    return method_label(payment.method)
+
+
+def paid_how(payment: PaymentTransaction) -> str:
+    """One line for the receipt: where and how the money was taken."""
+    if payment.channel == PaymentChannel.OFFLINE:
+        noun = OFFLINE_NOUNS.get(payment.method, payment.method or "")
+        return f"Paid at the desk: {noun}, receipt no. {payment.offline_reference}"
+    where = "by payment link" if payment.channel == PaymentChannel.LINK else "online"
+    return f"Paid {where} through Razorpay ({method_label(payment.method)})"
+
+
+def recorded_by_name(payment: PaymentTransaction) -> str | None:
+    """Who at the desk recorded an offline payment."""
+    if payment.recorded_by_id is None:
+        return None
+    user = db.session.get(User, payment.recorded_by_id)
+    return user.name if user else None
+
+
 @dataclass(frozen=True)
 class PaymentFilter:
     """What the admin asked to see. `end` is inclusive; both are days in zone `tz`."""
@@ -63,6 +95,7 @@ class PaymentFilter:
     status: str | None = None
     doctor_id: uuid.UUID | None = None
     method: str | None = None
+    channel: str | None = None
 
     @property
     def utc_range(self) -> tuple[datetime, datetime]:
@@ -107,6 +140,8 @@ def payment_query(f: PaymentFilter) -> Select:
         query = query.where(PaymentTransaction.doctor_id == f.doctor_id)
     if f.method:
         query = query.where(PaymentTransaction.method == f.method)
+    if f.channel:
+        query = query.where(PaymentTransaction.channel == f.channel)
     return query.order_by(payment_time.desc(), PaymentTransaction.id)
 
 
@@ -173,7 +208,7 @@ CSV_HEADER = [
     "payment_id", "date", "status", "method", "patient", "patient_email", "doctor", "specialty",
     "appointment_start", "consultation_type", "currency", "amount", "amount_paise", "refunded",
     "refunded_paise", "net", "net_paise", "gst_included", "gst_included_paise",
-    "gateway_order_id", "gateway_payment_id",
+    "gateway_order_id", "gateway_payment_id", "channel", "offline_method", "offline_reference",
 ]
 
 
@@ -202,6 +237,7 @@ def csv_rows(f: PaymentFilter, batch: int = 500) -> Iterator[list[str]]:
             net = payment.amount_paise - payment.refunded_paise
             tax = service.tax_included(payment.amount_paise)
             at = payment.captured_at or payment.created_at
+            offline = payment.channel == PaymentChannel.OFFLINE
             yield [
                 str(payment.id), at.astimezone(zone).isoformat(timespec="seconds"),
                 payment.status, payment.method or "", _cell(appointment.patient.name),
@@ -212,7 +248,9 @@ def csv_rows(f: PaymentFilter, batch: int = 500) -> Iterator[list[str]]:
                 rupees(payment.amount_paise), str(payment.amount_paise),
                 rupees(payment.refunded_paise), str(payment.refunded_paise), rupees(net),
                 str(net), rupees(tax), str(tax), payment.gateway_order_id or "",
-                payment.gateway_payment_id or "",
+                payment.gateway_payment_id or "", payment.channel,
+                payment.method or "" if offline else "",
+                _cell(payment.offline_reference or "") if offline else "",
             ]
         if len(chunk) < batch:
             return

@@ -8,6 +8,7 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 
 from portal.api import ApiModel, Money
+from portal.payments.models import OfflineMethod
 
 
 class InitiateIn(ApiModel):
@@ -57,12 +58,31 @@ class PaymentOut(BaseModel):
     refunded: Money
     tax_included: Money = Field(description="GST contained in the amount")
     method: str | None
+    channel: str = Field(description="CHECKOUT (online), LINK (a payment link) or OFFLINE (at "
+                                     "the desk)")
+    offline_reference: str | None = Field(description="The counter's receipt number (OFFLINE)")
     gateway_order_id: str | None
     gateway_payment_id: str | None
     error_description: str | None
     created_at: datetime
     captured_at: datetime | None
     refunds: list[RefundOut]
+
+
+class OfflinePaymentIn(ApiModel):
+    method: OfflineMethod = Field(description="cash, upi (at the counter) or card (the card "
+                                              "machine)")
+    reference: str = Field(min_length=1, max_length=60,
+                           description="The number of the counter's receipt")
+
+
+class PaymentLinkOut(BaseModel):
+    id: uuid.UUID = Field(description="Our payment link id")
+    gateway_link_id: str | None = Field(description="Razorpay's payment link id (plink_...)")
+    short_url: str | None = Field(description="The link the patient was sent")
+    status: str = Field(description="created, partially_paid, paid, expired or cancelled")
+    expires_at: datetime | None
+    payment: PaymentOut
 
 
 class PaymentList(BaseModel):

@@ -1,4 +1,6 @@
 """Payment rules: orders, verification, webhooks, refunds, reconciliation. No request here.
+Payments taken at the front desk (at the counter, or by a Razorpay Payment Link) are started in
+`portal.payments.desk`; a link's state at the gateway is followed in `portal.payments.links`.
 
 Money safety (invariant 3):
 - the amount is the appointment's fee, computed on the server when the hold was made;
@@ -6,7 +8,8 @@ Money safety (invariant 3):
 - a payment only moves forward (PAYMENT_RANK), so a late, repeated or out-of-order webhook
   changes nothing; webhook events are stored by Razorpay's event id and applied once;
 - a payment captured after its slot went to someone else is refunded in full, automatically;
-- refunds carry Razorpay's idempotency header, so a retried refund never pays out twice.
+- refunds carry Razorpay's idempotency header, so a retried refund never pays out twice;
+  money taken at the desk is given back at the desk (an offline refund, never the gateway).
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from portal.extensions import db
 from portal.payments import gateway
 from portal.payments.models import (
     PAYMENT_RANK,
+    PaymentChannel,
     PaymentStatus,
     PaymentTransaction,
     Refund,
@@ -46,12 +50,18 @@ log = logging.getLogger(__name__)
 
 P = PaymentStatus
 HANDLED_WEBHOOKS = {"payment.authorized", "payment.captured", "payment.failed", "order.paid",
-                    "refund.processed", "refund.failed", "refund.created"}
+                    "refund.processed", "refund.failed", "refund.created",
+                    "payment_link.paid", "payment_link.expired", "payment_link.cancelled"}
 
 
-# An appointment in one of these states needs nothing more from its payment.
-SETTLED_APPOINTMENTS = (AppointmentStatus.CONFIRMED, AppointmentStatus.COMPLETED,
+# An appointment in one of these states needs nothing more from its payment (the day's queue,
+# checked in or with the doctor, is a booking that was confirmed).
+SETTLED_APPOINTMENTS = (AppointmentStatus.CONFIRMED, AppointmentStatus.ARRIVED,
+                        AppointmentStatus.IN_CONSULTATION, AppointmentStatus.COMPLETED,
                         AppointmentStatus.NO_SHOW)
+# A payment captured for an appointment in one of these states still has to book it (or be
+# refunded when the slot is gone); reconciliation settles those the first attempt missed.
+AWAITING_PAYMENT = (AppointmentStatus.RESERVED, AppointmentStatus.EXPIRED)
 
 
 class InvalidSignature(DomainError):
@@ -151,12 +161,12 @@ def _ensure_order(payment: PaymentTransaction, now: datetime) -> PaymentTransact
         order = gateway.create_order(payment.amount_paise, payment.currency, payment.receipt,
                                      {"appointment_id": str(payment.appointment_id)})
     with write():
-        payment = _locked(payment.id)
+        payment = lock_payment(payment.id)
         if payment.gateway_order_id is None:
             payment.gateway_order_id = order["id"]
             payment.status = P.CREATED
             payment.updated_at = now
-            _event("PAYMENT_INITIATED", payment)
+            payment_event("PAYMENT_INITIATED", payment)
     return payment
 
 
@@ -210,7 +220,7 @@ def apply_gateway_payment(payment_txn_id: uuid.UUID, entity: dict[str, Any], *,
     now = now or utcnow()
     state = entity.get("status")
     with write():
-        payment = _locked(payment_txn_id)
+        payment = lock_payment(payment_txn_id)
         if entity.get("order_id") != payment.gateway_order_id:
             log.warning("payment %s does not belong to order %s; ignored", entity.get("id"),
                         payment.gateway_order_id)
@@ -220,19 +230,26 @@ def apply_gateway_payment(payment_txn_id: uuid.UUID, entity: dict[str, Any], *,
                       entity.get("amount"), payment.amount_paise)
             return payment
         rank = PAYMENT_RANK[payment.status]
+        if state in ("captured", "refunded") and rank >= PAYMENT_RANK[P.CAPTURED] and \
+                entity.get("id") != payment.gateway_payment_id:
+            # Paid at the desk while an online payment of the same order went through.
+            log.error("payment %s: gateway payment %s was captured for a payment already "
+                      "settled (%s); refund it from the Razorpay dashboard", payment.id,
+                      entity.get("id"), payment.channel)
+            return payment
         if state == "failed" and rank < PAYMENT_RANK[P.FAILED]:
             payment.status = P.FAILED
             payment.error_code = (entity.get("error_code") or "")[:60] or None
             payment.error_description = (entity.get("error_description") or "")[:500] or None
             payment.updated_at = now
-            _event("PAYMENT_FAILED", payment, error=payment.error_description)
+            payment_event("PAYMENT_FAILED", payment, error=payment.error_description)
         elif state == "authorized" and rank < PAYMENT_RANK[P.AUTHORIZED]:
             _take_payment_id(payment, entity, P.AUTHORIZED, now)
         elif state in ("captured", "refunded") and rank < PAYMENT_RANK[P.CAPTURED]:
             _take_payment_id(payment, entity, P.CAPTURED, now)
             payment.captured_at = now
-            _event("PAYMENT_COMPLETED", payment, gateway_payment_id=entity.get("id"),
-                   method=entity.get("method"))
+            payment_event("PAYMENT_COMPLETED", payment, gateway_payment_id=entity.get("id"),
+                          method=entity.get("method"))
     if state == "authorized" and PAYMENT_RANK[payment.status] < PAYMENT_RANK[P.CAPTURED]:
         return _capture(payment, entity, source=source, now=now)
     if state in ("authorized", "captured", "refunded"):
@@ -328,6 +345,11 @@ def process_webhook(event_id: str, now: datetime | None = None) -> str:
                 apply_gateway_payment(payment.id, entity, source="webhook", now=now)
         elif event.event_type.startswith("refund."):
             apply_gateway_refund(payload.get("refund", {}).get("entity", {}), now=now)
+        elif event.event_type.startswith("payment_link."):
+            # portal.payments.links applies payments through this module: a real import cycle.
+            from portal.payments import links  # noqa: PLC0415 - the cycle above
+
+            links.process_link_event(payload, now)
     except DomainError as exc:
         _finish_webhook(event_id, WebhookStatus.FAILED, exc.message, now)
         raise
@@ -353,7 +375,9 @@ def refund(payment_txn_id: uuid.UUID, amount_paise: int, source: RefundSource, r
     """Refund part or all of a captured payment, once per idempotency key.
 
     The refund row (and the amount it reserves) is committed before the gateway call; the
-    same key is sent to Razorpay, so a retry after a lost answer cannot pay out twice.
+    same key is sent to Razorpay, so a retry after a lost answer cannot pay out twice. Money
+    taken at the desk is given back at the desk: the refund of an OFFLINE payment is recorded
+    PROCESSED at once and the gateway is never called.
     """
     now = now or utcnow()
     existing = db.session.scalar(select(Refund).where(Refund.idempotency_key == idempotency_key))
@@ -362,9 +386,10 @@ def refund(payment_txn_id: uuid.UUID, amount_paise: int, source: RefundSource, r
             and existing.gateway_refund_id is None else existing
     try:
         with write():
-            payment = _locked(payment_txn_id)
-            if PAYMENT_RANK[payment.status] < PAYMENT_RANK[P.CAPTURED] or not \
-                    payment.gateway_payment_id:
+            payment = lock_payment(payment_txn_id)
+            offline = payment.channel == PaymentChannel.OFFLINE
+            if PAYMENT_RANK[payment.status] < PAYMENT_RANK[P.CAPTURED] or not (
+                    payment.gateway_payment_id or offline):
                 raise Conflict("Only a captured payment can be refunded.", "payment_id")
             if not 1 <= amount_paise <= payment.refundable_paise:
                 raise ValidationFailed({"amount": f"Refund between 1 and "
@@ -376,15 +401,24 @@ def refund(payment_txn_id: uuid.UUID, amount_paise: int, source: RefundSource, r
             db.session.add(row)
             _reserve_refund(payment, amount_paise, now)
             db.session.flush()
-            _event("REFUND_INITIATED", payment, refund_id=str(row.id),
-                   amount_paise=amount_paise, source=source.value, reason=reason)
+            payment_event("REFUND_INITIATED", payment, refund_id=str(row.id),
+                          amount_paise=amount_paise, source=source.value, reason=reason)
+            if offline:  # cash (or the counter's UPI or card machine) handed back at the desk
+                row.status = RefundStatus.PROCESSED
+                row.processed_at = now
+                payment_event("REFUND_COMPLETED", payment, refund_id=str(row.id),
+                              amount_paise=amount_paise, source=source.value)
     except IntegrityError:  # the same key, concurrently: that refund is this one
         return db.session.scalar(select(Refund).where(Refund.idempotency_key == idempotency_key))
+    if row.status != RefundStatus.PENDING:
+        return row
     return _send_refund(row, now)
 
 
 def _send_refund(row: Refund, now: datetime) -> Refund:
     payment = row.payment
+    if payment.channel == PaymentChannel.OFFLINE:  # never at the gateway (see refund())
+        return row
     try:
         answer = gateway.refund(payment.gateway_payment_id, row.amount_paise,
                                 row.idempotency_key, {"refund_id": str(row.id)})
@@ -421,8 +455,8 @@ def apply_gateway_refund(entity: dict[str, Any], now: datetime | None = None) ->
             if state == "processed":
                 row.status = RefundStatus.PROCESSED
                 row.processed_at = now
-                _event("REFUND_COMPLETED", row.payment, refund_id=str(row.id),
-                       amount_paise=row.amount_paise, source=row.source.value)
+                payment_event("REFUND_COMPLETED", row.payment, refund_id=str(row.id),
+                              amount_paise=row.amount_paise, source=row.source.value)
             elif state == "failed":
                 _fail_refund(row, "The bank or gateway failed the refund.", now)
     return row
@@ -472,23 +506,32 @@ def reconcile(now: datetime | None = None, limit: int = 200) -> dict[str, int]:
 
     - orders still created/failed/authorized after RECONCILE_AFTER_MINUTES: ask the gateway
       for their payments and apply them (a patient charged gets a booking or a refund);
-    - captured payments whose appointment was neither confirmed nor refunded: settle again;
+    - payment links still open after that long: fetch them and apply what they say;
+    - captured payments whose appointment was neither confirmed nor refunded: settle again
+      (not an appointment cancelled after it was paid: its refund followed the policy);
     - refunds recorded but never accepted by the gateway: send again with the same key;
     - webhook events stored but not processed: process them.
     """
     now = now or utcnow()
     cutoff = now - timedelta(minutes=current_app.config["RECONCILE_AFTER_MINUTES"])
-    done = {"payments": 0, "settled": 0, "refunds": 0, "webhooks": 0}
+    done = {"payments": 0, "links": 0, "settled": 0, "refunds": 0, "webhooks": 0}
     stale = list(db.session.scalars(select(PaymentTransaction.id).where(
         PaymentTransaction.status.in_([P.CREATED, P.FAILED, P.AUTHORIZED]),
+        PaymentTransaction.gateway_order_id.is_not(None),  # an unpaid link has no order yet
         PaymentTransaction.updated_at <= cutoff,
         PaymentTransaction.created_at >= now - timedelta(days=7)).limit(limit)))
     for payment_id in stale:
         if check_with_gateway(payment_id, now):
             done["payments"] += 1
+    # portal.payments.links applies payments through this module: a real import cycle.
+    from portal.payments import links  # noqa: PLC0415 - the cycle above
+
+    done["links"] = links.reconcile_links(cutoff, now, limit)
     unsettled = db.session.scalars(select(PaymentTransaction.id).join(Appointment).where(
         PaymentTransaction.status == P.CAPTURED,
-        Appointment.status.not_in(SETTLED_APPOINTMENTS),
+        Appointment.status.in_(AWAITING_PAYMENT) | (
+            (Appointment.status == AppointmentStatus.CANCELLED)
+            & (Appointment.cancelled_at < PaymentTransaction.captured_at)),
         PaymentTransaction.captured_at <= cutoff).limit(limit)).all()
     for payment_id in unsettled:
         _settle_appointment(db.session.get(PaymentTransaction, payment_id), now)
@@ -524,14 +567,15 @@ def check_with_gateway(payment_id: uuid.UUID, now: datetime | None = None) -> bo
         log.warning("reconciliation of payment %s failed; next pass", payment_id)
         return False
     with write():
-        _locked(payment_id).updated_at = now
+        lock_payment(payment_id).updated_at = now
     return True
 
 
 # --- shared steps --------------------------------------------------------------------------
 
 
-def _locked(payment_id: uuid.UUID) -> PaymentTransaction:
+def lock_payment(payment_id: uuid.UUID) -> PaymentTransaction:
+    """The payment, locked for the caller's unit of work (re-read from the database)."""
     payment = db.session.scalar(select(PaymentTransaction)
                                 .where(PaymentTransaction.id == payment_id)
                                 .with_for_update(of=PaymentTransaction)
@@ -541,7 +585,8 @@ def _locked(payment_id: uuid.UUID) -> PaymentTransaction:
     return payment
 
 
-def _event(event_type: str, payment: PaymentTransaction, **extra: Any) -> None:
+def payment_event(event_type: str, payment: PaymentTransaction, **extra: Any) -> None:
+    """Record a payment event in the caller's unit of work (the outbox's payment-events)."""
     record_event(PAYMENT_EVENTS, event_type, payment.id, {
         "payment_id": str(payment.id),
         "appointment_id": str(payment.appointment_id),
@@ -550,6 +595,7 @@ def _event(event_type: str, payment: PaymentTransaction, **extra: Any) -> None:
         "amount_paise": payment.amount_paise,
         "currency": payment.currency,
         "status": payment.status,
+        "channel": payment.channel,
         **extra,
     })
 

@@ -278,7 +278,7 @@ def receipt(payment_id: uuid.UUID):
         gst_percent=current_app.config["GST_PERCENT"],
         refunds=[r for r in payment.refunds if r.status != "FAILED"],
         kind=ConsultationType(appointment.consultation_type).label,
-        method=reports.method_label(payment.method))
+        method=reports.payment_method_label(payment), paid_how=reports.paid_how(payment))
 
 
 # --- the doctor's earnings -----------------------------------------------------------------

@@ -136,6 +136,11 @@ def own_user(**kwargs) -> Access:
     return row(LOGIN, OK, HIDE, HIDE, HIDE, OK, **kwargs)
 
 
+def desk(**kwargs) -> Access:
+    """The front desk's routes: staff (not one of the six callers yet) and admins."""
+    return row(LOGIN, DENY, DENY, DENY, DENY, OK, **kwargs)
+
+
 def own_dependent(**kwargs) -> Access:
     """Patient A's family member: patient A only (staff roles may not use the route)."""
     return row(LOGIN, OK, HIDE, DENY, DENY, DENY, **kwargs)
@@ -343,6 +348,10 @@ TABLE: dict[tuple[str, str], Access] = {
     ("api.payments_api.refund", "POST"): admins(json={"amount": 100, "reason": "Goodwill"}),
     ("api.payments_api.get_payment", "GET"): own_payment(),
     ("api.payments_api.user_payments", "GET"): own_user(),
+    # --- desk payments (API): patient A's paid appointment, so admins get 409 already paid ---
+    ("api.desk_payments_api.offline_payment", "POST"): desk(
+        json={"method": "cash", "reference": "R-4411"}),
+    ("api.desk_payments_api.payment_link", "POST"): desk(),
     # --- notifications (HTML) ------------------------------------------------------------------
     ("notifications.inbox", "GET"): logged_in(),
     ("notifications.count", "GET"): logged_in(),

@@ -990,3 +990,230 @@ def test_sandbox_server_serves_in_a_thread_for_other_tests():
     with SandboxServer(app) as server:
         client = razorpay.Client(auth=(KEY_ID, KEY_SECRET), base_url=server.base_url)
         assert client.order.all()["count"] == 0
+
+
+# -- payment links --------------------------------------------------------------------------------
+# Shapes from razorpay.com/docs/api/payments/payment-links (entity: alphabetical keys) and the
+# payment_link.* webhooks (contains payment_link, order, payment).
+
+LINK_ID_RE = re.compile(r"^plink_[0-9A-Za-z]{14}$")
+_LINK = [
+    "accept_partial", "amount", "amount_paid", "cancelled_at", "created_at", "currency",
+    "customer", "description", "expire_by", "expired_at", "first_min_partial_amount", "id",
+    "notes", "notify", "payments", "reference_id", "reminder_enable", "reminders", "short_url",
+    "status", "updated_at", "upi_link", "user_id",
+]  # fmt: skip
+_LINK_PAYMENT = ["amount", "created_at", "method", "payment_id", "plink_id", "status",
+                 "updated_at"]  # fmt: skip
+
+
+def new_link(sandbox: LiveSandbox, reference_id: str = "appt_1", **extra) -> dict:
+    return sandbox.client.payment_link.create({
+        "amount": 50000, "currency": "INR", "accept_partial": False,
+        "reference_id": reference_id, "description": "Consultation with Dr. Rao",
+        "customer": {"name": "Asha Rao", "contact": "+919876543210",
+                     "email": "asha@example.com"},
+        "notify": {"sms": False, "email": False}, "reminder_enable": False,
+        "notes": {"appointment_id": "42"}, **extra,
+    })  # fmt: skip
+
+
+def test_a_payment_link_is_created_fetched_and_listed_through_the_client(sandbox):
+    before = int(time.time())
+    link = new_link(sandbox, expire_by=before + 20 * 60)
+
+    assert list(link) == _LINK
+    assert LINK_ID_RE.match(link["id"])
+    assert (link["amount"], link["amount_paid"], link["status"]) == (50000, 0, "created")
+    assert link["customer"] == {"contact": "+919876543210", "email": "asha@example.com",
+                                "name": "Asha Rao"}  # fmt: skip
+    assert link["notify"] == {"email": False, "sms": False}
+    assert link["notes"] == {"appointment_id": "42"}
+    assert (link["reference_id"], link["expire_by"], link["payments"]) == (
+        "appt_1", before + 20 * 60, [])
+    assert re.match(rf"^{re.escape(sandbox.url)}/i/[0-9A-Za-z]{{8}}$", link["short_url"])
+    assert before <= link["created_at"] == link["updated_at"] <= int(time.time())
+    assert sandbox.client.payment_link.fetch(link["id"]) == link
+
+    other = new_link(sandbox, reference_id="appt_2")
+    assert sandbox.client.payment_link.all() == {"payment_links": [other, link]}
+    assert sandbox.client.payment_link.all({"reference_id": "appt_1"}) == {"payment_links": [link]}
+    assert sandbox.client.payment_link.all({"reference_id": "nobody"}) == {"payment_links": []}
+
+
+def test_a_reference_id_is_used_once_as_razorpay_says(sandbox):
+    new_link(sandbox)
+    with pytest.raises(BadRequestError, match="reference ID already attempted"):
+        new_link(sandbox)
+    response = sandbox.http.post(f"{sandbox.url}/v1/payment_links/", timeout=10,
+                                 json={"amount": 50000, "reference_id": "appt_1"})  # fmt: skip
+    assert response.status_code == 400
+    assert raw_error(response)["field"] == "reference_id"
+
+
+@pytest.mark.parametrize(("body", "field", "description"), [
+    ({}, "amount", "The amount field is required."),
+    ({"amount": 50}, "amount", "The amount must be at least INR 1.00"),
+    ({"amount": 50000, "currency": "USD"}, "currency", "The selected currency is invalid."),
+    ({"amount": 50000, "colour": "red"}, "colour", "colour is/are not required"),
+    ({"amount": 50000, "reference_id": "x" * 41}, "reference_id", "may not be greater than 40"),
+    ({"amount": 50000, "callback_url": "https://portal.test/paid"}, "callback_method",
+     "callback_method should be get"),
+    ({"amount": 50000, "callback_url": "javascript:alert(1)", "callback_method": "get"},
+     "callback_url", "The callback url format is invalid."),
+    ({"amount": 50000, "first_min_partial_amount": 100}, "first_min_partial_amount",
+     "only allowed with accept_partial"),
+    ({"amount": 50000, "customer": {"name": "A", "age": 3}}, "age", "is/are not required"),
+    ({"amount": 50000, "upi_link": True}, "upi_link", "not supported in Test Mode"),
+    ({"amount": 50000, "expire_by": 1}, "expire_by", "atleast 15 minutes in future"),
+])  # fmt: skip
+def test_invalid_payment_links_are_refused_naming_the_field(sandbox, body, field, description):
+    response = sandbox.http.post(f"{sandbox.url}/v1/payment_links", json=body, timeout=10)
+    assert response.status_code == 400
+    error = raw_error(response)
+    assert error["field"] == field
+    assert description in error["description"]
+
+
+def test_paying_a_link_makes_an_order_and_a_captured_payment_then_payment_link_paid(
+        sandbox, receiver):
+    link = new_link(sandbox)
+    fields = sandbox.control(f"/payment_links/{link['id']}/pay", {"method": "upi"})
+
+    assert list(fields) == ["razorpay_payment_id", "razorpay_payment_link_id",
+                            "razorpay_payment_link_reference_id",
+                            "razorpay_payment_link_status", "razorpay_signature"]
+    assert sandbox.client.utility.verify_payment_link_signature({
+        "razorpay_payment_id": fields["razorpay_payment_id"], "payment_link_id": link["id"],
+        "payment_link_reference_id": "appt_1", "payment_link_status": "paid",
+        "razorpay_signature": fields["razorpay_signature"]}) is True
+    paid = sandbox.client.payment_link.fetch(link["id"])
+    assert (paid["status"], paid["amount_paid"]) == ("paid", 50000)
+    assert list(paid) == [*_LINK[:14], "order_id", *_LINK[14:]]
+    [entry] = paid["payments"]
+    assert list(entry) == _LINK_PAYMENT
+    assert (entry["payment_id"], entry["plink_id"], entry["status"], entry["method"]) == (
+        fields["razorpay_payment_id"], link["id"], "captured", "upi")
+    order = sandbox.client.order.fetch(paid["order_id"])
+    assert (order["status"], order["receipt"], order["notes"]) == (
+        "paid", "appt_1", {"appointment_id": "42"})
+    payment = sandbox.client.payment.fetch(fields["razorpay_payment_id"])
+    assert (payment["status"], payment["order_id"], payment["notes"]) == (
+        "captured", order["id"], {"appointment_id": "42"})
+    assert sandbox.client.payment_link.all({"payment_id": payment["id"]}) == {
+        "payment_links": [paid]}
+
+    sandbox.deliver()
+    assert receiver.events() == ["payment.authorized", "payment.captured", "order.paid",
+                                 "payment_link.paid"]
+    envelope = _assert_signed(receiver.requests[-1])
+    assert envelope["contains"] == ["payment_link", "order", "payment"]
+    assert list(envelope["payload"]) == envelope["contains"]
+    assert envelope["payload"]["payment_link"]["entity"] == paid
+    assert envelope["payload"]["order"]["entity"] == order
+    assert list(envelope["payload"]["payment"]["entity"]) == _WEBHOOK_PAYMENT
+    assert envelope["payload"]["payment"]["entity"]["id"] == payment["id"]
+
+    with pytest.raises(BadRequestError, match="already paid/partially paid"):
+        sandbox.client.payment_link.cancel(link["id"])
+    response = sandbox.http.post(f"{sandbox.url}/_sandbox/payment_links/{link['id']}/pay",
+                                 json={}, timeout=10)  # fmt: skip
+    assert response.status_code == 400
+    assert "is paid; no payment can be made" in raw_error(response)["description"]
+
+
+def test_a_failed_attempt_leaves_the_link_payable(sandbox, receiver):
+    link = new_link(sandbox)
+    failed = sandbox.control(f"/payment_links/{link['id']}/pay", {"outcome": "failure"})
+    assert failed["error"]["metadata"]["payment_link_id"] == link["id"]
+    assert sandbox.client.payment_link.fetch(link["id"])["status"] == "created"
+
+    fields = sandbox.control(f"/payment_links/{link['id']}/pay", {})
+    again = sandbox.client.payment_link.fetch(link["id"])
+    assert again["status"] == "paid"
+    assert [p["payment_id"] for p in again["payments"]] == [fields["razorpay_payment_id"]]
+    assert len(sandbox.client.order.payments(again["order_id"])["items"]) == 2
+    sandbox.deliver()
+    assert receiver.events()[0] == "payment.failed"
+    assert receiver.events()[-1] == "payment_link.paid"
+
+
+def test_cancelling_and_expiring_links_send_their_webhooks(sandbox, receiver):
+    cancelled = sandbox.client.payment_link.cancel(new_link(sandbox, "appt_1")["id"])
+    assert cancelled["status"] == "cancelled"
+    assert cancelled["cancelled_at"] >= cancelled["created_at"]
+    with pytest.raises(BadRequestError, match="cannot cancel or expire an expired link"):
+        sandbox.client.payment_link.cancel(cancelled["id"])
+    expired = sandbox.control(f"/payment_links/{new_link(sandbox, 'appt_2')['id']}/expire")
+    assert (expired["status"], expired["expired_at"] > 0) == ("expired", True)
+    response = sandbox.http.post(f"{sandbox.url}/_sandbox/payment_links/{expired['id']}/pay",
+                                 json={}, timeout=10)  # fmt: skip
+    assert "is expired" in raw_error(response)["description"]
+
+    sandbox.deliver()
+    assert receiver.events() == ["payment_link.cancelled", "payment_link.expired"]
+    for request, link in zip(receiver.requests, (cancelled, expired), strict=True):
+        envelope = _assert_signed(request)
+        assert envelope["contains"] == ["payment_link"]
+        assert envelope["payload"]["payment_link"]["entity"] == link
+
+
+def test_expire_by_follows_the_sandbox_clock_unless_switched_off(start_sandbox, receiver):
+    sandbox = start_sandbox(enforce_link_expiry=False)
+    past = new_link(sandbox, expire_by=int(time.time()) - 60)  # a test's clock may be elsewhere
+    assert sandbox.client.payment_link.fetch(past["id"])["status"] == "created"
+
+    sandbox.control("/settings", {"enforce_link_expiry": True})
+    assert sandbox.client.payment_link.fetch(past["id"])["status"] == "expired"
+    with pytest.raises(BadRequestError, match="atleast 15 minutes"):
+        new_link(sandbox, "appt_2", expire_by=int(time.time()) + 14 * 60)
+    with pytest.raises(BadRequestError, match="six months"):
+        new_link(sandbox, "appt_2", expire_by=int(time.time()) + 200 * 24 * 3600)
+    sandbox.deliver()
+    assert receiver.events() == ["payment_link.expired"]
+
+
+def test_the_short_url_page_takes_the_payment_and_goes_to_the_callback(checkout_app):
+    links = sandbox_of(checkout_app).links
+    link = links.create({"amount": 50000, "reference_id": "appt_9", "description": "Dr. Rao",
+                         "customer": {"name": "Asha Rao"}, "callback_url": CALLBACK,
+                         "callback_method": "get"}, base_url="http://sandbox.test/")  # fmt: skip
+    path = urlsplit(link["short_url"]).path
+    browser = checkout_app.test_client()
+
+    page = browser.get(path)
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200
+    assert ">Pay ₹500.00 (succeeds)</button>" in html
+    assert ">Fail the payment</button>" in html
+    assert "Asha Rao" in html
+
+    failed = browser.post(path, data={"action": "fail"})
+    assert (failed.status_code, links.link(link["id"])["status"]) == (200, "created")
+    paid = browser.post(path, data={"action": "pay", "method": "upi"})
+    assert paid.status_code == 303
+    target = urlsplit(paid.headers["Location"])
+    assert target.geturl().startswith("http://portal.test/payments/callback?appointment=7&")
+    query = {k: v[0] for k, v in parse_qs(target.query).items()}
+    assert query["razorpay_payment_link_status"] == "paid"
+    utility = razorpay.Client(auth=(KEY_ID, KEY_SECRET)).utility
+    assert utility.verify_payment_link_signature({
+        "razorpay_payment_id": query["razorpay_payment_id"], "payment_link_id": link["id"],
+        "payment_link_reference_id": "appt_9", "payment_link_status": "paid",
+        "razorpay_signature": query["razorpay_signature"]}) is True
+    again = browser.get(path)
+    assert "This payment link is paid" in again.get_data(as_text=True)
+    assert browser.post(path, data={"action": "pay"}).status_code == 409
+    assert browser.get("/i/nosuchcode").status_code == 404
+
+
+def test_a_state_file_keeps_payment_links_across_a_restart(tmp_path):
+    state = tmp_path / "razorpay.json"
+    first = create_sandbox_app(KEY_ID, KEY_SECRET, None, WEBHOOK_SECRET, state_file=str(state),
+                               background_delivery=False)  # fmt: skip
+    link = sandbox_of(first).links.create({"amount": 1000}, base_url="http://sandbox.test")
+    sandbox_of(first).close()
+    second = create_sandbox_app(KEY_ID, KEY_SECRET, None, WEBHOOK_SECRET, state_file=str(state),
+                                background_delivery=False)  # fmt: skip
+    assert sandbox_of(second).links.link(link["id"]) == link
+    sandbox_of(second).close()

@@ -5,9 +5,10 @@
 
 ``base_url`` is the server root: the client builds ``base_url + "/v1/orders"`` itself.
 Standalone: ``python -m portal.sandbox.razorpay --port 5001 --webhook-url http://.../webhook``.
-See state.py (the Sandbox the blueprints share), app.py (the app), api.py (/v1), checkout.py
-(/checkout), controls.py (/_sandbox) and webhooks.py (delivery and retries). Refused when
-PORTAL_ENV=production.
+See state.py (the Sandbox the blueprints share), app.py (the app), api.py (/v1), ledger.py and
+links.py (orders, payments, refunds; payment links), checkout.py (/checkout), hosted_links.py
+(/i, the pages of payment links), controls.py (/_sandbox) and webhooks.py (delivery and
+retries). Refused when PORTAL_ENV=production.
 """
 
 from portal.sandbox.common import SandboxRefused

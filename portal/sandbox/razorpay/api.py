@@ -1,9 +1,11 @@
 """Razorpay's REST API under /v1: the routes the official ``razorpay`` client calls for orders,
-payments and refunds (razorpay/resources/{order,payment,refund}.py), with HTTP Basic auth.
+payments, refunds and payment links (razorpay/resources/{order,payment,refund,payment_link}.py),
+with HTTP Basic auth.
 
 Bodies are JSON (what the client sends) or form-encoded (what ``curl -d`` sends). Collections are
 ``{"entity": "collection", "count": n, "items": [...]}``, newest first, with ``count`` (1-100,
-default 10), ``skip``, ``from`` and ``to`` (created_at, epoch seconds).
+default 10), ``skip``, ``from`` and ``to`` (created_at, epoch seconds); payment links are listed
+as ``{"payment_links": [...]}``, as Razorpay's Fetch All sample shows.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from portal.sandbox.razorpay.entities import (
     collection,
     order_entity,
     payment_entity,
+    payment_link_entity,
     refund_entity,
 )
 from portal.sandbox.razorpay.errors import NOT_APPLICABLE, ApiError, not_found
@@ -140,3 +143,29 @@ def _refund(payment_id: str, body: dict):
         auto_process=box.settings["auto_process_refunds"],
     )
     return jsonify(refund_entity(refund))
+
+
+# -- payment links -------------------------------------------------------------------------------
+# The client calls /v1/payment_links; Razorpay's curl samples add a trailing slash.
+
+
+@bp.post("/payment_links", strict_slashes=False)
+def create_payment_link():
+    link = sandbox().links.create(request_body(), base_url=request.host_url)
+    return jsonify(payment_link_entity(link))
+
+
+@bp.get("/payment_links", strict_slashes=False)
+def list_payment_links():
+    links = sandbox().links.list_links(request.args)
+    return jsonify({"payment_links": [payment_link_entity(x) for x in links]})
+
+
+@bp.get("/payment_links/<link_id>")
+def fetch_payment_link(link_id: str):
+    return jsonify(payment_link_entity(sandbox().links.link(link_id)))
+
+
+@bp.post("/payment_links/<link_id>/cancel")
+def cancel_payment_link(link_id: str):
+    return jsonify(payment_link_entity(sandbox().links.cancel(link_id)))

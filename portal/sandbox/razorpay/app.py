@@ -1,8 +1,9 @@
 """``create_sandbox_app``: the Razorpay stand-in as a small Flask app of its own.
 
 It serves Razorpay's REST API under ``/v1`` (HTTP Basic auth with the key id and secret), a
-checkout page under ``/checkout`` that stands in for checkout.js, and test controls under
-``/_sandbox`` (same Basic auth; not part of Razorpay). Point the official client at it with
+checkout page under ``/checkout`` that stands in for checkout.js, the pages payment links'
+``short_url``s open under ``/i`` (hosted_links.py), and test controls under ``/_sandbox`` (same
+Basic auth; not part of Razorpay). Point the official client at it with
 ``razorpay.Client(auth=(key_id, key_secret), base_url="http://127.0.0.1:<port>")``: the client
 appends ``/v1/...`` itself, so the base URL is the server root, without ``/v1``.
 """
@@ -15,7 +16,7 @@ from pathlib import Path
 from flask import Flask, jsonify, request
 
 from portal.sandbox import common
-from portal.sandbox.razorpay import api, checkout, controls
+from portal.sandbox.razorpay import api, checkout, controls, hosted_links
 from portal.sandbox.razorpay.errors import NOT_APPLICABLE, URL_NOT_FOUND, ApiError
 from portal.sandbox.razorpay.state import DEFAULT_RETRY_DELAYS, EXTENSION, Sandbox
 
@@ -47,6 +48,7 @@ def create_sandbox_app(
     retry_delays: tuple[float, ...] = DEFAULT_RETRY_DELAYS,
     auto_process_refunds: bool = True,
     background_delivery: bool = True,
+    enforce_link_expiry: bool = True,
 ) -> Flask:
     """The Razorpay stand-in. Raises SandboxRefused when PORTAL_ENV=production.
 
@@ -55,14 +57,15 @@ def create_sandbox_app(
     ``processed`` at once (else ``pending`` until /_sandbox/payments/<id>/refund-status).
     ``background_delivery``: a thread sends webhooks as they happen and retries them after each
     of ``retry_delays`` seconds; without it only /_sandbox/webhooks/deliver sends them.
-    ``sandbox_of(app).close()`` stops that thread.
+    ``sandbox_of(app).close()`` stops that thread. ``enforce_link_expiry``: payment links'
+    ``expire_by`` is checked and applied by the sandbox's own clock (see links.py).
     """
     refuse_in_production()
     sandbox = Sandbox(
         key_id, key_secret, webhook_url, webhook_secret,
         auto_capture=auto_capture, auto_process_refunds=auto_process_refunds,
-        background_delivery=background_delivery, state_file=state_file,
-        retry_delays=retry_delays,
+        background_delivery=background_delivery, enforce_link_expiry=enforce_link_expiry,
+        state_file=state_file, retry_delays=retry_delays,
     )  # fmt: skip
     app = Flask(
         __name__,
@@ -79,6 +82,7 @@ def create_sandbox_app(
     app.register_blueprint(api.bp)
     app.register_blueprint(checkout.bp)
     app.register_blueprint(controls.bp)
+    app.register_blueprint(hosted_links.bp)
 
     @app.errorhandler(ApiError)
     def api_error(exc: ApiError):
@@ -89,6 +93,8 @@ def create_sandbox_app(
     def not_found(exc):
         if request.path.startswith("/checkout"):
             return checkout.message_page("Page not found", "There is no such checkout page.", 404)
+        if request.path.startswith("/i/"):
+            return checkout.message_page("Page not found", "There is no such payment link.", 404)
         description = URL_NOT_FOUND
         if request.path.startswith("/v1/v1/"):
             description += (

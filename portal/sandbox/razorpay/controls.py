@@ -9,12 +9,19 @@
 - ``POST /_sandbox/webhooks/<event_id>/redeliver``  send an event again: same id, same body
 - ``POST /_sandbox/orders/<order_id>/pay``      pay without a browser: {"outcome": "success" |
                                                 "failure", "method": "card", "capture": bool}
+- ``POST /_sandbox/payment_links/<id>/pay``     pay a payment link without a browser:
+                                                {"outcome": "success" | "failure", "method":
+                                                "card"}; a success answers the signed fields
+                                                the link's page hands its callback_url
+- ``POST /_sandbox/payment_links/<id>/expire``  expire a payment link now (payment_link.expired)
 - ``POST /_sandbox/payments/<id>/refund-status``  {"status": "processed" | "failed"} for the
                                                 pending refunds of a payment (or one refund:
                                                 a ``rfnd_`` id, or "refund_id" in the body)
 - ``GET|POST /_sandbox/settings``               auto_capture, auto_process_refunds,
-                                                background_delivery, webhook_url
-- ``POST /_sandbox/reset``                      forget all orders, payments, refunds and events
+                                                background_delivery, enforce_link_expiry,
+                                                webhook_url
+- ``POST /_sandbox/reset``                      forget all orders, payments, refunds, payment
+                                                links and events
 """
 
 from __future__ import annotations
@@ -22,7 +29,7 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, request
 
 from portal.sandbox.razorpay.api import request_body
-from portal.sandbox.razorpay.entities import collection, refund_entity
+from portal.sandbox.razorpay.entities import collection, payment_link_entity, refund_entity
 from portal.sandbox.razorpay.errors import NOT_APPLICABLE, ApiError, error_body, not_found
 from portal.sandbox.razorpay.state import sandbox
 
@@ -101,10 +108,7 @@ def pay_order(order_id: str):
     """Checkout's payment without a browser. A success answers the three fields Checkout posts to
     the callback URL; a failure answers Checkout's error object (HTTP 200 either way)."""
     body = request_body()
-    outcome = body.get("outcome", "success")
-    if outcome not in ("success", "failure"):
-        raise ApiError("outcome must be 'success' or 'failure'", field="outcome",
-                       origin=NOT_APPLICABLE)  # fmt: skip
+    outcome = _outcome(body)
     capture = body.get("capture")
     if capture is not None and not isinstance(capture, bool):
         raise ApiError("capture must be true or false", field="capture", origin=NOT_APPLICABLE)
@@ -130,6 +134,40 @@ def pay_order(order_id: str):
         metadata={"payment_id": payment["id"], "order_id": order_id},
     )
     return jsonify({"razorpay_payment_id": payment["id"], "razorpay_order_id": order_id, **error})
+
+
+def _outcome(body: dict) -> str:
+    outcome = body.get("outcome", "success")
+    if outcome not in ("success", "failure"):
+        raise ApiError("outcome must be 'success' or 'failure'", field="outcome",
+                       origin=NOT_APPLICABLE)  # fmt: skip
+    return outcome
+
+
+@bp.post("/payment_links/<link_id>/pay")
+def pay_payment_link(link_id: str):
+    """The link's page, paid without a browser: the signed callback fields for a success,
+    Razorpay's error object (with the payment's id) for a failure; HTTP 200 either way."""
+    body = request_body()
+    outcome = _outcome(body)
+    links = sandbox().links
+    payment = links.pay(link_id, success=outcome == "success", method=body.get("method", "card"),
+                        email=body.get("email"), contact=body.get("contact"))  # fmt: skip
+    if outcome == "success":
+        return jsonify(links.callback_fields(links.link(link_id), payment))
+    error = error_body(
+        payment["error_description"], code=payment["error_code"],
+        source=payment["error_source"], step=payment["error_step"],
+        reason=payment["error_reason"],
+        metadata={"payment_id": payment["id"], "order_id": payment["order_id"],
+                  "payment_link_id": link_id},
+    )  # fmt: skip
+    return jsonify({"razorpay_payment_id": payment["id"], **error})
+
+
+@bp.post("/payment_links/<link_id>/expire")
+def expire_payment_link(link_id: str):
+    return jsonify(payment_link_entity(sandbox().links.expire(link_id)))
 
 
 @bp.post("/payments/<target_id>/refund-status")

@@ -1,5 +1,6 @@
-"""Razorpay's entities (order, payment, refund) and webhook payloads, shaped like the documented
-samples in razorpay-samples/: the same keys in the same order, per API response and per event.
+"""Razorpay's entities (order, payment, refund, payment link) and webhook payloads, shaped like the
+documented samples in razorpay-samples/: the same keys in the same order, per API response and per
+event.
 
 Quirks of the real API that are kept on purpose, so our code meets them here first:
 - empty ``notes`` are an empty JSON *array* ``[]`` (as in most documented payment and order
@@ -7,7 +8,12 @@ Quirks of the real API that are kept on purpose, so our code meets them here fir
 - payment entities differ by event, as documented: ``payment.authorized`` and ``payment.failed``
   carry the API's keys, ``payment.captured`` and the refund events add ``base_amount`` and
   ``amount_transferred``, and ``order.paid`` leaves out ``error_source``, ``error_step``,
-  ``error_reason`` and ``acquirer_data``.
+  ``error_reason`` and ``acquirer_data``;
+- a payment link's keys are in alphabetical order (api/payments/payment-links/entity), an empty
+  ``customer`` is ``[]`` like empty notes, ``callback_url``/``callback_method`` appear only when
+  set and ``order_id`` once the link has an order (the Fetch All sample and the
+  ``payment_link.paid`` webhook); ``payment_link.paid`` contains ``payment_link``, ``order`` and
+  ``payment``, the expired and cancelled events the link alone.
 """
 
 from __future__ import annotations
@@ -42,6 +48,7 @@ PAYMENT_KEYS_BY_EVENT = {
     "refund.created": WEBHOOK_PAYMENT_KEYS,
     "refund.processed": WEBHOOK_PAYMENT_KEYS,
     "refund.failed": WEBHOOK_PAYMENT_KEYS,
+    "payment_link.paid": WEBHOOK_PAYMENT_KEYS,
 }
 
 
@@ -129,6 +136,57 @@ def refund_entity(refund: dict) -> dict:
         "speed_processed": refund["speed_processed"],
         "speed_requested": refund["speed_requested"],
     }
+
+
+def payment_link_entity(link: dict) -> dict:
+    """Keys of api/payments/payment-links/entity (standard links), alphabetical as documented."""
+    entity = {
+        "accept_partial": link["accept_partial"],
+        "amount": link["amount"],
+        "amount_paid": link["amount_paid"],
+    }
+    if link["callback_url"]:
+        entity["callback_method"] = link["callback_method"]
+        entity["callback_url"] = link["callback_url"]
+    entity.update({
+        "cancelled_at": link["cancelled_at"],
+        "created_at": link["created_at"],
+        "currency": link["currency"],
+        "customer": dict(link["customer"]) if link["customer"] else [],
+        "description": link["description"],
+        "expire_by": link["expire_by"],
+        "expired_at": link["expired_at"],
+        "first_min_partial_amount": link["first_min_partial_amount"],
+        "id": link["id"],
+        "notes": notes_value(link["notes"]),
+        "notify": dict(link["notify"]),
+    })  # fmt: skip
+    if link["order_id"]:
+        entity["order_id"] = link["order_id"]
+    entity.update({
+        "payments": [dict(p) for p in link["payments"]],
+        "reference_id": link["reference_id"],
+        "reminder_enable": link["reminder_enable"],
+        # The sandbox sends no reminders; Razorpay reports a reminder it could not send so.
+        "reminders": {"status": "failed"} if link["reminder_enable"] else [],
+        "short_url": link["short_url"],
+        "status": link["status"],
+        "updated_at": link["updated_at"],
+        "upi_link": False,
+        "user_id": "",
+    })  # fmt: skip
+    return entity
+
+
+def payment_link_payload(event: str, link: dict, *, order: dict | None = None,
+                         payment: dict | None = None) -> dict:  # fmt: skip
+    """``payload`` of a ``payment_link.*`` webhook: the link, then its order and payment."""
+    payload = {"payment_link": {"entity": payment_link_entity(link)}}
+    if order is not None:
+        payload["order"] = {"entity": order_entity(order)}
+    if payment is not None:
+        payload["payment"] = {"entity": payment_entity(payment, PAYMENT_KEYS_BY_EVENT[event])}
+    return payload
 
 
 def collection(items: list[dict]) -> dict:

@@ -145,7 +145,7 @@ def _list_window(params: Mapping[str, str], allowed: frozenset[str]) -> tuple[in
     return count, skip, start, end if end is not None else 2**63
 
 
-def _window(records, params, allowed=LIST_PARAMS) -> list[dict]:
+def select_window(records, params, allowed=LIST_PARAMS) -> list[dict]:
     """Newest first, then ``from``/``to`` (created_at, inclusive), ``skip`` and ``count``."""
     count, skip, start, end = _list_window(params, allowed)
     chosen = [r for r in reversed(list(records)) if start <= r["created_at"] <= end]
@@ -225,7 +225,7 @@ class Ledger:
         if receipt is not None:
             orders = [o for o in orders if o["receipt"] == receipt]
         allowed = LIST_PARAMS | {"receipt", "authorized"}
-        return _window(orders, params, allowed)
+        return select_window(orders, params, allowed)
 
     def order_payments(self, order_id: str) -> list[dict]:
         with self.store.lock:
@@ -246,11 +246,13 @@ class Ledger:
         contact: str | None = None,
         description: str | None = None,
         auto_capture: bool = True,
+        notes: Mapping | None = None,
     ) -> dict:
         """A payment attempt on an order, as Checkout makes it; returns the payment record.
 
         A success is authorized, and captured at once when ``capture`` (default: the order's
-        ``payment_capture``, else ``auto_capture``) says so.
+        ``payment_capture``, else ``auto_capture``) says so. ``notes`` are the payment's (a
+        payment link's payments carry the link's notes).
         """
         if method not in METHODS:
             raise validation(f"The selected method is invalid; use one of {', '.join(METHODS)}.",
@@ -260,6 +262,7 @@ class Ledger:
             if order["status"] == "paid":
                 raise ApiError(ORDER_ALREADY_PAID, metadata={"order_id": order_id})
             payment = self._new_payment(order, method, email, contact, description)
+            payment["notes"] = dict(notes or {})
             order["attempts"] += 1
             if order["status"] == "created":
                 order["status"] = "attempted"
@@ -368,7 +371,7 @@ class Ledger:
     def list_payments(self, params: Mapping[str, str]) -> list[dict]:
         with self.store.lock:
             payments = list(self.store.payments.values())
-        return _window(payments, params)
+        return select_window(payments, params)
 
     # -- refunds -----------------------------------------------------------------------------
 
@@ -470,7 +473,7 @@ class Ledger:
     def list_refunds(self, params: Mapping[str, str]) -> list[dict]:
         with self.store.lock:
             refunds = list(self.store.refunds.values())
-        return _window(refunds, params)
+        return select_window(refunds, params)
 
     def settle_refunds(self, target_id: str, status: str, refund_id: str | None = None) -> list:
         """Move pending refunds to ``processed`` or ``failed`` (sending the webhook).

@@ -15,6 +15,7 @@ from flask import Flask, current_app
 from portal.sandbox.common import basic_auth_is
 from portal.sandbox.razorpay.errors import NOT_APPLICABLE, ApiError
 from portal.sandbox.razorpay.ledger import Ledger
+from portal.sandbox.razorpay.links import PaymentLinks
 from portal.sandbox.razorpay.store import Store
 from portal.sandbox.razorpay.webhooks import WebhookDispatcher, account_id_for
 
@@ -23,7 +24,7 @@ DEFAULT_RETRY_DELAYS = (1, 2, 4, 8, 16)
 
 
 class Sandbox:
-    """The sandbox's parts: settings, store, ledger and webhook dispatcher."""
+    """The sandbox's parts: settings, store, ledger, payment links and webhook dispatcher."""
 
     def __init__(
         self,
@@ -35,6 +36,7 @@ class Sandbox:
         auto_capture: bool = True,
         auto_process_refunds: bool = True,
         background_delivery: bool = True,
+        enforce_link_expiry: bool = True,
         state_file: str | os.PathLike | None = None,
         retry_delays: Sequence[float] = DEFAULT_RETRY_DELAYS,
     ) -> None:
@@ -47,6 +49,7 @@ class Sandbox:
             "auto_capture": bool(auto_capture),
             "auto_process_refunds": bool(auto_process_refunds),
             "background_delivery": bool(background_delivery),
+            "enforce_link_expiry": bool(enforce_link_expiry),
         }
         self.store = Store(settings, state_file)
         self.webhooks = WebhookDispatcher(
@@ -56,6 +59,7 @@ class Sandbox:
             retry_delays=retry_delays,
         )
         self.ledger = Ledger(self.store, key_secret, emit=self.webhooks.record)
+        self.links = PaymentLinks(self.store, self.ledger, key_secret, emit=self.webhooks.record)
 
     @property
     def settings(self) -> dict:
