@@ -86,27 +86,25 @@ def _members() -> dict[uuid.UUID, Dependent]:
     return {m.id: m for m in family.dependents_of(current_user)}
 
 
-def _entry_rows(entries: list[WaitlistEntry]) -> list[EntryRow]:
-    members = _members()
-    return [EntryRow(e, _doctor(e.doctor_id), members.get(e.for_dependent_id)) for e in entries]
-
-
-def _offer_view(offer: WaitlistOffer, now: datetime) -> OfferView:
+def _offer_view(offer: WaitlistOffer, now: datetime,
+                members: dict[uuid.UUID, Dependent] | None = None) -> OfferView:
     """The offer's state as of `now`: an offer past its end counts as lapsed even before the
     sweeper writes so (this page only reads)."""
     left = int((offer.expires_at - now).total_seconds())
     state = {OfferStatus.TAKEN: "taken", OfferStatus.GONE: "gone",
              OfferStatus.LAPSED: "lapsed", OfferStatus.WITHDRAWN: "withdrawn"}.get(
         offer.status, "open" if left > 0 else "lapsed")
-    dependent = _members().get(offer.entry.for_dependent_id) \
-        if offer.entry.for_dependent_id else None
+    whom = offer.entry.for_dependent_id
+    dependent = (_members() if members is None else members).get(whom) if whom else None
     return OfferView(offer, _doctor(offer.doctor_id), dependent, state, max(0, left))
 
 
 def _index_context(now: datetime) -> dict:
-    entries = service.entries_of(current_user, now)
-    offers = [_offer_view(o, now) for o in service.open_offers_of(current_user, now)]
-    return {"rows": _entry_rows(entries), "offers": offers, "tz": current_user.timezone}
+    members = _members()
+    rows = [EntryRow(e, _doctor(e.doctor_id), members.get(e.for_dependent_id))
+            for e in service.entries_of(current_user, now)]
+    offers = [_offer_view(o, now, members) for o in service.open_offers_of(current_user, now)]
+    return {"rows": rows, "offers": offers, "tz": current_user.timezone}
 
 
 # --- pages ---------------------------------------------------------------------------------------
