@@ -51,6 +51,7 @@ from portal.notifications import devices
 from portal.notifications.announcements import send_announcement
 from portal.notifications.models import Channel, NotificationLog
 from portal.payments import service as payments
+from portal.waitlist import service as waitlist
 from tests.factories import MONDAY_MORNING, PASSWORD
 
 ACTORS = ("anonymous", "patient", "other_patient", "doctor", "other_doctor", "admin")
@@ -81,6 +82,7 @@ class Access:
     form: dict | Callable | None = None  # HTML form fields (the CSRF token is added)
     json: dict | Callable | None = None  # API body
     args: dict = field(default_factory=dict)  # URL values over the world's defaults
+    query: dict = field(default_factory=dict)  # query-string arguments (?doctor=...)
     no_leak_check: str = ""  # why the private-details check does not apply
     lands_on_login: bool = False  # the login page is where this route sends everyone
 
@@ -144,6 +146,16 @@ def desk(**kwargs) -> Access:
 def own_dependent(**kwargs) -> Access:
     """Patient A's family member: patient A only (staff roles may not use the route)."""
     return row(LOGIN, OK, HIDE, DENY, DENY, DENY, **kwargs)
+
+
+def own_waitlist(**kwargs) -> Access:
+    """Patient A's waitlist entry or offer: patient A only; staff roles may not use the route
+    (doctors see how many wait per day, admins the conversion; neither sees the entries)."""
+    return row(LOGIN, OK, HIDE, DENY, DENY, DENY, **kwargs)
+
+
+def _join_waitlist_form(w) -> dict:
+    return {"date_from": "2026-12-09", "date_to": "2026-12-10", "day_parts": "MORNING"}
 def doctors_photo(**kwargs) -> Access:
     """Doctor A's photo: the doctor and admins; the other doctor and patients get 404 (like a
     missing doctor: it is no role's business whether the id exists)."""
@@ -328,6 +340,25 @@ TABLE: dict[tuple[str, str], Access] = {
     ("api.doctors_api.delete_photo", "DELETE"): doctors_photo(),
     ("media.serve", "GET"): public("doctors' photos, shown on the public directory and pages",
                                    args={"key": _stored_photo}),
+    # --- the waitlist (HTML): patient A waits for doctor A (for their family member) and has
+    # an offer of Monday 11:30 ----------------------------------------------------------------
+    ("waitlist.index", "GET"): patients(),
+    ("waitlist.join", "GET"): patients(query={"doctor": lambda w: w.doctor.id}),
+    ("waitlist.join", "POST"): patients(query={"doctor": lambda w: w.doctor.id},
+                                        form=_join_waitlist_form),
+    ("waitlist.leave", "POST"): own_waitlist(),
+    ("waitlist.offer", "GET"): own_waitlist(),
+    ("waitlist.take", "POST"): own_waitlist(),
+    ("admin_waitlist.conversion", "GET"): admins(),
+    # --- the waitlist (API) --------------------------------------------------------------------
+    ("api.waitlist_api.join", "POST"): patients(json=lambda w: {
+        "doctor_id": str(w.doctor.id), **_join_waitlist_form(w), "day_parts": ["MORNING"]}),
+    ("api.waitlist_api.list_entries", "GET"): patients(),
+    ("api.waitlist_api.leave", "DELETE"): own_waitlist(),
+    ("api.waitlist_api.list_offers", "GET"): patients(),
+    ("api.waitlist_api.take", "POST"): own_waitlist(),
+    ("api.waitlist_api.waiting_days", "GET"): doctors_schedule(),
+    ("api.waitlist_api.conversion", "GET"): admins(),
     # --- payments (HTML) -----------------------------------------------------------------------
     ("payments.start", "GET"): row(LOGIN, OK, HIDE, DENY, DENY, DENY),
     ("payments.start", "POST"): row(LOGIN, OK, HIDE, DENY, DENY, DENY),
@@ -429,8 +460,9 @@ def test_the_webhooks_are_the_only_csrf_exempt_routes(app):
 
 class World:
     """Patient A with a confirmed, paid appointment with doctor A (a payment, an in-app
-    notification, a push device, a reset link), patient B, doctor A's schedule with a block and
-    a day off, doctor B, and an admin."""
+    notification, a push device, a reset link, a waitlist entry for their family member with an
+    open offer), patient B, doctor A's schedule with a block and a day off, doctor B, and an
+    admin."""
 
     def __init__(self, factory, razorpay, mailbox) -> None:
         self.doctor = factory.create_doctor(
@@ -471,6 +503,12 @@ class World:
         self.dependent = family.add_dependent(patient, family.DependentData(
             DEPENDENT_NAME, "CHILD", date(2019, 5, 4), "FEMALE"))
         self._dependent_numbers = itertools.count()
+        # Patient A waits for doctor A on Monday and Tuesday, for their family member, and is
+        # offered Monday 11:30 (the only one waiting): an entry and an open offer of theirs.
+        self.waitlist_entry = waitlist.join(patient, waitlist.EntryInput(
+            self.doctor.id, date(2026, 12, 7), date(2026, 12, 8),
+            for_dependent_id=self.dependent.id))
+        [self.offer] = waitlist.offer_slot(self.slots[5].id)
         self.reset_token = auth.make_reset_token(patient)
         mail.send(Message("Sandbox mail", recipients=["someone@example.com"], body="Hello"))
         self.message_id = mailbox.list(limit=1)[0].id
@@ -507,7 +545,8 @@ class World:
             "log_id": self.notification.id, "token": self.device_token,
             "kind": "APPOINTMENT_CONFIRMED", "channel": "EMAIL", "language": "en",
             "filename": "css/app.css", "message_id": self.message_id,
-            "dependent_id": self.dependent.id,
+            "dependent_id": self.dependent.id, "entry_id": self.waitlist_entry.id,
+            "offer_id": self.offer.id,
         }
 
 
@@ -572,6 +611,7 @@ def build_url(app, endpoint: str, access: Access, world: World) -> str:
     rule = next(r for r in app.url_map.iter_rules() if r.endpoint == endpoint)
     values = {**world.url_values(), **access.args}
     wanted = {name: _resolve(values[name], world) for name in rule.arguments}
+    wanted.update({name: _resolve(value, world) for name, value in access.query.items()})
     if endpoint.startswith(("availability.", "doctor_profile.")):
         wanted["doctor"] = world.doctor.id  # admins name the doctor; doctors may too
     with app.test_request_context():
@@ -679,3 +719,6 @@ def test_the_matrix_knows_the_world_it_tests(world):
     assert world.notification.user_id == world.people["patient"].id
     assert world.free_slot.doctor_id == world.doctor.id
     assert world.free_slot.status == "FREE"
+    assert world.waitlist_entry.patient_id == world.offer.patient_id == world.people["patient"].id
+    assert world.offer.entry_id == world.waitlist_entry.id
+    assert world.offer.status == "OFFERED"
