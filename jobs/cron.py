@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from rq import cron
 
-from jobs import appointments, availability, events, notifications, payments
+from jobs import appointments, availability, events, notifications, payments, waitlist
 
 # 00:15 UTC daily: every doctor's 30-day window gains its new last day.
 cron.register(availability.extend_windows, "default", cron="15 0 * * *",
@@ -26,3 +26,6 @@ cron.register(payments.compute_payouts, "default", cron="0 1 * * 1", name="weekl
 
 # Every minute: due reminders and deliveries whose jobs Redis or a dead worker dropped.
 cron.register(notifications.sweep, "default", interval=60, name="sweep-notifications")
+
+# Every minute: waitlist entries past their dates end; offers that lapsed without their job.
+cron.register(waitlist.sweep, "default", interval=60, name="sweep-waitlist")

@@ -131,13 +131,15 @@ def _import_models() -> None:
     import portal.family.models
     import portal.notifications.models
     import portal.payments.models
-    import portal.queue.models  # noqa: F401
+    import portal.queue.models
+    import portal.waitlist.models  # noqa: F401
 
 
 def _register_blueprints(app: Flask) -> None:
     from portal.admin.notifications import bp as admin_notifications_bp
     from portal.admin.payments import bp as admin_payments_bp
     from portal.admin.views import bp as admin_bp
+    from portal.admin.waitlist import bp as admin_waitlist_bp
     from portal.api import bp as api_bp
     from portal.appointments.api import bp as appointments_api_bp
     from portal.appointments.booking import bp as booking_bp
@@ -163,15 +165,18 @@ def _register_blueprints(app: Flask) -> None:
     from portal.payments.views import bp as payments_bp
     from portal.queue.api import bp as queue_api_bp
     from portal.queue.views import bp as queue_bp
+    from portal.waitlist.api import bp as waitlist_api_bp
+    from portal.waitlist.views import bp as waitlist_bp
 
     for blueprint in (main_bp, auth_bp, family_bp, doctors_bp, doctor_profile_bp, booking_bp,
-                      availability_bp, appointments_bp, payments_bp, notifications_bp, push_bp,
-                      admin_bp, admin_payments_bp, admin_notifications_bp, desk_bp, queue_bp):
+                      availability_bp, appointments_bp, waitlist_bp, payments_bp, notifications_bp,
+                      push_bp, admin_bp, admin_payments_bp, admin_notifications_bp,
+                      admin_waitlist_bp, desk_bp, queue_bp):
         app.register_blueprint(blueprint)
     # Domain APIs nest under the shared /api/v1 blueprint (OpenAPI, docs, bearer auth).
     for blueprint in (auth_api_bp, family_api_bp, doctors_api_bp, availability_api_bp,
                       appointments_api_bp, payments_api_bp, desk_payments_api_bp,
-                      notifications_api_bp, desk_api_bp, queue_api_bp):
+                      notifications_api_bp, desk_api_bp, queue_api_bp, waitlist_api_bp):
         api_bp.register_blueprint(blueprint)
     # Razorpay signs its webhooks; it cannot send our CSRF token (the only exempt form route).
     CSRF_EXEMPT_ENDPOINTS.add("api.payments_api.webhook")

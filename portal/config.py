@@ -155,6 +155,11 @@ def load_config(env: Mapping[str, str] | None = None) -> dict:
         "HOLD_MINUTES": _int(env, "HOLD_MINUTES", 5),
         "MAX_ACTIVE_HOLDS": _int(env, "MAX_ACTIVE_HOLDS", 2),
         "RESCHEDULE_CUTOFF_HOURS": _int(env, "RESCHEDULE_CUTOFF_HOURS", 4),
+        # The waitlist: how many are offered a freed time at once, for how long, and how
+        # many offers a patient gets in a day at most.
+        "WAITLIST_BATCH": _int(env, "WAITLIST_BATCH", 3),
+        "WAITLIST_OFFER_MINUTES": _int(env, "WAITLIST_OFFER_MINUTES", 15),
+        "WAITLIST_MAX_OFFERS_PER_DAY": _int(env, "WAITLIST_MAX_OFFERS_PER_DAY", 5),
         # The desk and the queue.
         "CHECK_IN_EARLY_MINUTES": _int(env, "CHECK_IN_EARLY_MINUTES", 180),
         # Call one walk-in after every N booked patients (0: walk-ins only when nobody

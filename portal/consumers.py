@@ -13,22 +13,35 @@ from collections.abc import Callable
 
 from portal import events
 from portal.events import OutboxEvent
-from portal.notifications.reactions import on_appointment_event, on_payment_event
+from portal.notifications.reactions import (
+    on_appointment_event,
+    on_payment_event,
+    on_person_event,
+)
 from portal.payments.service import refund_for_cancelled_event
+from portal.waitlist.service import on_event as offer_to_waitlist
 
 Handler = Callable[[OutboxEvent], None]
 
 # What each event says to whom is the table in portal/notifications/reactions.py.
 NOTIFY_APPOINTMENT = ("notifications.appointment", on_appointment_event)
 NOTIFY_PAYMENT = ("notifications.payment", on_payment_event)
+NOTIFY_PERSON = ("notifications.person", on_person_event)
 REFUND_ON_CANCEL = ("payments.refund-on-cancel", refund_for_cancelled_event)
+# A freed or new slot goes to whoever waits for it.
+OFFER_TO_WAITLIST = ("waitlist.offer", offer_to_waitlist)
 
 # event type -> [(consumer name, handler)]
 CONSUMERS: dict[str, list[tuple[str, Handler]]] = {
     "RESERVED": [NOTIFY_APPOINTMENT],
     "CONFIRMED": [NOTIFY_APPOINTMENT],
-    "CANCELLED": [REFUND_ON_CANCEL, NOTIFY_APPOINTMENT],
-    "RESCHEDULED": [NOTIFY_APPOINTMENT],
+    "CANCELLED": [REFUND_ON_CANCEL, NOTIFY_APPOINTMENT, OFFER_TO_WAITLIST],
+    "RESCHEDULED": [NOTIFY_APPOINTMENT, OFFER_TO_WAITLIST],
+    "EXPIRED": [OFFER_TO_WAITLIST],
+    "SLOTS_OPENED": [OFFER_TO_WAITLIST],
+    "WAITLIST_OFFERED": [NOTIFY_PERSON],
+    "WAITLIST_GONE": [NOTIFY_PERSON],
+    "RUNNING_LATE": [NOTIFY_PERSON],
     "PAYMENT_COMPLETED": [NOTIFY_PAYMENT],
     "PAYMENT_FAILED": [NOTIFY_PAYMENT],
     "REFUND_INITIATED": [NOTIFY_PAYMENT],

@@ -43,6 +43,7 @@ from portal.availability.slots import (
 from portal.clock import utcnow
 from portal.doctors.models import Doctor
 from portal.doctors.service import doctor_to_manage
+from portal.events import APPOINTMENT_EVENTS, record_event
 from portal.exceptions import Conflict, NotFound, ValidationFailed
 from portal.extensions import db
 from portal.transactions import write
@@ -424,12 +425,25 @@ def _regenerate_chunk(doctor_ids: list[uuid.UUID], now: datetime) -> Regeneratio
         # executemany: psycopg 3 pipelines it (a multi-row VALUES statement costs more to
         # compile than it saves, measured with bench/slot_generation.py).
         db.session.execute(insert(AvailableSlot), new_rows)
+        _announce_opened(new_rows)
     report.created += len(new_rows)
     conflict_ids = [slot.id for slot in report.conflicts]
     report.conflicts = list(db.session.scalars(select(AvailableSlot).where(
         AvailableSlot.id.in_(conflict_ids)).order_by(AvailableSlot.start_at))) \
         if conflict_ids else []
     return report
+
+
+def _announce_opened(new_rows: list[dict]) -> None:
+    """New or widened hours, or an unblocked time, opened slots: one event per doctor (the
+    waitlist offers them to whoever waits)."""
+    spans: dict[uuid.UUID, list[datetime]] = defaultdict(list)
+    for row in new_rows:
+        spans[row["doctor_id"]].append(row["start_at"])
+    for doctor_id, starts in spans.items():
+        record_event(APPOINTMENT_EVENTS, "SLOTS_OPENED", doctor_id, {
+            "doctor_id": str(doctor_id), "start": min(starts).isoformat(),
+            "end": (max(starts) + timedelta(seconds=1)).isoformat(), "count": len(starts)})
 
 
 @dataclass

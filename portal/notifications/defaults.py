@@ -129,6 +129,31 @@ EN: dict[str, dict[str, tuple[str, str]]] = {
             "({{ timezone }}).\n\n{{ practice_url }}"),
         A: ("Booking moved", "{{ patient_name }} moved from {{ old_start }} to {{ start }}."),
     },
+    "WAITLIST_OFFER": {
+        E: ("A time with {{ doctor_name }} is free: {{ start }}",
+            "Hello {{ patient_name }},\n\nA time you were waiting for has come free: "
+            "{{ doctor_name }} on {{ start }} ({{ timezone }}).\n\nTake it before "
+            "{{ offer_until }}; the first to take it gets it:\n{{ offer_url }}\n\n"
+            "If it does not suit, do nothing: you stay on the waitlist.\n\n{{ clinic_name }}"),
+        S: ("", "{{ clinic_name }}: a time you wanted is free ({{ start }}). Take it before "
+                "{{ offer_until }}: {{ offer_url }}"),
+        P: ("A time is free: {{ start }}", "Take it before {{ offer_until }}"),
+        A: ("A time is free", "{{ doctor_name }}, {{ start }}. Take it before "
+                              "{{ offer_until }}."),
+    },
+    "WAITLIST_GONE": {
+        P: ("That time has gone", "Someone took {{ start }} first; you stay on the waitlist."),
+        A: ("That time has gone", "Someone took {{ start }} with {{ doctor_name }} first. You "
+                                  "stay on the waitlist."),
+    },
+    "RUNNING_LATE": {
+        S: ("", "{{ clinic_name }}: {{ doctor_name }} is running about {{ minutes }} minutes "
+                "late today.{% if note %} {{ note }}{% endif %}"),
+        P: ("Running late", "{{ doctor_name }} is about {{ minutes }} minutes late today."),
+        A: ("Running late", "{{ doctor_name }} is running about {{ minutes }} minutes late "
+                            "today.{% if note %} {{ note }}{% endif %} Your place in the queue "
+                            "is kept."),
+    },
     "ANNOUNCEMENT": {
         E: ("{{ title }}", "{{ message }}\n\n{{ clinic_name }}"),
         S: ("", "{{ message }}"),
@@ -138,6 +163,29 @@ EN: dict[str, dict[str, tuple[str, str]]] = {
 }
 
 HI: dict[str, dict[str, tuple[str, str]]] = {
+    "WAITLIST_OFFER": {
+        E: ("{{ doctor_name }} के साथ एक समय खाली हुआ है: {{ start }}",
+            "नमस्ते {{ patient_name }},\n\nआप जिस समय का इंतज़ार कर रहे थे, वह खाली हुआ है: "
+            "{{ doctor_name }}, {{ start }} ({{ timezone }}).\n\n{{ offer_until }} से पहले ले "
+            "लीजिए; जो पहले लेगा, उसे मिलेगा:\n{{ offer_url }}\n\nअगर यह समय ठीक नहीं है, तो "
+            "कुछ न करें: आप प्रतीक्षा सूची में बने रहेंगे।\n\n{{ clinic_name }}"),
+        S: ("", "{{ clinic_name }}: आपका चाहा समय खाली है ({{ start }})। {{ offer_until }} से "
+                "पहले लें: {{ offer_url }}"),
+        P: ("समय खाली है: {{ start }}", "{{ offer_until }} से पहले लें"),
+        A: ("समय खाली है", "{{ doctor_name }}, {{ start }}। {{ offer_until }} से पहले लें।"),
+    },
+    "WAITLIST_GONE": {
+        P: ("वह समय चला गया", "{{ start }} किसी और ने पहले ले लिया; आप प्रतीक्षा सूची में हैं।"),
+        A: ("वह समय चला गया", "{{ doctor_name }} के साथ {{ start }} किसी और ने पहले ले लिया। आप "
+                             "प्रतीक्षा सूची में बने रहेंगे।"),
+    },
+    "RUNNING_LATE": {
+        S: ("", "{{ clinic_name }}: {{ doctor_name }} आज लगभग {{ minutes }} मिनट देर से चल रहे "
+                "हैं।{% if note %} {{ note }}{% endif %}"),
+        P: ("देरी", "{{ doctor_name }} आज लगभग {{ minutes }} मिनट देर से हैं।"),
+        A: ("देरी", "{{ doctor_name }} आज लगभग {{ minutes }} मिनट देर से चल रहे हैं।"
+                    "{% if note %} {{ note }}{% endif %} कतार में आपकी जगह बनी रहेगी।"),
+    },
     "APPOINTMENT_CONFIRMED": {
         E: ("{{ doctor_name }} के साथ आपकी अपॉइंटमेंट पक्की हो गई है",
             "नमस्ते {{ patient_name }},\n\n{{ doctor_name }} ({{ specialty }}) के साथ आपकी "

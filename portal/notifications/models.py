@@ -37,6 +37,9 @@ class NotificationType(enum.StrEnum):
     DOCTOR_BOOKING_CANCELLED = "DOCTOR_BOOKING_CANCELLED"
     DOCTOR_BOOKING_MOVED = "DOCTOR_BOOKING_MOVED"
     ANNOUNCEMENT = "ANNOUNCEMENT"  # sent by an admin
+    WAITLIST_OFFER = "WAITLIST_OFFER"  # a freed time, with a "Take it" link
+    WAITLIST_GONE = "WAITLIST_GONE"  # someone else took it first
+    RUNNING_LATE = "RUNNING_LATE"  # the doctor is running late today
 
 
 class DeliveryStatus(enum.StrEnum):

@@ -17,10 +17,16 @@ from zoneinfo import ZoneInfo
 
 from portal.appointments.models import Appointment
 from portal.auth.models import User
+from portal.doctors.models import Doctor
 from portal.events import OutboxEvent
 from portal.extensions import db
 from portal.formatting import format_money
-from portal.notifications.context import appointment_context, local_time, public_url
+from portal.notifications.context import (
+    TIME_FORMAT,
+    appointment_context,
+    local_time,
+    public_url,
+)
 from portal.notifications.models import Channel, NotificationType
 from portal.notifications.notify import notify
 from portal.notifications.reminders import cancel_reminders, schedule_reminders
@@ -103,6 +109,16 @@ PAYMENT_REACTIONS: dict[str, Reaction] = {
 }
 
 
+# Events about a person rather than an appointment or a payment: the waitlist and the queue.
+PERSON_REACTIONS: dict[str, Notice] = {
+    "WAITLIST_OFFERED": Notice(PATIENT, T.WAITLIST_OFFER),
+    "WAITLIST_GONE": Notice(PATIENT, T.WAITLIST_GONE,
+                            channels=frozenset({Channel.IN_APP, Channel.PUSH})),
+    "RUNNING_LATE": Notice(PATIENT, T.RUNNING_LATE,
+                           channels=frozenset({Channel.SMS, Channel.PUSH, Channel.IN_APP})),
+}
+
+
 def _details(notice: Notice, appointment: Appointment, payload: dict[str, Any],
              recipient: User) -> dict[str, Any]:
     """The variables a notice's details add."""
@@ -177,3 +193,31 @@ def on_payment_event(event: OutboxEvent) -> None:
                if payload.get("expires_at") else ""}
     links = {Link.APPOINTMENT: context["appointment_url"], Link.RECEIPT: context["receipt_url"]}
     _react(reaction, event, appointment, {PATIENT: patient}, {PATIENT: context}, links)
+
+
+def on_person_event(event: OutboxEvent) -> None:
+    """React to a waitlist or queue event: an offer, an offer gone, the doctor running late."""
+    notice = PERSON_REACTIONS.get(event.event_type)
+    if notice is None:
+        return
+    payload = event.payload
+    doctor = db.session.get(Doctor, uuid.UUID(payload["doctor_id"]))
+    ids = payload.get("patient_ids") or [payload["patient_id"]]
+    for user in filter(None, (db.session.get(User, uuid.UUID(i)) for i in ids)):
+        zone = ZoneInfo(user.timezone)
+        context: dict[str, Any] = {"patient_name": user.name, "doctor_name": doctor.name,
+                                   "timezone": user.timezone,
+                                   "doctor_url": public_url(f"/doctors/{doctor.id}")}
+        link = public_url("/notifications/")
+        if "start_at" in payload:
+            context["start"] = datetime.fromisoformat(payload["start_at"]).astimezone(
+                zone).strftime(TIME_FORMAT)
+        if "offer_id" in payload:
+            link = context["offer_url"] = public_url(f"/waitlist/offers/{payload['offer_id']}")
+        if "expires_at" in payload:
+            context["offer_until"] = datetime.fromisoformat(payload["expires_at"]).astimezone(
+                zone).strftime("%H:%M")
+        if "minutes" in payload:
+            context["minutes"], context["note"] = payload["minutes"], payload.get("note", "")
+        notify(user, notice.kind, context, f"event:{event.id}", link=link,
+               only=set(notice.channels) if notice.channels is not None else None)

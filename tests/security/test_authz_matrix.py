@@ -55,6 +55,7 @@ from portal.notifications.models import Channel, NotificationLog
 from portal.payments import service as payments
 from portal.queue import service as queue
 from portal.roles import Role
+from portal.waitlist import service as waitlist
 from tests.factories import MONDAY_MORNING, PASSWORD
 
 ACTORS = ("anonymous", "patient", "other_patient", "doctor", "other_doctor", "admin", "staff")
@@ -85,6 +86,7 @@ class Access:
     form: dict | Callable | None = None  # HTML form fields (the CSRF token is added)
     json: dict | Callable | None = None  # API body
     args: dict = field(default_factory=dict)  # URL values over the world's defaults
+    query: dict = field(default_factory=dict)  # query-string arguments (?doctor=...)
     no_leak_check: str = ""  # why the private-details check does not apply
     lands_on_login: bool = False  # the login page is where this route sends everyone
 
@@ -166,6 +168,16 @@ def own_messages(**kwargs) -> Access:
 def own_dependent(**kwargs) -> Access:
     """Patient A's family member: patient A only (staff roles may not use the route)."""
     return row(LOGIN, OK, HIDE, DENY, DENY, DENY, DENY, **kwargs)
+
+
+def own_waitlist(**kwargs) -> Access:
+    """Patient A's waitlist entry or offer: patient A only; staff roles may not use the route
+    (doctors see how many wait per day, admins the conversion; neither sees the entries)."""
+    return row(LOGIN, OK, HIDE, DENY, DENY, DENY, DENY, **kwargs)
+
+
+def _join_waitlist_form(w) -> dict:
+    return {"date_from": "2026-12-09", "date_to": "2026-12-10", "day_parts": "MORNING"}
 
 
 def doctors_photo(**kwargs) -> Access:
@@ -359,6 +371,25 @@ TABLE: dict[tuple[str, str], Access] = {
     ("api.doctors_api.delete_photo", "DELETE"): doctors_photo(),
     ("media.serve", "GET"): public("doctors' photos, shown on the public directory and pages",
                                    args={"key": _stored_photo}),
+    # --- the waitlist (HTML): patient A waits for doctor A (for their family member) and has
+    # an offer of Monday 11:30 ----------------------------------------------------------------
+    ("waitlist.index", "GET"): patients(),
+    ("waitlist.join", "GET"): patients(query={"doctor": lambda w: w.doctor.id}),
+    ("waitlist.join", "POST"): patients(query={"doctor": lambda w: w.doctor.id},
+                                        form=_join_waitlist_form),
+    ("waitlist.leave", "POST"): own_waitlist(),
+    ("waitlist.offer", "GET"): own_waitlist(),
+    ("waitlist.take", "POST"): own_waitlist(),
+    ("admin_waitlist.conversion", "GET"): admins(),
+    # --- the waitlist (API) --------------------------------------------------------------------
+    ("api.waitlist_api.join", "POST"): patients(json=lambda w: {
+        "doctor_id": str(w.doctor.id), **_join_waitlist_form(w), "day_parts": ["MORNING"]}),
+    ("api.waitlist_api.list_entries", "GET"): patients(),
+    ("api.waitlist_api.leave", "DELETE"): own_waitlist(),
+    ("api.waitlist_api.list_offers", "GET"): patients(),
+    ("api.waitlist_api.take", "POST"): own_waitlist(),
+    ("api.waitlist_api.waiting_days", "GET"): doctors_schedule(),
+    ("api.waitlist_api.conversion", "GET"): admins(),
     # --- payments (HTML) -----------------------------------------------------------------------
     ("payments.start", "GET"): row(LOGIN, OK, HIDE, DENY, DENY, DENY, DENY),
     ("payments.start", "POST"): row(LOGIN, OK, HIDE, DENY, DENY, DENY, DENY),
@@ -508,9 +539,10 @@ def test_the_webhooks_are_the_only_csrf_exempt_routes(app):
 
 class World:
     """Patient A with a confirmed, paid appointment with doctor A (a payment, an in-app
-    notification, a push device, a reset link) and a place in doctor A's queue today, patient B,
-    doctor A's schedule with a block and a day off, doctor B, an admin, the desk's staff, and
-    an invitation to a staff account not yet claimed."""
+    notification, a push device, a reset link, a waitlist entry for their family member with an
+    open offer) and a place in doctor A's queue today, patient B, doctor A's schedule with a
+    block and a day off, doctor B, an admin, the desk's staff, and an invitation to a staff
+    account not yet claimed."""
 
     def __init__(self, factory, razorpay, mailbox) -> None:
         self.doctor = factory.create_doctor(
@@ -551,6 +583,12 @@ class World:
         self.dependent = family.add_dependent(patient, family.DependentData(
             DEPENDENT_NAME, "CHILD", date(2019, 5, 4), "FEMALE"))
         self._dependent_numbers = itertools.count()
+        # Patient A waits for doctor A on Monday and Tuesday, for their family member, and is
+        # offered Monday 11:30 (the only one waiting): an entry and an open offer of theirs.
+        self.waitlist_entry = waitlist.join(patient, waitlist.EntryInput(
+            self.doctor.id, date(2026, 12, 7), date(2026, 12, 8),
+            for_dependent_id=self.dependent.id))
+        [self.offer] = waitlist.offer_slot(self.slots[5].id)
         self.reset_token = auth.make_reset_token(patient)
         # Patient A waits in doctor A's queue today (a walk-in), under their own name: the
         # waiting room's screen must never show it.
@@ -594,6 +632,8 @@ class World:
             "kind": "APPOINTMENT_CONFIRMED", "channel": "EMAIL", "language": "en",
             "filename": "css/app.css", "message_id": self.message_id,
             "dependent_id": self.dependent.id, "token_id": self.queue_token.id,
+            "entry_id": self.waitlist_entry.id,
+            "offer_id": self.offer.id,
         }
 
 
@@ -658,6 +698,7 @@ def build_url(app, endpoint: str, access: Access, world: World) -> str:
     rule = next(r for r in app.url_map.iter_rules() if r.endpoint == endpoint)
     values = {**world.url_values(), **access.args}
     wanted = {name: _resolve(values[name], world) for name in rule.arguments}
+    wanted.update({name: _resolve(value, world) for name, value in access.query.items()})
     if endpoint.startswith(("availability.", "doctor_profile.")):
         wanted["doctor"] = world.doctor.id  # admins name the doctor; doctors may too
     with app.test_request_context():
@@ -768,3 +809,6 @@ def test_the_matrix_knows_the_world_it_tests(world):
     assert world.queue_token.doctor_id == world.doctor.id
     assert world.queue_token.patient_id == world.people["patient"].id
     assert world.people["staff"].role == Role.STAFF
+    assert world.waitlist_entry.patient_id == world.offer.patient_id == world.people["patient"].id
+    assert world.offer.entry_id == world.waitlist_entry.id
+    assert world.offer.status == "OFFERED"

@@ -1,0 +1,1 @@
+"""The waitlist: patients waiting for a doctor's freed times, offered them in join order."""
