@@ -24,8 +24,10 @@ from datetime import UTC, datetime
 
 # Each exposes main(argv) -> int and prints a table plus one line of JSON with its figures.
 MODULES = [
+    "bench.inprocess",
     "bench.slot_generation",
     "bench.reservations",
+    "bench.rush",
     "bench.reminders",
     "bench.waitlist",
 ]
