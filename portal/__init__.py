@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 import logging
+from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
 import click
-from flask import Flask, g, jsonify, request
+from flask import Flask, g, request
 from flask.cli import with_appcontext
+from flask.sessions import SecureCookieSessionInterface
 from flask_login import current_user
-from sqlalchemy import text
 
 from portal.config import ConfigError, load_config, production_problems
 from portal.extensions import csrf, db, htmx, limiter, login_manager, mail, migrate
@@ -24,8 +28,9 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     Raises ConfigError, naming the setting, when PORTAL_ENV=production and the
     configuration is unsafe.
     """
-    app = Flask(__name__, instance_relative_config=False,
-                template_folder="../templates", static_folder="../static")
+    app = PortalFlask(__name__, instance_relative_config=False,
+                      template_folder="../templates", static_folder="../static")
+    app.session_interface = PortalSessionInterface()
     app.config.from_mapping(load_config())
     if test_config:
         app.config.update(test_config)
@@ -66,17 +71,60 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.cli.add_command(regenerate_slots)
     app.cli.add_command(cron_command)
 
-    @app.get("/healthz")
-    def healthz():
-        """Liveness and database readiness for load balancers and compose health checks."""
-        try:
-            db.session.execute(text("SELECT 1"))
-        except Exception:  # noqa: BLE001 - any database failure means "not ready"
-            db.session.rollback()
-            return jsonify(status="unavailable"), 503
-        return jsonify(status="ok")
+    from portal.health import healthz, readyz
+
+    # Probes: no session, no database, no rate limit (see PortalSessionInterface).
+    app.add_url_rule("/healthz", "healthz", healthz)
+    app.add_url_rule("/readyz", "readyz", readyz)
 
     return app
+
+
+class PortalFlask(Flask):
+    """Flask, minus a cost every request paid: Flask asks `inspect` whether each hook and view
+    is a coroutine function on every call (a dozen times a request here); the answer is
+    remembered per function instead."""
+
+    def ensure_sync(self, func: Callable) -> Callable:
+        return _sync_version(self, func)
+
+
+@functools.lru_cache(maxsize=4096)
+def _is_coroutine(func: Callable) -> bool:
+    return inspect.iscoroutinefunction(func)
+
+
+def _sync_version(app: Flask, func: Callable) -> Callable:
+    try:
+        coroutine = _is_coroutine(func)
+    except TypeError:  # an unhashable callable: ask every time, as Flask does
+        coroutine = inspect.iscoroutinefunction(func)
+    return app.async_to_sync(func) if coroutine else func
+
+
+# Paths that never read or write the session cookie: the probes, asked every few seconds.
+SESSIONLESS_PATHS = frozenset({"/healthz", "/readyz"})
+
+
+class PortalSessionInterface(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, with two costs taken off every request: the probes get
+    no session at all (Flask's null session: reading works, writing raises), and the signing
+    serializer is built once per secret key instead of once per request."""
+
+    def __init__(self) -> None:
+        self._serializers: dict[tuple, Any] = {}
+
+    def open_session(self, app: Flask, request):
+        if request.path in SESSIONLESS_PATHS:
+            return None  # Flask then uses make_null_session: nothing is read or saved
+        return super().open_session(app, request)
+
+    def get_signing_serializer(self, app: Flask):
+        key = (app.secret_key, tuple(app.config.get("SECRET_KEY_FALLBACKS") or ()))
+        serializer = self._serializers.get(key)
+        if serializer is None:
+            serializer = self._serializers[key] = super().get_signing_serializer(app)
+        return serializer
 
 
 @click.command("cron")
@@ -216,29 +264,41 @@ def _register_request_hooks(app: Flask) -> None:
 
     @app.after_request
     def security_headers(response):
-        response.headers.setdefault("Content-Security-Policy",
-                                    content_security_policy(app.config))
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "same-origin")
-        response.headers.setdefault("X-Frame-Options", "DENY")
+        headers = response.headers
+        for name, value in (
+                ("Content-Security-Policy",
+                 content_security_policy_for(app.config["RAZORPAY_CHECKOUT_URL"])),
+                *FIXED_SECURITY_HEADERS):
+            if name not in headers:
+                headers[name] = value
         # Pages vary with HTMX requests (fragment or full page); caches must key on it.
         response.vary.add("HX-Request")
         return response
 
 
+FIXED_SECURITY_HEADERS = (("X-Content-Type-Options", "nosniff"),
+                          ("Referrer-Policy", "same-origin"), ("X-Frame-Options", "DENY"))
+
+
 def content_security_policy(config) -> str:
-    """Only our own scripts, styles and frames, plus Razorpay's Checkout with real keys.
+    """Only our own scripts, styles and frames, plus Razorpay's Checkout with real keys."""
+    return content_security_policy_for(config["RAZORPAY_CHECKOUT_URL"])
+
+
+@functools.lru_cache(maxsize=8)
+def content_security_policy_for(checkout_url: str | None) -> str:
+    """The policy for a sandbox checkout URL (or none), worked out once per URL, not per
+    request.
 
     With the sandbox, the payment form's redirect goes to the stand-in's checkout page, so its
     origin is allowed as a form target (browsers apply form-action to that redirect).
     """
-    from urllib.parse import urlsplit
 
     # The same rule as the payment pages: a sandbox checkout URL means the stand-in's page,
     # none means Razorpay's own checkout.js.
     scripts, frames, forms = ["'self'"], ["'self'"], ["'self'"]
-    if config["RAZORPAY_CHECKOUT_URL"]:
-        parts = urlsplit(config["RAZORPAY_CHECKOUT_URL"])
+    if checkout_url:
+        parts = urlsplit(checkout_url)
         forms.append(f"{parts.scheme}://{parts.netloc}")
     else:
         scripts.append("https://checkout.razorpay.com")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask_limiter import Limiter
+import flask_limiter
 from flask_limiter.util import get_remote_address
 from flask_login import LoginManager
 from flask_mail import Mail
@@ -22,6 +22,28 @@ NAMING_CONVENTION = {
     "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
     "pk": "pk_%(table_name)s",
 }
+
+
+class Limiter(flask_limiter.Limiter):
+    """Flask-Limiter, without the work its before-request hook did on every request for nothing.
+
+    Our limits are all on routes (`@limiter.limit(...)`), and the decorator checks those when
+    the route runs; the hook itself only applies default, application, meta, blueprint and
+    hinted limits, and we set none of them. So while there are none (and the storage is not
+    being watched for recovery) the hook returns at once; with any of them it does its work.
+    """
+
+    def _check_request_limit(self, callable_name: str | None = None,
+                             in_middleware: bool = True) -> None:
+        if in_middleware and not self._middleware_limits():
+            return
+        super()._check_request_limit(callable_name, in_middleware)
+
+    def _middleware_limits(self) -> bool:
+        manager = self.limit_manager
+        return bool(manager._default_limits or manager._application_limits or self._meta_limits
+                    or manager._blueprint_limits or manager._endpoint_hints
+                    or self._storage_dead)
 
 
 class Base(DeclarativeBase):

@@ -7,11 +7,12 @@ migrations, served over HTTP by the suite's `LiveServer`. It runs as in producti
 testing mode, so errors are handled the way users would see them). One client thread per page
 keeps asking for: the doctor directory (HTML, read from the database), the same list from the
 API (JSON), a logged-in patient's appointments page (the session's user is loaded from the
-database), and /healthz. Meanwhile the cluster is stopped ("fast": every session is cut, as
+database), and /readyz (readiness; /healthz asks nothing of the database). Meanwhile the
+cluster is stopped ("fast": every session is cut, as
 in a restart), left down for OUTAGE_SECONDS, and started again.
 
 During the outage every answer must come within the client's timeout and be clean: the error
-page, a problem+json document, or 503 from /healthz, never a traceback or a driver's message.
+page, a problem+json document, or 503 from /readyz, never a traceback or a driver's message.
 Every request that starts after the cluster is back must succeed, from the same app object:
 SQLAlchemy's pool_pre_ping replaces the pooled connections the restart killed.
 """
@@ -187,7 +188,7 @@ def test_requests_fail_cleanly_while_postgres_restarts_and_recover_without_a_res
         "directory": (requests.Session(), f"{server.url}/doctors/"),
         "api": (requests.Session(), f"{server.url}/api/v1/doctors"),
         "my-appointments": (logged_in(server.url, email), f"{server.url}/appointments/"),
-        "healthz": (requests.Session(), f"{server.url}/healthz"),
+        "healthz": (requests.Session(), f"{server.url}/readyz"),
     }).start()
     try:
         wait_for(lambda: all(poller.successes(p) >= 3 for p in poller.pages), 20)

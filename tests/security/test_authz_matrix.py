@@ -204,7 +204,8 @@ _device_numbers = itertools.count()
 TABLE: dict[tuple[str, str], Access] = {
     # --- public pages and plumbing ----------------------------------------------------------
     ("main.index", "GET"): public("the landing page; signed-in users are sent home"),
-    ("healthz", "GET"): public("load balancers probe it; says only ok / unavailable"),
+    ("healthz", "GET"): public("load balancers probe it; says only ok"),
+    ("readyz", "GET"): public("probes ask it; says only which service is down, by name"),
     ("static", "GET"): public("our CSS and JavaScript"),
     ("push.service_worker", "GET"): public("the service worker script must load for anyone"),
     ("push.vapid_public_key", "GET"): public("a public key by definition"),
