@@ -47,10 +47,13 @@ lint: setup ## Lint and check formatting
 migration: setup ## Autogenerate a migration: make migration m="what changed"
 	$(VENV)/bin/flask --app portal db migrate -m "$(m)"
 
-bench: setup ## Run the benchmarks under bench/ against PostgreSQL and Redis
+wrk: ## Install wrk, the benchmarks' HTTP load generator (Debian's package), when missing
+	@test -x /usr/bin/wrk || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
+
+bench: setup wrk ## Run the benchmarks under bench/ against PostgreSQL and Redis
 	$(PY) -m bench
 
 clean: ## Remove the virtualenv, node_modules and local data
 	rm -rf $(VENV) node_modules $(VENDOR) instance
 
-.PHONY: help setup run test audit lint migration bench clean
+.PHONY: help setup run test audit lint migration wrk bench clean

@@ -118,23 +118,56 @@ def _mib(kib) -> str:
 def summary_rows(figures: dict[str, dict | None]) -> list[tuple[str, str]]:
     """(what, figure) rows from each benchmark's JSON line; a missing benchmark shows why."""
     rows: list[tuple[str, str]] = []
+    costs = figures.get("bench.inprocess")
+    if costs:
+        def ms(key: str) -> str:
+            found = costs.get(key)
+            return "-" if not found else (f"{found['mean_ms']:.2f} ms, "
+                                          f"{found['round_trips']['total']:g} round trips")
+        rows.append(("In process: GET /healthz, test client / bare WSGI call",
+                     f"{ms('healthz_test_client')} / {ms('healthz_wsgi')}"))
+        rows.append((f"In process: slot listing, 30 days ({costs['listed_30_days']} slots) / "
+                     f"1 day ({costs['listed_1_day']}) / 304",
+                     f"{ms('listing_30_days')} / {ms('listing_1_day')} / "
+                     f"{ms('listing_30_days_304')}"))
+        rows.append(("In process: POST reserve (server time)", ms("reserve")))
+    else:
+        rows.append(("In-process request costs", "failed (see above)"))
     res = figures.get("bench.reservations")
     if res:
         ceiling = res.get("ceiling_requests_per_s")
-        rows.append((f"Reservations, {res['clients']} concurrent clients",
+        share = res.get("client_share", {})
+        rows.append((f"Reservations, {res['clients']} connections (wrk)",
                      f"{_n(res['reservations_per_s'], 1)}/s; p50 {_n(res['reserve_p50_ms'])} ms, "
                      f"p99 {_n(res['reserve_p99_ms'])} ms; {_n(res['reserve_requests_per_s'], 1)}"
                      f" requests/s = {_n(res['ratio'], 2)} x ceiling"))
         if "listing_p50_ms" in res:
-            rows.append(("Slot listing (14 days of a doctor's slots), same clients",
+            rows.append(("Slot listing (14 days of a doctor's slots), same connections",
                          f"p50 {_n(res['listing_p50_ms'])} ms, p99 {_n(res['listing_p99_ms'])} ms;"
                          f" {_n(res['listing_requests_per_s'], 1)} requests/s = "
                          f"{_n(res['listing_ratio'], 2)} x ceiling"))
-        rows.append(("Ceiling: GET /healthz, same clients",
+        rows.append(("Ceiling: GET /healthz, same connections",
                      f"{_n(ceiling, 1)} requests/s; p50 {_n(res['ceiling_p50_ms'])} ms, "
                      f"p99 {_n(res['ceiling_p99_ms'])} ms"))
+        if share:
+            rows.append(("wrk's own CPU (share of the machine): ceiling / listing / reserve",
+                         " / ".join(f"{share.get(k, 0):.1%}"
+                                    for k in ("ceiling", "listing", "reserve"))))
     else:
         rows.append(("Reservations and slot listing", "failed (see above)"))
+    rush = figures.get("bench.rush")
+    if rush:
+        during = rush["listing_during"]
+        rows.append((f"Rush: {rush['patients']:,} patients, {rush['slots']} slots, "
+                     f"{rush['spread_s']:g} s",
+                     f"{rush['holds']} holds, {rush['refused']:,} answered 409, "
+                     f"{rush['server_errors']} 5xx; p99 {_n(rush['p99_ms'])} ms; last answer "
+                     f"{_n(rush['last_answer_s'], 2)} s after the start"))
+        rows.append(("Rush: other doctors' slot listings meanwhile",
+                     f"p50 {_n(during['p50_ms'])} ms, p99 {_n(during['p99_ms'])} ms "
+                     f"({during['requests']:,} listings)"))
+    else:
+        rows.append(("Rush hour", "failed (see above)"))
     gen = figures.get("bench.slot_generation")
     if gen:
         rows.append((f"Slot generation, {gen['doctors']:,} doctors x {gen['days']} days",
@@ -163,9 +196,10 @@ def summary_rows(figures: dict[str, dict | None]) -> list[tuple[str, str]]:
     else:
         rows.append(("Waitlist offers", "failed (see above)"))
     if res and res.get("web_worker_memory_kib"):
-        peaks = [m.get("VmHWM") for m in res["web_worker_memory_kib"]]
-        rows.append(("Memory of a web worker (gunicorn gthread, peak RSS after the run)",
-                     " / ".join(_mib(k) for k in peaks)))
+        workers = res["web_worker_memory_kib"]
+        rows.append(("Memory of a web worker (gunicorn gthread, peak RSS / PSS after the run)",
+                     ", ".join(f"{_mib(m.get('VmHWM'))} / {_mib(m.get('Pss'))}"
+                               for m in workers)))
     if rem and rem.get("worker_memory_kib"):
         rows.append(("Memory of an RQ worker (peak RSS after the run)",
                      f"{_mib(rem['worker_memory_kib'].get('VmHWM'))} (its scheduler child "

@@ -83,8 +83,10 @@ class RoundTrips:
             self.counts["statements"] += 1
 
     def _kind(self, kind: str):
-        def count(*args, **kwargs) -> None:
-            if self.counting:
+        def count(conn, *args, **kwargs) -> None:
+            # In autocommit the driver sends no BEGIN, COMMIT or ROLLBACK.
+            if self.counting and conn.get_execution_options().get(
+                    "isolation_level") != "AUTOCOMMIT":
                 self.counts[kind] += 1
         return count
 

@@ -419,14 +419,17 @@ def main(argv: list[str] | None = None) -> int:
         "loadavg_after": round(load_after[0], 2), **found,
     }), flush=True)
 
-    consistent = (found["active_appointments"] == created == found["held_slots"]
-                  == found["reserved_history_rows"])
+    # wrk stops at the deadline with a request in flight on each connection: the server may
+    # still have made those holds, whose answers nobody read.
+    consistent = (found["active_appointments"] == found["held_slots"]
+                  == found["reserved_history_rows"]
+                  and created <= found["active_appointments"] <= created + args.clients)
     if found["slots_with_two_active"] or found["overlapping_active_pairs"]:
         print("reservations: DOUBLE BOOKINGS FOUND", file=sys.stderr)
         return 1
     if not consistent:
-        print("reservations: the 201 responses, active appointments, held slots and history "
-              "rows do not agree", file=sys.stderr)
+        print("reservations: the 201 answers (and the requests in flight at the end), active "
+              "appointments, held slots and history rows do not agree", file=sys.stderr)
         return 1
     if server_errors or listing.statuses.get("200", 0) != listing.requests:
         print("reservations: some requests failed (see above)", file=sys.stderr)

@@ -223,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
             timing = {"BENCH_START_US": str(int(nine * 1e6)),
                       "BENCH_SPREAD_MS": str(int(args.spread * 1000))}
             rush_run = wrk.start(server.url, "rush", mode="rush", connections=args.connections,
-                                 duration=LEAD_SECONDS + args.spread + 6,
+                                 duration=LEAD_SECONDS + args.spread + 15,
                                  env={**files, **timing})
             browse_run = wrk.start(server.url, "browsing", mode="listing",
                                    connections=args.browsers,
@@ -280,8 +280,8 @@ def main(argv: list[str] | None = None) -> int:
     if server_errors:
         print(f"  server log tail:\n{server_log}")
     ok = (holds == args.slots == found["active_appointments"] == found["held_slots"]
-          and refused == rush.requests - holds and not server_errors
-          and not found["slots_with_two_active"] and late_status == 409)
+          and rush.requests == args.patients and refused == rush.requests - holds
+          and not server_errors and not found["slots_with_two_active"] and late_status == 409)
     print(json.dumps({
         "bench": "rush", "postgres": pg_version, "patients": args.patients,
         "slots": args.slots, "spread_s": args.spread, "connections": args.connections,

@@ -30,9 +30,10 @@ _DEPTH = "write_depth"
 def write() -> Iterator[Session]:
     """One write transaction: begin, yield the session, commit; roll back and re-raise on error.
 
-    Any read-only transaction already open (loading the current user, say) is ended first, so
-    the write lock is taken at BEGIN; pending changes outside a `write()` are a programming
-    error and raise RuntimeError.
+    Any read-only transaction already open (loading the current user, say) is ended first on
+    SQLite, so the write lock is taken at BEGIN, and goes on as the write's on PostgreSQL
+    (`_can_continue`); pending changes outside a `write()` are a programming error and raise
+    RuntimeError.
     """
     session = db.session()
     depth = session.info.get(_DEPTH, 0)
@@ -46,9 +47,10 @@ def write() -> Iterator[Session]:
         return
     if session.new or session.dirty or session.deleted:
         raise RuntimeError("write() with unsaved changes made outside a unit of work")
-    if session.in_transaction():
+    if session.in_transaction() and not _can_continue(session):
         _end_read(session)
-    session.connection(execution_options={"sqlite_immediate": True})
+    if not session.in_transaction():
+        session.connection(execution_options={"sqlite_immediate": True})
     session.info[_DEPTH] = 1
     try:
         yield session
@@ -58,6 +60,16 @@ def write() -> Iterator[Session]:
         raise
     finally:
         session.info[_DEPTH] = 0
+
+
+def _can_continue(session: Session) -> bool:
+    """On PostgreSQL a read transaction already open simply goes on as the write's: under READ
+    COMMITTED each statement reads the latest committed rows anyway, so ending it first would
+    only cost a COMMIT, a pool check-out (with its ping) and a BEGIN. Not on SQLite (the write
+    lock must be taken at BEGIN) nor on a connection in autocommit (no transaction to go on)."""
+    connection = session.connection()
+    return (connection.dialect.name == "postgresql"
+            and connection.get_execution_options().get("isolation_level") != "AUTOCOMMIT")
 
 
 def _end_read(session: Session) -> None:

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from flask import current_app
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 
 from portal import video
@@ -283,6 +283,10 @@ def reserve(patient: User, slot_id: uuid.UUID, *, idempotency_key: str | None = 
             if effective_status(existing, now) in (S.RESERVED, S.CONFIRMED):
                 return existing
             idempotency_key = None
+    session = db.session()
+    # Nothing of the new hold needs reading back after the commit: keep what was written
+    # instead of expiring it (the answer would otherwise cost a SELECT and a transaction).
+    expire, session.expire_on_commit = session.expire_on_commit, False
     try:
         with write():
             appointment = _hold(patient, slot_id, idempotency_key, reason, for_dependent_id,
@@ -294,6 +298,8 @@ def reserve(patient: User, slot_id: uuid.UUID, *, idempotency_key: str | None = 
             if existing is not None:
                 return existing
         raise SlotUnavailable("This time was just taken; choose another.", "slot_id") from None
+    finally:
+        session.expire_on_commit = expire
     _schedule_expiry(appointment)
     return appointment
 
@@ -301,36 +307,50 @@ def reserve(patient: User, slot_id: uuid.UUID, *, idempotency_key: str | None = 
 def _hold(patient: User, slot_id: uuid.UUID, idempotency_key: str | None, reason: str,
           for_dependent_id: uuid.UUID | None, actor_id: uuid.UUID,
           now: datetime) -> Appointment:
+    # The slot first, without a lock: a slot someone holds or booked is refused at once (a
+    # rush of patients on a few slots), before this patient's row is locked. This read only
+    # refuses early; the conditional UPDATE below still decides who gets the slot.
+    slot, doctor = slot_states.slot_and_doctor(slot_id, now)
+    try:
+        slot_states.refuse_if_taken(slot, doctor, now)
+    except SlotUnavailable:
+        own = db.session.scalar(select(Appointment).where(
+            Appointment.patient_id == patient.id, Appointment.slot_id == slot_id,
+            Appointment.status == S.RESERVED, Appointment.reserved_until > now))
+        if own is not None:  # taken by this patient: a second click, another tab
+            return own
+        raise
     # Serialise this patient's reservations so the hold limit cannot be raced (PostgreSQL).
     db.session.execute(select(User.id).where(User.id == patient.id).with_for_update())
     if for_dependent_id is not None:
         family.lock(for_dependent_id)
         family.get_own(patient, for_dependent_id)  # not removed meanwhile
-    own = db.session.scalar(select(Appointment).where(
-        Appointment.patient_id == patient.id, Appointment.slot_id == slot_id,
-        Appointment.status == S.RESERVED, Appointment.reserved_until > now))
-    if own is not None:
-        return own
-    holds = db.session.scalar(select(func.count()).select_from(Appointment).where(
+    live = db.session.execute(select(Appointment.id, Appointment.slot_id).where(
         Appointment.patient_id == patient.id, Appointment.status == S.RESERVED,
-        Appointment.reserved_until > now))
+        Appointment.reserved_until > now)).all()
+    own = next((row.id for row in live if row.slot_id == slot_id), None)
+    if own is not None:
+        return db.session.get(Appointment, own)
+    holds = len(live)
     if holds >= current_app.config["MAX_ACTIVE_HOLDS"]:
         raise TooManyHolds(f"You are already holding {holds} slot{'s' if holds != 1 else ''}. "
                            "Complete or cancel a booking before holding another.", "slot_id")
-    slot, doctor = slot_states.slot_and_doctor(slot_id, now)
-    _expire_lapsed_on_slot(slot_id, now)
+    if slot.status != SlotStatus.FREE:
+        # A lapsed hold (a free slot has no active appointment): its appointment expires first.
+        _expire_lapsed_on_slot(slot_id, now)
     hold_until = now + timedelta(minutes=current_app.config["HOLD_MINUTES"])
     slot_states.hold(slot, doctor, now, hold_until)
     fee = doctor.fee_for(ConsultationType(slot.consultation_type))
     appointment = Appointment(
         patient_id=patient.id, for_dependent_id=for_dependent_id, doctor_id=doctor.id,
-        slot_id=slot.id, start_at=slot.start_at,
+        # The loaded objects themselves, so the answer needs no query to name them.
+        patient=patient, doctor=doctor, slot_id=slot.id, start_at=slot.start_at,
         end_at=slot.end_at, consultation_type=slot.consultation_type,
         status=S.RESERVED, reserved_until=hold_until, fee_paise=fee or 0,
         currency=current_app.config["CURRENCY"], reason_for_visit=reason.strip(),
         idempotency_key=idempotency_key, created_at=now, updated_at=now)
     db.session.add(appointment)
-    db.session.flush()
+    db.session.flush()  # the INSERT that the unique indexes and the exclusion constraint check
     _record(appointment, None, S.RESERVED, actor_id,
             "slot held" if actor_id == patient.id else "slot held by the clinic", now)
     return appointment

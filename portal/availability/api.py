@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from datetime import date, datetime, time, timedelta
 
-from flask import Blueprint, current_app
+from flask import Blueprint, current_app, request
 from flask_login import current_user
+from pydantic_core import to_json
 
-from portal.api import Money, operation, parse_body, parse_query, respond
+from portal.api import operation, parse_body, parse_query, respond
 from portal.auth.models import Role
 from portal.availability import service
 from portal.availability.schemas import (
@@ -22,13 +24,13 @@ from portal.availability.schemas import (
     RegenerationOut,
     ScheduleOut,
     SlotList,
-    SlotOut,
     SlotQuery,
     WeeklyScheduleIn,
 )
+from portal.availability.slot_states import video_offered
 from portal.availability.slots import ScheduleError, get_zone
 from portal.clock import utcnow
-from portal.doctors.models import ConsultationType, Doctor
+from portal.doctors.models import Doctor
 from portal.doctors.service import doctor_to_manage, get_doctor
 from portal.exceptions import ValidationFailed
 from portal.security import roles_required
@@ -144,28 +146,63 @@ def remove_override(override_id: uuid.UUID):
 
 @bp.get("/doctors/<uuid:doctor_id>/slots")
 @operation("Free slots of a doctor", tags=("availability",), query=SlotQuery,
-           response=SlotList, auth=False, errors=(404,))
+           response=SlotList, auth=False, errors=(404,),
+           description="Bookable slots starting in [from, to), with times in `tz` (default: "
+                       "the doctor's). The answer carries a weak ETag; send it back in "
+                       "If-None-Match to get 304 Not Modified while nothing in it changed.")
 def list_slots(doctor_id: uuid.UUID):
-    """Bookable slots starting in [from, to), with times in `tz` (default: the doctor's)."""
-    doctor = get_doctor(doctor_id)
+    doctor = service.listing_doctor(doctor_id)
     query = parse_query(SlotQuery)
     tz_name = query.tz or doctor.timezone
     try:
         zone = get_zone(tz_name)
     except ScheduleError as exc:
         raise ValidationFailed({"tz": exc.message}) from None
-    start = _as_instant(query.from_, zone) or utcnow()
+    now = utcnow()
+    etag = _slots_etag(doctor, tz_name, query, now)
+    if request.if_none_match.contains_weak(etag):
+        return _cacheable(current_app.response_class(status=304), etag)
+    start = _as_instant(query.from_, zone) or now
     end = _as_instant(query.to, zone) or start + timedelta(days=14)
-    slots = service.free_slots(doctor, start, end)
+    rows = service.free_slot_rows(doctor, start, end, now)
     currency = current_app.config["CURRENCY"]
-    return respond(SlotList(
-        doctor_id=doctor.id, timezone=tz_name, range_start=start.astimezone(zone),
-        range_end=end.astimezone(zone),
-        slots=[SlotOut(id=s.id, start=s.start_at.astimezone(zone), end=s.end_at.astimezone(zone),
-                       consultation_type=s.consultation_type,
-                       fee=Money(amount=doctor.fee_for(ConsultationType(s.consultation_type))
-                                 or 0, currency=currency))
-               for s in slots]))
+    fees = {kind: {"amount": doctor.fee_for(kind), "currency": currency}
+            for kind in ("VIDEO", "IN_PERSON")}
+    # One pass from rows to JSON bytes (pydantic-core, as `respond` formats SlotList), with no
+    # model per slot.
+    body = to_json({
+        "doctor_id": doctor.id, "timezone": tz_name, "range_start": start.astimezone(zone),
+        "range_end": end.astimezone(zone),
+        "slots": [{"id": slot_id, "start": start_at.astimezone(zone),
+                   "end": end_at.astimezone(zone), "consultation_type": kind,
+                   "fee": fees[kind]}
+                  for slot_id, start_at, end_at, kind in rows]})
+    return _cacheable(current_app.response_class(body, mimetype="application/json"), etag)
+
+
+def _slots_etag(doctor: service.ListingDoctor, tz_name: str, query: SlotQuery,
+                now: datetime) -> str:
+    """A validator of everything the answer is made of: the doctor's slots version (bumped by
+    every hold, booking, cancellation and schedule change), the doctor's fees and notice, the
+    question asked, the settings that filter it, and the current minute.
+
+    The minute is there because time alone changes the answer: slots pass into the notice
+    period, lapsed holds free their slots. Slots start on whole minutes, so a 304 is at most
+    a minute behind time; it is never behind a hold or a booking.
+    """
+    parts = (doctor.slots_version, doctor.fee_video_paise, doctor.fee_in_person_paise,
+             doctor.min_notice_minutes, tz_name, query.from_, query.to,
+             now.replace(second=0, microsecond=0), video_offered(),
+             current_app.config["CURRENCY"])
+    digest = hashlib.blake2b(repr(parts).encode(), digest_size=12).hexdigest()
+    return f"{doctor.id.hex[:8]}-{doctor.slots_version}-{digest}"
+
+
+def _cacheable(response, etag: str):
+    """Browsers and proxies may keep the answer but must ask again (If-None-Match) each time."""
+    response.set_etag(etag, weak=True)
+    response.headers["Cache-Control"] = "no-cache"
+    return response
 
 
 def _as_instant(value: datetime | date | None, zone) -> datetime | None:

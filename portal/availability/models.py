@@ -7,6 +7,7 @@ import uuid
 from datetime import date, datetime, time, timedelta
 
 from sqlalchemy import (
+    BigInteger,
     CheckConstraint,
     ColumnElement,
     Date,
@@ -155,3 +156,19 @@ class AvailableSlot(db.Model):
         a slot id from a stale page can never be held inside the notice period.
         """
         return (cls.start_at > now) & (cls.start_at >= now + notice) & cls.open_at(now)
+
+
+class SlotVersion(db.Model):
+    """A counter per doctor, bumped in the same transaction as every change to the doctor's
+    slots (a hold, a booking, a release, regeneration, a block): the slot listing's ETag is made
+    from it, so a cached listing is never served after a slot in it was taken.
+
+    Bumped last in each transaction (after the slot rows), so its row lock is held briefly and
+    always after the slot locks: no lock-order cycle with other writers of the same doctor.
+    """
+
+    __tablename__ = "slot_versions"
+
+    doctor_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("doctors.id", ondelete="CASCADE"),
+                                                 primary_key=True)
+    version: Mapped[int] = mapped_column(BigInteger, default=0, server_default=text("0"))

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
-from sqlalchemy import delete, insert, or_, select
+from sqlalchemy import DateTime, delete, insert, or_, select, type_coerce
 from sqlalchemy.exc import IntegrityError
 
 from portal.auth.models import User
@@ -24,9 +24,10 @@ from portal.availability.models import (
     BlockedSlot,
     OverrideKind,
     SlotStatus,
+    SlotVersion,
     WeeklyAvailability,
 )
-from portal.availability.slot_states import notice, video_offered
+from portal.availability.slot_states import bump_versions, notice, video_offered
 from portal.availability.slots import (
     Block,
     CustomRange,
@@ -126,10 +127,7 @@ def free_slots(doctor: Doctor, start: datetime, end: datetime,
     """Bookable slots starting in [start, end) (`AvailableSlot.bookable`: free or with a
     lapsed hold, and outside the doctor's notice period)."""
     now = now or utcnow()
-    if end <= start:
-        raise ValidationFailed({"to": "The end of the range must be after its start."})
-    if end - start > timedelta(days=MAX_QUERY_DAYS):
-        raise ValidationFailed({"to": f"Ask for at most {MAX_QUERY_DAYS} days at a time."})
+    _check_range(start, end)
     stmt = (select(AvailableSlot)
             .where(AvailableSlot.doctor_id == doctor.id, AvailableSlot.start_at >= start,
                    AvailableSlot.start_at < end,
@@ -138,6 +136,70 @@ def free_slots(doctor: Doctor, start: datetime, end: datetime,
     if not video_offered():
         stmt = stmt.where(AvailableSlot.consultation_type != "VIDEO")
     return list(db.session.scalars(stmt))
+
+
+@dataclass(frozen=True)
+class ListingDoctor:
+    """What the slot listing needs of a doctor, read in one query with its slots' version."""
+
+    id: uuid.UUID
+    timezone: str
+    min_notice_minutes: int
+    fee_video_paise: int | None
+    fee_in_person_paise: int | None
+    slots_version: int
+
+    def fee_for(self, kind: str) -> int:
+        return (self.fee_video_paise if kind == "VIDEO" else self.fee_in_person_paise) or 0
+
+
+def listing_doctor(doctor_id: uuid.UUID) -> ListingDoctor:
+    """An active doctor's listing facts and slots version; NotFound as `get_doctor` says it.
+
+    The listing only reads: unless the request already has a transaction open, its queries
+    run in autocommit, which spares a BEGIN and a ROLLBACK (two round trips).
+    """
+    session = db.session()
+    if not session.in_transaction():
+        session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    row = db.session.execute(
+        select(Doctor.id, Doctor.timezone, Doctor.min_notice_minutes, Doctor.fee_video_paise,
+               Doctor.fee_in_person_paise, SlotVersion.version)
+        .join(User, User.id == Doctor.user_id)
+        .outerjoin(SlotVersion, SlotVersion.doctor_id == Doctor.id)
+        .where(Doctor.id == doctor_id, Doctor.active.is_(True), User.active.is_(True))).first()
+    if row is None:
+        raise NotFound("No such doctor.")
+    return ListingDoctor(row.id, row.timezone, row.min_notice_minutes, row.fee_video_paise,
+                         row.fee_in_person_paise, row.version or 0)
+
+
+def free_slot_rows(doctor: ListingDoctor, start: datetime, end: datetime,
+                   now: datetime | None = None) -> list:
+    """`free_slots` as plain rows (id, start_at, end_at, consultation_type), for the listing:
+    no ORM objects, and on PostgreSQL the driver's aware datetimes as they come (any zone;
+    the caller converts them to the patient's)."""
+    now = now or utcnow()
+    _check_range(start, end)
+    columns = [AvailableSlot.start_at, AvailableSlot.end_at]
+    if db.session.get_bind().dialect.name == "postgresql":
+        # Skip UTCDateTime's per-value conversion; SQLite needs it (its values are naive).
+        columns = [type_coerce(c, DateTime(timezone=True)).label(c.key) for c in columns]
+    stmt = (select(AvailableSlot.id, *columns, AvailableSlot.consultation_type)
+            .where(AvailableSlot.doctor_id == doctor.id, AvailableSlot.start_at >= start,
+                   AvailableSlot.start_at < end,
+                   AvailableSlot.bookable(now, notice(doctor.min_notice_minutes)))
+            .order_by(AvailableSlot.start_at))
+    if not video_offered():
+        stmt = stmt.where(AvailableSlot.consultation_type != "VIDEO")
+    return db.session.execute(stmt).all()
+
+
+def _check_range(start: datetime, end: datetime) -> None:
+    if end <= start:
+        raise ValidationFailed({"to": "The end of the range must be after its start."})
+    if end - start > timedelta(days=MAX_QUERY_DAYS):
+        raise ValidationFailed({"to": f"Ask for at most {MAX_QUERY_DAYS} days at a time."})
 
 
 def slots_between(doctor: Doctor, start: datetime, end: datetime) -> list[AvailableSlot]:
@@ -292,6 +354,7 @@ def block_interval(doctor: Doctor, start: datetime, end: datetime, reason: str =
         db.session.execute(delete(AvailableSlot).where(
             AvailableSlot.doctor_id == doctor.id, AvailableSlot.start_at < end,
             AvailableSlot.end_at > start, AvailableSlot.open_at(now)))
+        bump_versions([doctor.id])
     return block
 
 
@@ -427,6 +490,9 @@ def _regenerate_chunk(doctor_ids: list[uuid.UUID], now: datetime) -> Regeneratio
         db.session.execute(insert(AvailableSlot), new_rows)
         _announce_opened(new_rows)
     report.created += len(new_rows)
+    # Last, after the slot rows: every doctor of the chunk (a changed notice period or window
+    # changes the listing even when no row did).
+    bump_versions(doctor.id for doctor in doctors)
     conflict_ids = [slot.id for slot in report.conflicts]
     report.conflicts = list(db.session.scalars(select(AvailableSlot).where(
         AvailableSlot.id.in_(conflict_ids)).order_by(AvailableSlot.start_at))) \
