@@ -171,13 +171,26 @@ def load_config(env: Mapping[str, str] | None = None) -> dict:
         "FCM_SERVICE_ACCOUNT_FILE": env.get("FCM_SERVICE_ACCOUNT_FILE", ""),
         "FCM_BASE_URL": (env.get("FCM_BASE_URL") or "https://fcm.googleapis.com").rstrip("/"),
         "PUSH_ALLOW_HTTP_ENDPOINTS": False,  # tests only: a local push service
-        "VIDEO_ROOM_BASE_URL": env.get("VIDEO_ROOM_BASE_URL", "https://meet.example.com/room/"),
+        # Video consultations: "jitsi" (a self-hosted Jitsi Meet with token authentication)
+        # or "none" (video consultations are not offered).
+        "VIDEO_PROVIDER": _choice(env, "VIDEO_PROVIDER", ("jitsi", "none"), "jitsi"),
+        "JITSI_DOMAIN": env.get("JITSI_DOMAIN", "meet.example.com").strip(),
+        "JITSI_APP_ID": env.get("JITSI_APP_ID", "careconnect").strip(),
+        "JITSI_APP_SECRET": env.get("JITSI_APP_SECRET") or "dev-jitsi-secret-not-for-production",
+        "JITSI_APP_SECRET_SET": bool(env.get("JITSI_APP_SECRET", "").strip()),
         "RQ_QUEUES": ["default", "appointment-events", "payment-events", "notifications"],
     }
     for switch, credential in SANDBOX_SWITCHES.items():
         # Explicit switch wins; otherwise the sandbox is on when the real credential is missing.
         config[switch] = _flag(env.get(switch), default=not env.get(credential))
     return config
+
+
+def _choice(env: Mapping[str, str], name: str, allowed: tuple[str, ...], default: str) -> str:
+    value = env.get(name, default).strip().lower()
+    if value not in allowed:
+        raise ConfigError(f"{name} must be one of {', '.join(allowed)}, got {value!r}")
+    return value
 
 
 def production_problems(config: Mapping) -> list[str]:
@@ -199,10 +212,25 @@ def production_problems(config: Mapping) -> list[str]:
                         "them empty in production so Razorpay itself is used.")
     if config.get("PUSH_ALLOW_HTTP_ENDPOINTS"):
         problems.append("PUSH_ALLOW_HTTP_ENDPOINTS is for tests; turn it off in production.")
+    problems.extend(video_problems(config))
     for switch, credential in SANDBOX_SWITCHES.items():
         if config.get(switch):
             problems.append(
                 f"{switch} is on: the sandbox is refused in production; set {credential} "
                 "and the other real credentials of that service."
             )
+    return problems
+
+
+def video_problems(config: Mapping) -> list[str]:
+    """Why the video configuration may not run in production (portal.video explains)."""
+    if config.get("VIDEO_PROVIDER") != "jitsi":
+        return []
+    problems = []
+    if config.get("JITSI_DOMAIN") in ("", "meet.example.com"):
+        problems.append("JITSI_DOMAIN must name your Jitsi Meet server (not the placeholder "
+                        "meet.example.com), or set VIDEO_PROVIDER=none.")
+    if not config.get("JITSI_APP_SECRET_SET"):
+        problems.append("JITSI_APP_SECRET must be set to the secret of your Jitsi's token "
+                        "authentication, or set VIDEO_PROVIDER=none.")
     return problems

@@ -7,6 +7,7 @@ import uuid
 from flask import Blueprint, request
 from flask_login import current_user
 
+from portal import video
 from portal.api import Money, operation, parse_body, parse_query, respond
 from portal.appointments import service
 from portal.appointments.schemas import (
@@ -18,6 +19,7 @@ from portal.appointments.schemas import (
     QuoteOut,
     RescheduleIn,
     ReserveIn,
+    VideoJoinOut,
     VisitForIn,
     VisitForOut,
 )
@@ -46,7 +48,8 @@ def appointment_out(appointment) -> AppointmentOut:
         fee=Money(amount=appointment.fee_paise, currency=appointment.currency),
         reserved_until=appointment.reserved_until if status == "RESERVED" else None,
         reason_for_visit=appointment.reason_for_visit,
-        video_room_url=appointment.video_room_url if status == "CONFIRMED" else None,
+        video_join_opens_at=video.join_window(appointment).opens
+        if appointment.video_room_url else None,
         cancelled_by=appointment.cancelled_by, cancel_reason=appointment.cancel_reason,
         refund=Money(amount=appointment.refund_paise, currency=appointment.currency)
         if appointment.refund_paise is not None else None,
@@ -121,6 +124,19 @@ def set_visit_for(appointment_id: uuid.UUID):
     data = parse_body(VisitForIn)
     return respond(appointment_out(service.set_visit_for(current_user, appointment_id,
                                                        data.for_dependent_id)))
+
+
+@bp.get("/<uuid:appointment_id>/video-join")
+@login_required
+@operation("A link to join the video consultation (with a short-lived token)",
+           tags=("appointments",), response=VideoJoinOut, errors=(404, 409),
+           description="For the doctor (moderator) and the patient (guest), from 10 minutes "
+                       "before the start until 30 minutes after the end; 409 outside that.")
+def video_join(appointment_id: uuid.UUID):
+    appointment = service.get_visible(current_user, appointment_id)
+    link = video.join_link(current_user, appointment)
+    return respond(VideoJoinOut(url=link.url, room=link.room, moderator=link.moderator,
+                                opens_at=link.window.opens, closes_at=link.window.closes))
 
 
 @bp.get("/<uuid:appointment_id>/cancellation")

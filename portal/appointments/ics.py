@@ -33,8 +33,9 @@ def calendar_for(appointment: Appointment, page_url: str, domain: str) -> bytes:
     event.add("sequence", sum(1 for entry in history(appointment)
                               if entry.from_status == entry.to_status))
     event.add("summary", f"Consultation with {doctor.name}")
-    event.add("location", (appointment.video_room_url or
-                           "Video consultation (link on the appointment page)")
+    # A video call is joined from the appointment page (with a token, near the time): the
+    # calendar carries the page, never the room.
+    event.add("location", f"Video consultation: {page_url}"
               if kind == ConsultationType.VIDEO else "In person")
     event.add("description", "\n".join(filter(None, [
         f"{kind.label} consultation with {doctor.name} ({doctor.specialty}).",

@@ -73,13 +73,22 @@ class AppointmentOut(BaseModel):
     fee: Money
     reserved_until: datetime | None
     reason_for_visit: str
-    video_room_url: str | None
+    video_join_opens_at: datetime | None = Field(
+        description="Video consultations: when GET .../video-join starts giving a link")
     cancelled_by: str | None
     cancel_reason: str | None
     refund: Money | None
     created_at: datetime
     confirmed_at: datetime | None
     cancelled_at: datetime | None
+
+
+class VideoJoinOut(BaseModel):
+    url: str = Field(description="The room with a token for you; open it in a browser")
+    room: str
+    moderator: bool = Field(description="The doctor moderates; the patient is a guest")
+    opens_at: datetime
+    closes_at: datetime
 
 
 class AppointmentList(BaseModel):

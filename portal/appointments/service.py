@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import math
-import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -24,6 +23,7 @@ from flask import current_app
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 
+from portal import video
 from portal.appointments.models import (
     ACTIVE_STATUSES,
     Appointment,
@@ -463,8 +463,7 @@ def confirm(appointment_id: uuid.UUID, *, actor_id: uuid.UUID | None = None,
             appointment.reserved_until = None
             if appointment.consultation_type == ConsultationType.VIDEO and \
                     not appointment.video_room_url:
-                appointment.video_room_url = (current_app.config["VIDEO_ROOM_BASE_URL"]
-                                              + secrets.token_urlsafe(24))
+                appointment.video_room_url = video.new_room_url()
             _record(appointment, from_status, S.CONFIRMED, actor_id, reason, now)
     except IntegrityError:
         raise HoldExpired("The hold on this slot lapsed and someone else has taken it.") from None

@@ -42,6 +42,7 @@ from flask import (
 from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
+from portal import video
 from portal.appointments import picker, service
 from portal.appointments.forms import (
     DoctorCancelForm,
@@ -254,7 +255,57 @@ def detail(appointment_id: uuid.UUID):
         reschedule_cutoff=current_app.config["RESCHEDULE_CUTOFF_HOURS"],
         history=_history(appointment),
         reason_form=ReasonForm(reason=appointment.reason_for_visit),
-        visit_for_form=visit_for_form)
+        visit_for_form=visit_for_form, video=_video_state(appointment, now),
+        is_doctor=_is_appointments_doctor(appointment))
+
+
+@dataclass(frozen=True)
+class VideoState:
+    state: str  # before, open, ended
+    opens: datetime
+    closes: datetime
+
+
+def _video_state(appointment: Appointment, now: datetime) -> VideoState | None:
+    if not appointment.video_room_url:
+        return None
+    window = video.join_window(appointment)
+    state = "before" if now < window.opens else "open" if window.contains(now) else "ended"
+    return VideoState(state, window.opens, window.closes)
+
+
+def _is_appointments_doctor(appointment: Appointment) -> bool:
+    return current_user.role == Role.DOCTOR and appointment.doctor.user_id == current_user.id
+
+
+@bp.get("/<uuid:appointment_id>/video")
+@login_required
+def video_panel(appointment_id: uuid.UUID):
+    """The video section: HTMX polls it until the call opens, so "Join" appears in place."""
+    appointment = service.get_visible(current_user, appointment_id)
+    if not (_is_owner(appointment) or _is_appointments_doctor(appointment)) or \
+            not appointment.video_room_url:
+        raise NotFound("No such video call.")
+    if not _is_htmx():
+        return redirect(url_for(".detail", appointment_id=appointment.id))
+    return render_template("appointments/_video.html", appointment=appointment,
+                           tz=_zone(appointment), video=_video_state(appointment, utcnow()))
+
+
+@bp.get("/<uuid:appointment_id>/video/join")
+@login_required
+def video_join(appointment_id: uuid.UUID):
+    """Mint a token for the doctor or the patient and go to the room (inside the window)."""
+    appointment = service.get_visible(current_user, appointment_id)
+    try:
+        link = video.join_link(current_user, appointment)
+    except (video.NotJoinableYet, video.JoinClosed) as exc:
+        flash(exc.message, "error")
+        return redirect(url_for(".detail", appointment_id=appointment.id), 303)
+    response = redirect(link.url, 303)
+    response.headers["Cache-Control"] = "no-store"  # the token is personal and short-lived
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
 
 
 def _visit_for_form(appointment: Appointment, members: list[Dependent]) -> VisitForForm:

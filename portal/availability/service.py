@@ -26,7 +26,7 @@ from portal.availability.models import (
     SlotStatus,
     WeeklyAvailability,
 )
-from portal.availability.slot_states import notice
+from portal.availability.slot_states import notice, video_offered
 from portal.availability.slots import (
     Block,
     CustomRange,
@@ -135,6 +135,8 @@ def free_slots(doctor: Doctor, start: datetime, end: datetime,
                    AvailableSlot.start_at < end,
                    AvailableSlot.bookable(now, notice(doctor.min_notice_minutes)))
             .order_by(AvailableSlot.start_at))
+    if not video_offered():
+        stmt = stmt.where(AvailableSlot.consultation_type != "VIDEO")
     return list(db.session.scalars(stmt))
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta
 
+from flask import current_app
 from sqlalchemy import select, update
 
 from portal.availability.models import AvailableSlot, SlotStatus
@@ -32,7 +33,16 @@ def slot_and_doctor(slot_id: uuid.UUID, now: datetime) -> tuple[AvailableSlot, D
         .where(AvailableSlot.id == slot_id, Doctor.active.is_(True))).first()
     if row is None:
         raise why_unavailable(slot_id, now)
+    if row[0].consultation_type == "VIDEO" and not video_offered():
+        raise SlotUnavailable("Video consultations are not available at the moment; choose "
+                              "an in-person time.", "slot_id")
     return row[0], row[1]
+
+
+def video_offered() -> bool:
+    """VIDEO_PROVIDER=none turns video consultations off: their slots are neither listed nor
+    booked (portal/video.py)."""
+    return current_app.config["VIDEO_PROVIDER"] != "none"
 
 
 def notice(minutes: int) -> timedelta:

@@ -42,7 +42,11 @@ def appointment_context(appointment: Appointment, recipient: User) -> dict[str, 
         "start": appointment.start_at.astimezone(zone).strftime(TIME_FORMAT),
         "timezone": recipient.timezone,
         "consultation_label": ConsultationType(appointment.consultation_type).label.lower(),
-        "video_link": appointment.video_room_url or "",
+        # The video call is joined from the appointment page (a token, near the time); no
+        # message carries the room itself. `video_link` stays for templates that name it.
+        "is_video": appointment.consultation_type == "VIDEO",
+        "video_link": public_url(f"/appointments/{appointment.id}")
+        if appointment.consultation_type == "VIDEO" else "",
         "visit_reason": appointment.reason_for_visit,
         "hold_until": appointment.reserved_until.astimezone(zone).strftime("%H:%M")
         if appointment.reserved_until else "",
@@ -58,7 +62,8 @@ def sample_context() -> dict[str, Any]:
             "doctor_name": "Dr. Asha Mehta", "specialty": "General Medicine",
             "start": "Mon 07 Dec 2026, 09:00", "old_start": "Fri 04 Dec 2026, 17:30",
             "timezone": "Asia/Kolkata", "consultation_label": "video",
-            "video_link": "https://meet.example.com/room/abc123", "amount": "₹500",
+            "video_link": "https://clinic.example.com/appointments/7d1c",
+            "is_video": True, "amount": "₹500",
             "tax": "₹76.27", "refund_amount": "₹250", "reason": "Doctor unavailable",
             "visit_reason": "Cough for a week", "hold_until": "09:05",
             "when": "in 1 hour", "gateway_payment_id": "pay_29QQoUBi66xm2f",

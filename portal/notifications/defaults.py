@@ -18,11 +18,13 @@ EN: dict[str, dict[str, tuple[str, str]]] = {
         E: ("Your appointment with {{ doctor_name }} is confirmed",
             "Hello {{ patient_name }},\n\nYour {{ consultation_label }} consultation with "
             "{{ doctor_name }} ({{ specialty }}) is confirmed for {{ start }} ({{ timezone }})."
-            "\n{% if video_link %}\nJoin the video call: {{ video_link }}\n{% endif %}\n"
+            "\n{% if is_video %}\nJoin the video call from your appointment page, from ten minutes "
+            "before the start: {{ appointment_url }}\n{% endif %}\n"
             "The calendar invitation is attached. You can see, move or cancel the appointment "
             "here: {{ appointment_url }}\n\n{{ clinic_name }}"),
         S: ("", "{{ clinic_name }}: your appointment with {{ doctor_name }} on {{ start }} is "
-                "confirmed.{% if video_link %} Video link: {{ video_link }}{% endif %}"),
+                "confirmed.{% if is_video %} Join the video call from your appointment page."
+                "{% endif %}"),
         P: ("Appointment confirmed", "{{ doctor_name }}, {{ start }}"),
         A: ("Appointment confirmed", "Your appointment with {{ doctor_name }} on {{ start }} is "
                                      "confirmed."),
@@ -55,10 +57,11 @@ EN: dict[str, dict[str, tuple[str, str]]] = {
         E: ("Reminder: {{ doctor_name }} {{ when }}",
             "Hello {{ patient_name }},\n\nA reminder of your {{ consultation_label }} "
             "consultation with {{ doctor_name }} {{ when }}, at {{ start }} ({{ timezone }})."
-            "\n{% if video_link %}\nJoin the video call: {{ video_link }}\n{% endif %}\n"
+            "\n{% if is_video %}\nJoin the video call from your appointment page, from ten minutes "
+            "before the start: {{ appointment_url }}\n{% endif %}\n"
             "{{ appointment_url }}\n\n{{ clinic_name }}"),
-        S: ("", "Reminder: {{ doctor_name }} {{ when }} ({{ start }}).{% if video_link %} "
-                "{{ video_link }}{% endif %}"),
+        S: ("", "Reminder: {{ doctor_name }} {{ when }} ({{ start }}).{% if is_video %} Open your "
+                "appointment to join the video call.{% endif %}"),
         P: ("Appointment {{ when }}", "{{ doctor_name }} at {{ start }}"),
         A: ("Reminder", "Your appointment with {{ doctor_name }} is {{ when }} ({{ start }})."),
     },
@@ -187,11 +190,12 @@ HI: dict[str, dict[str, tuple[str, str]]] = {
         E: ("{{ doctor_name }} के साथ आपकी अपॉइंटमेंट पक्की हो गई है",
             "नमस्ते {{ patient_name }},\n\n{{ doctor_name }} ({{ specialty }}) के साथ आपकी "
             "{{ consultation_label }} परामर्श {{ start }} ({{ timezone }}) के लिए पक्की हो गई है।"
-            "\n{% if video_link %}\nवीडियो कॉल से जुड़ें: {{ video_link }}\n{% endif %}\n"
+            "\n{% if is_video %}\nशुरू होने से दस मिनट पहले से अपनी अपॉइंटमेंट के पेज से वीडियो कॉल से "
+            "जुड़ें: {{ appointment_url }}\n{% endif %}\n"
             "कैलेंडर निमंत्रण संलग्न है। अपॉइंटमेंट देखें, बदलें या रद्द करें: "
             "{{ appointment_url }}\n\n{{ clinic_name }}"),
         S: ("", "{{ clinic_name }}: {{ doctor_name }} के साथ {{ start }} की आपकी अपॉइंटमेंट पक्की "
-                "है।{% if video_link %} वीडियो लिंक: {{ video_link }}{% endif %}"),
+                "है।{% if is_video %} वीडियो कॉल अपनी अपॉइंटमेंट के पेज से जुड़ें।{% endif %}"),
         P: ("अपॉइंटमेंट पक्की", "{{ doctor_name }}, {{ start }}"),
         A: ("अपॉइंटमेंट पक्की", "{{ doctor_name }} के साथ {{ start }} की आपकी अपॉइंटमेंट पक्की है।"),
     },
@@ -214,10 +218,10 @@ HI: dict[str, dict[str, tuple[str, str]]] = {
     "APPOINTMENT_REMINDER": {
         E: ("याद दिलाना: {{ doctor_name }} {{ when }}",
             "नमस्ते {{ patient_name }},\n\n{{ doctor_name }} के साथ आपकी परामर्श {{ start }} "
-            "({{ timezone }}) पर है।{% if video_link %}\nवीडियो कॉल: {{ video_link }}{% endif %}"
+            "({{ timezone }}) पर है।{% if is_video %}\nवीडियो कॉल: {{ appointment_url }}{% endif %}"
             "\n\n{{ clinic_name }}"),
-        S: ("", "याद दिलाना: {{ doctor_name }}, {{ start }}।{% if video_link %} "
-                "{{ video_link }}{% endif %}"),
+        S: ("", "याद दिलाना: {{ doctor_name }}, {{ start }}।{% if is_video %} वीडियो कॉल के लिए "
+                "अपनी अपॉइंटमेंट खोलें।{% endif %}"),
         P: ("अपॉइंटमेंट {{ when }}", "{{ doctor_name }}, {{ start }}"),
         A: ("याद दिलाना", "{{ doctor_name }} के साथ आपकी अपॉइंटमेंट {{ start }} पर है।"),
     },

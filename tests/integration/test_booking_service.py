@@ -150,11 +150,15 @@ def test_a_free_consultation_is_confirmed_with_history_and_event(doctor, patient
     assert events(appointment) == ["RESERVED", "CONFIRMED"]
 
 
-def test_a_video_appointment_gets_an_unguessable_room_link(doctor, patient):
+def test_a_video_appointment_gets_an_unguessable_room_of_its_own(doctor, patient, factory):
     appointment = service.reserve(patient, slots(doctor, "VIDEO")[0].id)
     confirmed = service.confirm(appointment.id)
-    assert confirmed.video_room_url.startswith("https://meet.example.com/room/")
-    assert len(confirmed.video_room_url.rsplit("/", 1)[1]) >= 32
+    other = service.confirm(service.reserve(factory.create_patient(),
+                                            slots(doctor, "VIDEO")[1].id).id)
+    assert confirmed.video_room_url.startswith("https://meet.example.com/careconnect-")
+    # 16 random bytes in URL-safe base64: 128 bits that cannot be guessed.
+    assert len(confirmed.video_room_url.split("/careconnect-", 1)[1]) >= 22
+    assert confirmed.video_room_url != other.video_room_url
 
 
 def test_a_late_confirmation_takes_the_slot_back_when_it_is_still_free(doctor, patient,

@@ -266,7 +266,10 @@ def test_the_ics_file_is_a_valid_event_in_utc(client, world):
     assert event.decoded("dtend") == slot.end_at
     assert str(event["uid"]) == f"{appointment.id}@localhost"
     assert str(event["summary"]) == f"Consultation with {world['doctor'].name}"
-    assert str(event["location"]) == reload(appointment).video_room_url
+    # The calendar names the appointment page (where "Join" appears), never the room itself.
+    assert str(event["location"]).startswith("Video consultation: http")
+    assert f"/appointments/{appointment.id}" in str(event["location"])
+    assert reload(appointment).video_room_url not in response.get_data(as_text=True)
     assert str(event["status"]) == "CONFIRMED"
     assert b"DTSTART:" in response.data
     assert b"Z\r\n" in response.data

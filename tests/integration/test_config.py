@@ -18,11 +18,13 @@ PRODUCTION = {
     "TWILIO_ACCOUNT_SID": "AC123", "TWILIO_AUTH_TOKEN": "token",
     "MAIL_SERVER": "smtp.example.com",
     "PUBLIC_URL": "https://clinic.example.com/",
+    "JITSI_DOMAIN": "meet.clinic.example.in", "JITSI_APP_SECRET": "jitsi-shared-secret",
 }
 SETTINGS = ["PORTAL_ENV", "SECRET_KEY", "DATABASE_URL", "REDIS_URL", "RAZORPAY_KEY_ID",
             "RAZORPAY_KEY_SECRET", "TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "MAIL_SERVER",
             "RAZORPAY_SANDBOX", "TWILIO_SANDBOX", "MAIL_SANDBOX", "RATELIMIT_STORAGE_URI",
-            "PUBLIC_URL", "PORT"]
+            "PUBLIC_URL", "PORT", "VIDEO_PROVIDER", "JITSI_DOMAIN", "JITSI_APP_ID",
+            "JITSI_APP_SECRET"]
 
 
 @pytest.fixture
@@ -145,6 +147,6 @@ def test_production_refuses_a_sandbox_checkout_or_api_address():
            "DATABASE_URL": "postgresql://u@db/portal", "REDIS_URL": "redis://r:6379/0",
            "PUBLIC_URL": "https://clinic.example.com", "RAZORPAY_KEY_ID": "rzp_live_x",
            "TWILIO_ACCOUNT_SID": "AC" + "1" * 32, "MAIL_SERVER": "smtp.example.com",
-           "RAZORPAY_CHECKOUT_URL": "http://127.0.0.1:5001/checkout"}
+           "RAZORPAY_CHECKOUT_URL": "http://127.0.0.1:5001/checkout", "VIDEO_PROVIDER": "none"}
     problems = production_problems(load_config(env))
     assert any("RAZORPAY_CHECKOUT_URL" in p for p in problems), problems

@@ -487,7 +487,8 @@ def test_the_preview_renders_sample_data(admin_client):
     text = page_text(response)
     assert response.status_code == 200
     assert "Hello Pat Kumar" in text
-    assert "Dr. Asha Mehta at Mon 07 Dec 2026, 09:00. https://meet.example.com/room/abc123" in text
+    assert "Dr. Asha Mehta at Mon 07 Dec 2026, 09:00. https://clinic.example.com/appointments/" \
+        "7d1c" in text
     assert "alert" not in text
 
 

@@ -79,7 +79,9 @@ def test_a_confirmation_is_emailed_with_an_invite_and_noted_in_app(app, clinic, 
     assert len(confirmations) == 1
     message = confirmations[0]
     assert clinic["doctor"].name in message.text
-    assert "meet.example.com/room/" in message.text
+    # Joining happens on the appointment page; the room is never in a message.
+    assert f"/appointments/{appointment.id}" in message.text
+    assert "meet.example.com" not in message.text
     assert "appointment.ics" in message.meta.get("attachments", [])
     assert "<p" in (message.html or "")
     inbox = in_app.inbox(clinic["patient"].id)

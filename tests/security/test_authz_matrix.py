@@ -260,6 +260,10 @@ TABLE: dict[tuple[str, str], Access] = {
     ("appointments.detail", "GET"): patients_appointment(),
     ("appointments.status", "GET"): patients_appointment(),
     ("appointments.ics", "GET"): patients_appointment(),
+    # The video call: only its doctor and patient (admins are not in the room).
+    ("appointments.video_panel", "GET"): row(LOGIN, OK, HIDE, OK, HIDE, HIDE),
+    ("appointments.video_join", "GET"): row(LOGIN, OK, HIDE, OK, HIDE, HIDE),
+    ("api.appointments_api.video_join", "GET"): row(LOGIN, OK, HIDE, OK, HIDE, HIDE),
     ("appointments.reason", "POST"): row(LOGIN, OK, HIDE, DENY, DENY, DENY,
                                          form={"reason": "Still coughing"}),
     ("appointments.visit_for", "POST"): row(
