@@ -19,9 +19,10 @@ cron.register(appointments.sweep_lapsed_holds, "default", interval=60,
 # Every 5 seconds: the outbox relay (events wait in the database while Redis is down).
 cron.register(events.relay, "default", interval=5, name="relay-outbox")
 
-# Every 2 minutes: payments stuck after a lost webhook, unsent refunds, stored webhooks.
-cron.register(payments.reconcile, "default", interval=120, name="reconcile-payments")
-# Mondays 01:00 UTC: last week's doctor payouts.
+# Every minute: payments stuck after a lost webhook (fresh orders a minute after their last
+# check), unsent refunds, stored webhooks, and the doctors' Route transfers.
+cron.register(payments.reconcile, "default", interval=60, name="reconcile-payments")
+# Mondays 01:00 UTC: last week's doctor payout statements (marked paid once settled).
 cron.register(payments.compute_payouts, "default", cron="0 1 * * 1", name="weekly-payouts")
 
 # Every minute: due reminders and deliveries whose jobs Redis or a dead worker dropped.

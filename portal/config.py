@@ -135,6 +135,11 @@ def load_config(env: Mapping[str, str] | None = None) -> dict:
         # GST included in consultation fees, shown as a line on receipts.
         "GST_PERCENT": _int(env, "GST_PERCENT", 18),
         "RECONCILE_AFTER_MINUTES": _int(env, "RECONCILE_AFTER_MINUTES", 5),
+        # How soon reconciliation asks the gateway about a fresh unpaid order (seconds).
+        "RECONCILE_FRESH_SECONDS": _int(env, "RECONCILE_FRESH_SECONDS", 60),
+        # Razorpay Route: is the doctor paid for a no-show (their share released) or not (the
+        # transfer reversed; the clinic keeps the money)? A late cancellation's kept fee too.
+        "PAYOUT_ON_NO_SHOW": _flag(env.get("PAYOUT_ON_NO_SHOW"), default=True),
         # How long a payment link the desk sends stays payable (the slot is held as long).
         "PAYMENT_LINK_MINUTES": _int(env, "PAYMENT_LINK_MINUTES", 15),
         # Twilio; without an account SID the sandbox stand-in is used.

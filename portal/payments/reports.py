@@ -28,8 +28,8 @@ from portal.payments.models import (
     PaymentStatus,
     PaymentTransaction,
     Refund,
-    RefundStatus,
 )
+from portal.payments.payouts import totals as payout_totals
 from portal.payments.payouts import week_start_of
 
 P = PaymentStatus
@@ -350,22 +350,14 @@ class WeekToDate:
         return self.gross - self.commission - self.refunds
 
 
-def week_to_date(doctor_id: uuid.UUID, now: datetime, commission_percent: int) -> WeekToDate:
-    """What the doctor's payout for the week containing `now` would be if computed now."""
-
+def week_to_date(doctor_id: uuid.UUID, now: datetime) -> WeekToDate:
+    """What the doctor's payout for the week containing `now` would be if computed now (the
+    statement's rules: `portal.payments.payouts`)."""
     week_start = week_start_of(now.astimezone(UTC).date())
     start = datetime.combine(week_start, time(0), tzinfo=UTC)
-    gross, count = db.session.execute(
-        select(func.coalesce(func.sum(PaymentTransaction.amount_paise), 0), func.count())
-        .where(PaymentTransaction.doctor_id == doctor_id,
-               PaymentTransaction.captured_at >= start,
-               PaymentTransaction.captured_at <= now)).one()
-    refunds = db.session.scalar(
-        select(func.coalesce(func.sum(Refund.amount_paise), 0))
-        .join(PaymentTransaction, Refund.payment_id == PaymentTransaction.id)
-        .where(PaymentTransaction.doctor_id == doctor_id,
-               Refund.status == RefundStatus.PROCESSED.value, Refund.processed_at >= start,
-               Refund.processed_at <= now))
-    gross = int(gross)
-    return WeekToDate(week_start, gross, gross * commission_percent // 100, int(refunds or 0),
-                      int(count))
+    end = now + timedelta(microseconds=1)
+    count = db.session.scalar(select(func.count()).select_from(PaymentTransaction).where(
+        PaymentTransaction.doctor_id == doctor_id, PaymentTransaction.captured_at >= start,
+        PaymentTransaction.captured_at < end))
+    gross, commission, refunds = payout_totals(doctor_id, start, end)
+    return WeekToDate(week_start, gross, commission, refunds, int(count))

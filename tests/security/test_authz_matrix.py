@@ -50,6 +50,7 @@ from portal.media import storage
 from portal.notifications import devices
 from portal.notifications.announcements import send_announcement
 from portal.notifications.models import Channel, NotificationLog
+from portal.payments import payouts
 from portal.payments import service as payments
 from tests.factories import MONDAY_MORNING, PASSWORD
 
@@ -341,6 +342,9 @@ TABLE: dict[tuple[str, str], Access] = {
     ("payments.index", "GET"): logged_in(),  # each patient's own; staff are redirected
     ("payments.receipt", "GET"): own_payment(),
     ("payments.earnings", "GET"): doctors_only(),
+    # Doctor A's weekly statement: doctor A only (admins have their own page of it).
+    ("payments.earnings_statement", "GET"): row(LOGIN, DENY, DENY, OK, HIDE, DENY),
+    ("payments.earnings_statement_csv", "GET"): row(LOGIN, DENY, DENY, OK, HIDE, DENY),
     # --- payments (API) ------------------------------------------------------------------------
     ("api.payments_api.initiate", "POST"): row(
         LOGIN, OK, HIDE, DENY, DENY, DENY,
@@ -390,6 +394,10 @@ TABLE: dict[tuple[str, str], Access] = {
     ("admin_payments.refunds", "GET"): admins(),
     ("admin_payments.payouts", "GET"): admins(),
     ("admin_payments.recompute", "POST"): admins(),
+    ("admin_payments.statement", "GET"): admins(),
+    ("admin_payments.statement_csv", "GET"): admins(),
+    ("admin_payments.payout_account", "GET"): admins(),
+    ("admin_payments.payout_account", "POST"): admins(form={"legal_name": ""}),
     ("admin_notifications.log", "GET"): admins(),
     ("admin_notifications.resend", "POST"): admins(),
     ("admin_notifications.templates", "GET"): admins(),
@@ -458,6 +466,9 @@ class World:
             "razorpay_payment_id", "razorpay_order_id", "razorpay_signature")}
         self.appointment = appointments.get_visible(patient, appointment.id)
         assert self.appointment.status == "CONFIRMED"
+        # Doctor A's payout statement of this week (patient A's payment on it).
+        self.payout = payouts.refresh_statement(
+            self.doctor.id, payouts.week_start_of(self.payment.captured_at.date()))
         self.free_slot = self.slots[8]
         self.block = availability.block_interval(self.doctor, self.slots[12].start_at,
                                                  self.slots[12].end_at, BLOCK_REASON)
@@ -511,7 +522,7 @@ class World:
             "log_id": self.notification.id, "token": self.device_token,
             "kind": "APPOINTMENT_CONFIRMED", "channel": "EMAIL", "language": "en",
             "filename": "css/app.css", "message_id": self.message_id,
-            "dependent_id": self.dependent.id,
+            "dependent_id": self.dependent.id, "payout_id": self.payout.id,
         }
 
 
