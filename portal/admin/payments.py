@@ -49,7 +49,7 @@ from portal.clock import utcnow
 from portal.doctors import service as doctors
 from portal.exceptions import DomainError, NotFound, ValidationFailed
 from portal.formatting import format_money
-from portal.payments import accounts, links, reports, route, service
+from portal.payments import accounts, links, reports, service, transfers
 from portal.payments import payouts as payout_rules
 from portal.payments.forms import (
     REFUND_SOURCE_LABELS,
@@ -230,7 +230,8 @@ def _payment_page(payment: PaymentTransaction, form: RefundForm, status: int = 2
         recorded_by=reports.recorded_by_name(payment), link=links.link_for_payment(payment.id),
         tax=service.tax_included(payment.amount_paise),
         refundable=payment.status in reports.PAID_STATUSES and payment.refundable_paise > 0,
-        payout_note=route.payout_note(payment), transfer=route.transfer_for_payment(payment.id),
+        payout_note=reports.payout_note(payment),
+        transfer=transfers.transfer_for_payment(payment.id),
     ), status
 
 
@@ -335,7 +336,7 @@ def payouts():
     return render_template(
         "admin/payouts.html", weeks=reports.payouts_by_week(12, doctor_id),
         doctors=reports.doctor_choices(), doctor_id=doctor_id, last_week=last_week,
-        unpaid=route.unpaid_doctors())
+        unpaid=reports.unpaid_doctors())
 
 
 @bp.post("/payouts/recompute")

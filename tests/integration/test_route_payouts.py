@@ -20,7 +20,7 @@ from portal.appointments.models import Appointment
 from portal.events import relay_pending
 from portal.extensions import db
 from portal.jobqueue import AppWorker, redis_connection
-from portal.payments import accounts, desk, gateway, payouts, route, service
+from portal.payments import accounts, desk, gateway, payouts, service, transfers
 from portal.payments.models import (
     DoctorPayout,
     LinkedAccount,
@@ -328,12 +328,12 @@ def test_replayed_and_out_of_order_transfer_webhooks_change_nothing_the_second_t
 def test_a_transfer_made_processed_by_a_webhook_then_told_failed_stays_processed(clinic,
                                                                                  razorpay):
     payment = pay(clinic, razorpay)
-    route.create_transfer(payment.id)
+    transfers.create_transfer(payment.id)
     transfer = the_transfer(payment)
     entity = gateway.fetch_transfer(transfer.gateway_transfer_id)
-    route.apply_gateway_transfer(entity)
-    route.apply_gateway_transfer({**entity, "status": "failed"})
-    route.apply_gateway_transfer({**entity, "status": "pending"})
+    transfers.apply_gateway_transfer(entity)
+    transfers.apply_gateway_transfer({**entity, "status": "failed"})
+    transfers.apply_gateway_transfer({**entity, "status": "pending"})
     assert the_transfer(payment).status == "processed"
 
 
@@ -381,7 +381,7 @@ def test_a_transfer_whose_answer_was_lost_is_found_again_not_made_twice(clinic, 
         raise gateway.GatewayUnavailable("The payment service is not answering right now.")
 
     monkeypatch.setattr(gateway, "create_transfer", lost_answer)
-    route.create_transfer(payment.id)
+    transfers.create_transfer(payment.id)
     transfer = the_transfer(payment)
     assert (transfer.gateway_transfer_id, transfer.error is not None) == (None, True)
     monkeypatch.setattr(gateway, "create_transfer", real)
