@@ -17,6 +17,7 @@ there. Stakeholders and KYC documents are not collected here (Razorpay's dashboa
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 import uuid
@@ -174,6 +175,8 @@ def onboard(doctor: Doctor, details: AccountDetails,
                 row.gateway_account_id = entity["id"]
                 _take_details(row, details, now)
         else:
+            # Razorpay does not change a linked account's email; ours stays what it has.
+            details = dataclasses.replace(details, email=row.email)
             gateway.edit_linked_account(row.gateway_account_id, {
                 "phone": details.phone, "legal_business_name": details.legal_name,
                 "customer_facing_business_name": details.legal_name,

@@ -130,7 +130,8 @@ class LinkedAccountForm(FlaskForm):
                                                            Length(max=120)])
     email = StringField("Email", validators=[DataRequired("Give an email address."),
                                              Length(max=254)],
-                        description="Razorpay writes to this address about settlements.")
+                        description="Razorpay writes to this address about settlements. It "
+                                    "cannot be changed once the linked account exists.")
     phone = StringField("Phone", validators=[DataRequired("Give a phone number."),
                                              Length(max=20)],
                         description="International format, e.g. +919876543210.")

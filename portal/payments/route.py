@@ -43,6 +43,8 @@ from portal.exceptions import DomainError
 from portal.extensions import db
 from portal.payments import accounts, gateway, reversals, transfers
 from portal.payments.models import (
+    LinkedAccount,
+    LinkedAccountStatus,
     PaymentChannel,
     PaymentTransaction,
     Refund,
@@ -196,7 +198,9 @@ def reconcile(now: datetime, cutoff: datetime, limit: int = 200) -> dict[str, in
             accounts.touch(account_id, now)
             continue
         done["accounts"] += 1
-    missing = db.session.scalars(select(PaymentTransaction.id).where(
+    missing = db.session.scalars(select(PaymentTransaction.id).join(
+        LinkedAccount, (LinkedAccount.doctor_id == PaymentTransaction.doctor_id)
+        & (LinkedAccount.status == LinkedAccountStatus.ACTIVATED)).where(
         PaymentTransaction.status.in_(TRANSFERABLE),
         PaymentTransaction.channel != PaymentChannel.OFFLINE,
         PaymentTransaction.gateway_payment_id.is_not(None),
@@ -205,9 +209,6 @@ def reconcile(now: datetime, cutoff: datetime, limit: int = 200) -> dict[str, in
         ~exists().where(Transfer.payment_id == PaymentTransaction.id))
         .order_by(PaymentTransaction.captured_at).limit(limit)).all()
     for payment_id in missing:
-        if accounts.active_account_for(db.session.get(PaymentTransaction,
-                                                      payment_id).doctor_id) is None:
-            continue
         if create_transfer(payment_id, now, retry=True) is not None:
             done["transfers"] += 1
     for transfer_id in db.session.scalars(select(Transfer.id).where(
@@ -237,7 +238,8 @@ def reconcile(now: datetime, cutoff: datetime, limit: int = 200) -> dict[str, in
     unreversed = db.session.scalars(select(Refund.id)
         .join(Transfer, Transfer.payment_id == Refund.payment_id).where(
             Refund.status == RefundStatus.PROCESSED, Refund.processed_at >= now - LOOKBACK,
-            Refund.processed_at <= now - timedelta(minutes=1), Transfer.status != T.FAILED,
+            Refund.processed_at <= now - timedelta(minutes=1),
+            Transfer.status.not_in([T.FAILED, T.REVERSED]),
             ~exists().where(TransferReversal.refund_id == Refund.id)).limit(limit)).all()
     for refund_id in unreversed:
         if reverse_for_refund(refund_id, now) is not None:

@@ -393,6 +393,33 @@ def test_a_transfer_whose_answer_was_lost_is_found_again_not_made_twice(clinic, 
     assert transfer.gateway_transfer_id == listed["id"]
 
 
+def test_a_reversal_whose_answer_was_lost_is_found_again_not_made_twice(app, clinic, razorpay,
+                                                                       monkeypatch,
+                                                                       frozen_clock):
+    payment = pay(clinic, razorpay)
+    settle(app, razorpay)
+    real = gateway.reverse_transfer
+
+    def lost_answer(*args, **kwargs):
+        real(*args, **kwargs)
+        raise gateway.GatewayUnavailable("The payment service is not answering right now.")
+
+    monkeypatch.setattr(gateway, "reverse_transfer", lost_answer)
+    service.refund(payment.id, 10_000, service.RefundSource.ADMIN, "Goodwill",
+                   idempotency_key="lost-reversal")
+    settle(app, razorpay)
+    (reversal,) = the_transfer(payment).reversals
+    assert (reversal.gateway_reversal_id, reversal.error is not None) == (None, True)
+    monkeypatch.setattr(gateway, "reverse_transfer", real)
+
+    frozen_clock.advance(timedelta(minutes=6))
+    service.reconcile()
+    transfer = the_transfer(payment)
+    (listed,) = gateway.transfer_reversals(transfer.gateway_transfer_id)
+    assert transfer.reversals[0].gateway_reversal_id == listed["id"]
+    assert (transfer.reversed_paise, listed["amount"]) == (9_000, 9_000)
+
+
 def test_a_release_refused_while_the_gateway_is_down_is_made_by_reconciliation(
         app, clinic, razorpay, monkeypatch, frozen_clock):
     payment = pay(clinic, razorpay)
