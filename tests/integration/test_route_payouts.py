@@ -29,7 +29,7 @@ from portal.payments.models import (
     WebhookEvent,
 )
 from tests.factories import MONDAY_MORNING
-from tests.integration.support import page_text
+from tests.integration.support import page_text, sync
 
 FEE = 50_000
 SHARE = 45_000  # the fee less the clinic's 10% commission
@@ -594,6 +594,7 @@ def test_the_admin_onboards_a_doctor_from_the_doctors_list(factory, razorpay, cl
     assert "Dr. Ravi Kumar's linked account is active." in page
     assert "ending <strong>9012</strong>, IFSC ICIC0001234" in page
     assert "123456789012" not in page
+    sync()
     assert accounts.account_for(doctor.id).status == "activated"
     assert "(no linked account)" not in page_text(client.get("/admin/doctors"))
 
