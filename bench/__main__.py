@@ -27,6 +27,7 @@ MODULES = [
     "bench.slot_generation",
     "bench.reservations",
     "bench.reminders",
+    "bench.waitlist",
 ]
 
 
@@ -149,6 +150,16 @@ def summary_rows(figures: dict[str, dict | None]) -> list[tuple[str, str]]:
                      f"{rem['emails']:,} emails, {rem['duplicate_emails']} duplicates"))
     else:
         rows.append(("Reminders", "failed (see above)"))
+    wait = figures.get("bench.waitlist")
+    if wait:
+        lag = wait["lag_first_offer_email"]
+        rows.append((f"Waitlist: {wait['cancellations']:,} cancellations at once, "
+                     f"{wait['waiting']:,} waiting for {wait['doctors']} doctors, one worker",
+                     f"cancellation -> first offer email p50 {_n(lag['p50_s'], 2)} s, p99 "
+                     f"{_n(lag['p99_s'], 2)} s; {wait['offers_per_cancellation']['mean']:g} "
+                     f"offers per cancellation; {wait['unoffered']} never offered"))
+    else:
+        rows.append(("Waitlist offers", "failed (see above)"))
     if res and res.get("web_worker_memory_kib"):
         peaks = [m.get("VmHWM") for m in res["web_worker_memory_kib"]]
         rows.append(("Memory of a web worker (gunicorn gthread, peak RSS after the run)",

@@ -45,6 +45,7 @@ from portal.doctors.models import ConsultationType, Doctor
 from portal.doctors.service import doctor_to_manage
 from portal.exceptions import DomainError, NotFound, ValidationFailed
 from portal.security import roles_required
+from portal.waitlist import service as waitlist
 from portal.web import apply_errors, render_page
 
 bp = Blueprint("availability", __name__, url_prefix="/practice")
@@ -107,8 +108,12 @@ def _parse_date(raw: str | None) -> date | None:
 def _render_grid(doctor: Doctor, week_start: date, selected: date | None,
                  notice: str | None = None, error: bool = False, status: int = 200):
     week = build_week(doctor, week_start, selected, utcnow())
+    # Patients waiting for each day from today on (past days wait for nothing).
+    first = max(week.start, week.today)
+    waiting = waitlist.waiting_by_day(doctor, first, week.end) if first <= week.end else {}
     return render_page("availability/calendar.html", block="grid", doctor=doctor, week=week,
-                       scope=_scope(doctor), notice=notice, notice_error=error), status
+                       scope=_scope(doctor), notice=notice, notice_error=error,
+                       waiting=waiting), status
 
 
 @bp.get("/calendar")

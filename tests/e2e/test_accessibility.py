@@ -28,6 +28,9 @@ from playwright.sync_api import Page, expect
 from portal.appointments import service as appointments
 from portal.availability import service as availability
 from portal.family import service as family
+from portal.queue import service as queue
+from portal.roles import Role
+from portal.waitlist import service as waitlist
 from tests.factories import MONDAY_MORNING, PASSWORD, book
 
 pytestmark = pytest.mark.e2e
@@ -260,6 +263,66 @@ def test_the_hold_page_asking_whom_the_appointment_is_for(page: Page, clinic):
                      page.get_by_label("Who is this appointment for?"))
 
 
+def tuesday_nine(clinic):
+    """Dr. Meera Iyer's Tuesday 09:00 (in person): 03:30 UTC."""
+    return next(s for s in clinic["in_person"] if s.start_at.isoformat().startswith(
+        "2026-12-08T03:30"))
+
+
+def wait_for_tuesday(patient, clinic, **kwargs):
+    return waitlist.join(patient, waitlist.EntryInput(
+        clinic["doctor"].id, date(2026, 12, 8), date(2026, 12, 8), **kwargs))
+
+
+def test_the_waitlist_join_form(page: Page, clinic):
+    log_in(page, "pat@example.com")
+    page.goto(f"/doctors/{clinic['doctor'].id}")
+    page.get_by_role("button", name="Join the waitlist").click()
+    audit_both_sizes(page, "the waitlist join form",
+                     page.get_by_role("group", name="Preferred times of day"))
+
+    page.get_by_role("textbox", name="To", exact=True).fill("2026-12-30")
+    page.get_by_role("button", name="Join the waitlist").click()
+    expect(page.get_by_role("textbox", name="To", exact=True)).to_have_attribute(
+        "aria-invalid", "true")
+    audit_both_sizes(page, "the waitlist join form with an error",
+                     page.get_by_text("takes bookings up to 14 Dec 2026"))
+
+
+def test_my_waitlists(page: Page, clinic):
+    log_in(page, "pat@example.com")
+    page.goto("/waitlist")
+    audit_both_sizes(page, "My waitlists, empty", page.get_by_text("You are not on any waitlist."))
+
+    mira = family.add_dependent(clinic["patient"], family.DependentData(
+        "Mira Kumar", "CHILD", date(2020, 3, 15), "FEMALE"))
+    wait_for_tuesday(clinic["patient"], clinic, day_parts=("MORNING",))
+    waitlist.join(clinic["patient"], waitlist.EntryInput(
+        clinic["doctor"].id, date(2026, 12, 9), date(2026, 12, 11), ("EVENING",), "VIDEO",
+        mira.id))
+    waitlist.offer_slot(tuesday_nine(clinic).id)
+    page.goto("/waitlist")
+    audit_both_sizes(page, "My waitlists with two entries and an offer",
+                     page.get_by_role("list", name="Open offers"))
+
+
+def test_the_waitlist_offer_page(page: Page, clinic, factory):
+    ravi = factory.create_patient(name="Ravi Menon", email="ravi@example.com")
+    wait_for_tuesday(clinic["patient"], clinic)
+    wait_for_tuesday(ravi, clinic)
+    batch = waitlist.offer_slot(tuesday_nine(clinic).id)
+    mine = next(o for o in batch if o.patient_id == clinic["patient"].id)
+    log_in(page, "pat@example.com")
+    page.goto(f"/waitlist/offers/{mine.id}")
+    expect(h1(page, "A time has come free")).to_be_visible()
+    audit_both_sizes(page, "the waitlist offer page", page.get_by_role("timer"))
+
+    waitlist.claim(ravi, next(o for o in batch if o.patient_id == ravi.id).id)
+    page.reload()
+    audit_both_sizes(page, "an offer someone else took",
+                     page.get_by_role("status").filter(has_text="Someone else took this time"))
+
+
 # --- doctors -------------------------------------------------------------------------------------
 
 def test_the_doctors_calendar(page: Page, clinic, razorpay):
@@ -325,10 +388,58 @@ def test_the_admin_payments_dashboard(page: Page, clinic, razorpay):
                      page.locator("#results").get_by_role("status"))
 
 
+def test_the_admin_waitlist_conversion(page: Page, clinic):
+    wait_for_tuesday(clinic["patient"], clinic)
+    waitlist.offer_slot(tuesday_nine(clinic).id)
+    log_in(page, "admin@example.com")
+    page.goto("/admin/waitlist")
+    audit_both_sizes(page, "the admin waitlist conversion page",
+                     page.get_by_role("table", name="Offers made in the last 7, 30 and 90 days"))
+
+
 def test_the_admin_template_editor(page: Page, clinic):
     log_in(page, "admin@example.com")
     page.goto("/admin/notifications/templates/APPOINTMENT_CONFIRMED/EMAIL/en")
     audit_both_sizes(page, "the admin template editor", page.get_by_label("Subject"))
+
+
+# --- the front desk and the waiting room --------------------------------------------------------
+
+@pytest.fixture
+def busy_morning(clinic, factory, frozen_clock):
+    """Monday 08:30: Dr. Meera Iyer's day with a patient seen, one with the doctor, one checked
+    in, one booked, a hold, a block, a walk-in and free times; Rita at the desk."""
+    staff = factory.create_user(Role.STAFF, name="Rita Reception", email="rita@example.com")
+    doctor, slots = clinic["doctor"], clinic["in_person"]
+    people = [factory.create_patient(name=name) for name in (
+        "Asha Seen", "Bala Inside", "Chitra Waiting", "Dev Booked")]
+    booked = [book(person, slots[i], confirm=True) for i, person in enumerate(people)]
+    appointments.reserve(clinic["patient"], slots[4].id)
+    availability.block_interval(doctor, slots[5].start_at, slots[5].end_at, "Staff meeting")
+    frozen_clock.advance(timedelta(hours=2, minutes=30))
+    for appointment in booked[:3]:
+        queue.check_in(staff, appointment.id)
+    queue.add_walk_in(staff, doctor.id, "Walter Walkin", None)
+    queue.finish(staff, queue.call_next(staff, doctor.id).id)
+    queue.call_next(staff, doctor.id)
+    return clinic
+
+
+def test_the_day_board(page: Page, busy_morning):
+    log_in(page, "rita@example.com")
+    expect(h1(page, "Day board")).to_be_visible()
+    audit_both_sizes(page, "the day board",
+                     page.get_by_role("region", name="Doctors on duty (scrolls sideways)"))
+    # The timeline swapped in by the desk's own refresh (the event an action sends).
+    page.evaluate("() => htmx.trigger(document.body, 'desk-changed')")
+    expect(page.get_by_role("button", name=re.compile(r"^Check in Dev Booked"))).to_be_visible()
+    audit(page, "the day board after a refresh (swapped in by HTMX)")
+
+
+def test_the_waiting_room_display(page: Page, busy_morning):
+    page.goto(f"/queue/{busy_morning['doctor'].id}/display")
+    audit_both_sizes(page, "the waiting-room display",
+                     page.get_by_role("heading", name="Now serving"))
 
 
 # --- accounts and settings -----------------------------------------------------------------------
