@@ -23,6 +23,11 @@ SANDBOX_SWITCHES = {
 }
 
 
+# The browsers' push services: Chrome's (FCM), Firefox's, Safari's and Edge's.
+DEFAULT_PUSH_HOSTS = ("fcm.googleapis.com", "updates.push.services.mozilla.com",
+                      "*.push.services.mozilla.com", "*.push.apple.com", "*.notify.windows.com")
+
+
 class ConfigError(RuntimeError):
     """The configuration is unsafe or incomplete; the message names the setting."""
 
@@ -41,6 +46,13 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         return int(raw)
     except ValueError as exc:
         raise ConfigError(f"{name} must be a whole number, got {raw!r}") from exc
+
+
+def _list(value: str | None, default: tuple[str, ...]) -> tuple[str, ...]:
+    """A comma-separated setting as a tuple of its non-empty items; unset means `default`."""
+    if value is None or not value.strip():
+        return default
+    return tuple(item.strip() for item in value.split(",") if item.strip())
 
 
 def normalise_database_url(url: str) -> str:
@@ -171,6 +183,9 @@ def load_config(env: Mapping[str, str] | None = None) -> dict:
         "FCM_SERVICE_ACCOUNT_FILE": env.get("FCM_SERVICE_ACCOUNT_FILE", ""),
         "FCM_BASE_URL": (env.get("FCM_BASE_URL") or "https://fcm.googleapis.com").rstrip("/"),
         "PUSH_ALLOW_HTTP_ENDPOINTS": False,  # tests only: a local push service
+        # Hosts Web Push endpoints may name (the worker POSTs to them): exact names, "*.name"
+        # for the names below one, "*" for any public host. Addresses are checked regardless.
+        "PUSH_ALLOWED_HOSTS": _list(env.get("PUSH_ALLOWED_HOSTS"), DEFAULT_PUSH_HOSTS),
         "VIDEO_ROOM_BASE_URL": env.get("VIDEO_ROOM_BASE_URL", "https://meet.example.com/room/"),
         "RQ_QUEUES": ["default", "appointment-events", "payment-events", "notifications"],
     }
