@@ -115,7 +115,15 @@ def load_config(env: Mapping[str, str] | None = None) -> dict:
         "WTF_CSRF_CHECK_DEFAULT": False,
         "API_TOKEN_MAX_AGE": _int(env, "API_TOKEN_MAX_AGE", 24 * 3600),
         "PASSWORD_RESET_MAX_AGE": _int(env, "PASSWORD_RESET_MAX_AGE", 3600),
-        "LOGIN_RATE_LIMIT": env.get("LOGIN_RATE_LIMIT", "10 per minute"),
+        # Per client address, for every request that checks a credential. Generous: a clinic's
+        # staff share one address; guessing one account is stopped by the per-account lock.
+        "LOGIN_RATE_LIMIT": env.get("LOGIN_RATE_LIMIT", "60 per minute"),
+        # Per account, whatever the address: this many failed sign-ins (password or code) in
+        # the window lock the account for a minute, doubling with each failure after, up to
+        # the cap. Unknown emails are counted the same way.
+        "ACCOUNT_LOCK_AFTER": _int(env, "ACCOUNT_LOCK_AFTER", 5),
+        "ACCOUNT_LOCK_WINDOW_MINUTES": _int(env, "ACCOUNT_LOCK_WINDOW_MINUTES", 15),
+        "ACCOUNT_LOCK_MAX_MINUTES": _int(env, "ACCOUNT_LOCK_MAX_MINUTES", 60),
         "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI") or redis_url or "memory://",
         "RATELIMIT_HEADERS_ENABLED": True,
         # With Redis down, count in memory for a while rather than refusing every login.

@@ -13,6 +13,7 @@ from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSaf
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
+from portal.auth import throttle
 from portal.auth.models import Role, User
 from portal.clock import utcnow
 from portal.exceptions import DomainError, NotFound, ValidationFailed
@@ -154,12 +155,20 @@ def check_patient_visible(user: User, patient_id: uuid.UUID) -> None:
 
 
 def authenticate(email: str, password: str) -> User:
-    """Return the active user with these credentials or raise InvalidCredentials."""
+    """Return the active user with these credentials or raise InvalidCredentials.
+
+    Per account (the email as typed, known or not): raises AccountLocked without checking
+    anything while the account is locked, counts a failure towards the lock, and clears the
+    count on success.
+    """
+    throttle.check(email)
     user = find_user_by_email(email) if email else None
     if not _verify(user.password_hash if user else None, password):
         user = None
     if user is None or not user.active:
+        throttle.record_failure(email)
         raise InvalidCredentials("The email or password is not right.")
+    throttle.reset(email)
     if _hasher().check_needs_rehash(user.password_hash):
         new_hash = hash_password(password)
         with write():
@@ -239,8 +248,11 @@ def user_for_reset_token(token: str) -> User:
 
 
 def reset_password(token: str, new: str) -> User:
+    """Set a new password from a reset link; the account's failed sign-ins are forgiven (its
+    owner just proved they read its mail)."""
     user = user_for_reset_token(token)
     _set_password(user, new)
+    throttle.reset(user.email)
     return user
 
 

@@ -19,7 +19,7 @@ from flask import (
 from flask_login import current_user, login_user, logout_user
 
 from portal.auth import profile as account
-from portal.auth import service
+from portal.auth import service, throttle
 from portal.auth.api import email_confirm_link
 from portal.auth.forms import (
     ChangePasswordForm,
@@ -92,13 +92,15 @@ def register():
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(_login_limit, methods=["POST"])
 def login():
-    """Log in with email and password; rate-limited per address."""
+    """Log in with email and password; rate-limited per address and per account."""
     if current_user.is_authenticated:
         return redirect(home_for(current_user))
     form = LoginForm()
     if form.validate_on_submit():
         try:
             user = service.authenticate(form.email.data, form.password.data)
+        except throttle.AccountLocked as exc:
+            return _locked("auth/login.html", form, exc)
         except service.InvalidCredentials as exc:
             form.form_errors.append(exc.message)
         else:
@@ -107,6 +109,13 @@ def login():
             return redirect(_safe_next(request.args.get("next")) or home_for(user))
     status = 422 if form.is_submitted() and (form.errors or form.form_errors) else 200
     return render_template("auth/login.html", form=form), status
+
+
+def _locked(template: str, form, exc: throttle.AccountLocked, **context):
+    """The form again with the account's wait, as 429 with Retry-After."""
+    form.form_errors.append(exc.message)
+    return (render_template(template, form=form, **context), 429,
+            {"Retry-After": str(exc.retry_after)})
 
 
 @bp.post("/logout")
