@@ -12,6 +12,8 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
+from portal.roles import Role
+
 ROOT = Path(__file__).resolve().parent.parent
 INSTANCE = ROOT / "instance"
 
@@ -53,6 +55,18 @@ def _list(value: str | None, default: tuple[str, ...]) -> tuple[str, ...]:
     if value is None or not value.strip():
         return default
     return tuple(item.strip() for item in value.split(",") if item.strip())
+
+
+def _roles(value: str | None, portal_env: str) -> tuple[str, ...]:
+    """TWO_FACTOR_REQUIRED_ROLES as role values; unset: the clinic's people in production."""
+    if value is None:
+        return ("doctor", "staff", "admin") if portal_env == "production" else ()
+    roles = tuple(item.strip().lower() for item in value.split(",") if item.strip())
+    unknown = sorted(set(roles) - {role.value for role in Role})
+    if unknown:
+        raise ConfigError(f"TWO_FACTOR_REQUIRED_ROLES names unknown roles {unknown}; use "
+                          f"{', '.join(role.value for role in Role)}, comma-separated.")
+    return roles
 
 
 def normalise_database_url(url: str) -> str:
@@ -124,6 +138,9 @@ def load_config(env: Mapping[str, str] | None = None) -> dict:
         "ACCOUNT_LOCK_AFTER": _int(env, "ACCOUNT_LOCK_AFTER", 5),
         "ACCOUNT_LOCK_WINDOW_MINUTES": _int(env, "ACCOUNT_LOCK_WINDOW_MINUTES", 15),
         "ACCOUNT_LOCK_MAX_MINUTES": _int(env, "ACCOUNT_LOCK_MAX_MINUTES", 60),
+        # Roles that must sign in with a second factor (TOTP); none in development, so the demo
+        # accounts of `make run` log straight in.
+        "TWO_FACTOR_REQUIRED_ROLES": _roles(env.get("TWO_FACTOR_REQUIRED_ROLES"), portal_env),
         "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI") or redis_url or "memory://",
         "RATELIMIT_HEADERS_ENABLED": True,
         # With Redis down, count in memory for a while rather than refusing every login.

@@ -6,7 +6,7 @@ from flask import Blueprint, current_app, render_template, url_for
 from flask_login import current_user
 
 from portal.api import operation, parse_body, respond
-from portal.auth import profile, service, throttle
+from portal.auth import profile, service, signin, throttle
 from portal.auth.schemas import (
     EmailChangeConfirm,
     EmailChangeOut,
@@ -40,14 +40,17 @@ def register():
 
 @bp.post("/auth/token")
 @limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"])
-@operation("Exchange email and password for a bearer token", tags=("accounts",),
-           body=TokenRequest, response=TokenResponse, auth=False, errors=(401, 429),
-           description="Failed attempts lock the account for a while, whatever the caller's "
-                       "address: 429 with Retry-After.")
+@operation("Exchange email and password (and a code) for a bearer token", tags=("accounts",),
+           body=TokenRequest, response=TokenResponse, auth=False, errors=(401, 403, 429),
+           description="An account with two-factor sign-in also sends `otp`, a code from its "
+                       "authenticator app or a recovery code; without it the answer is 422 "
+                       "naming `otp`. A role that must use two-factor sign-in and has not set "
+                       "it up gets 403. Failed attempts lock the account for a while, "
+                       "whatever the caller's address: 429 with Retry-After.")
 def token():
     data = parse_body(TokenRequest)
-    user = service.authenticate(data.email, data.password)
-    return respond(TokenResponse(access_token=service.issue_api_token(user),
+    access_token = signin.api_token(data.email, data.password, data.otp)
+    return respond(TokenResponse(access_token=access_token,
                                  expires_in=current_app.config["API_TOKEN_MAX_AGE"]))
 
 

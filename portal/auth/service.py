@@ -158,8 +158,8 @@ def authenticate(email: str, password: str) -> User:
     """Return the active user with these credentials or raise InvalidCredentials.
 
     Per account (the email as typed, known or not): raises AccountLocked without checking
-    anything while the account is locked, counts a failure towards the lock, and clears the
-    count on success.
+    anything while the account is locked, and counts a failure towards the lock. Clearing the
+    count is the caller's, once the whole sign-in (second factor included) has succeeded.
     """
     throttle.check(email)
     user = find_user_by_email(email) if email else None
@@ -168,7 +168,6 @@ def authenticate(email: str, password: str) -> User:
     if user is None or not user.active:
         throttle.record_failure(email)
         raise InvalidCredentials("The email or password is not right.")
-    throttle.reset(email)
     if _hasher().check_needs_rehash(user.password_hash):
         new_hash = hash_password(password)
         with write():
@@ -176,14 +175,31 @@ def authenticate(email: str, password: str) -> User:
     return user
 
 
+def two_factor_required(user: User) -> bool:
+    """Whether the user's role must sign in with a second factor (TWO_FACTOR_REQUIRED_ROLES)."""
+    return user.role.value in current_app.config.get("TWO_FACTOR_REQUIRED_ROLES", ())
+
+
+def two_factor_setup_missing(user: User) -> bool:
+    """A role that needs a second factor and no second factor yet: such a user is never signed
+    in (no session, no API token) until they have set one up."""
+    return two_factor_required(user) and not user.two_factor_enabled
+
+
 def load_session_user(session_id: str) -> User | None:
-    """Resolve Flask-Login's `id:version`; a stale version means the session was revoked."""
+    """Resolve Flask-Login's `id:version`; a stale version means the session was revoked.
+
+    A user whose role now needs a second factor they have not set up is not signed in either
+    (sessions from before the rule included): the login page sends them to set it up.
+    """
     user_id, _, version = session_id.partition(":")
     try:
         user = db.session.get(User, uuid.UUID(user_id))
     except ValueError:
         return None
     if user is None or not user.active or str(user.session_version) != version:
+        return None
+    if two_factor_setup_missing(user):
         return None
     return user
 
@@ -271,4 +287,7 @@ def user_for_api_token(token: str) -> User:
         raise InvalidToken("The token is not valid.") from None
     if user is None or not user.active or data.get("ver") != user.session_version:
         raise InvalidToken("The token has been revoked; request a new one.")
+    if two_factor_setup_missing(user):
+        raise InvalidToken("This account must set up two-factor sign-in before it can use "
+                           "the API.")
     return user

@@ -150,6 +150,20 @@ def test_production_refuses_a_sandbox_checkout_or_api_address():
     assert any("RAZORPAY_CHECKOUT_URL" in p for p in problems), problems
 
 
+def test_two_factor_is_required_of_the_clinics_people_in_production_only():
+    assert load_config(PRODUCTION)["TWO_FACTOR_REQUIRED_ROLES"] == ("doctor", "staff", "admin")
+    assert load_config({})["TWO_FACTOR_REQUIRED_ROLES"] == ()  # make run's demo logs straight in
+    assert load_config({**PRODUCTION, "TWO_FACTOR_REQUIRED_ROLES": " Admin, staff "})[
+        "TWO_FACTOR_REQUIRED_ROLES"] == ("admin", "staff")
+    assert load_config({**PRODUCTION, "TWO_FACTOR_REQUIRED_ROLES": ""})[
+        "TWO_FACTOR_REQUIRED_ROLES"] == ()
+
+
+def test_an_unknown_role_in_two_factor_required_roles_is_named():
+    with pytest.raises(ConfigError, match=r"TWO_FACTOR_REQUIRED_ROLES.*\['nurse'\]"):
+        load_config({"TWO_FACTOR_REQUIRED_ROLES": "doctor,nurse"})
+
+
 def test_push_hosts_default_to_the_browsers_push_services_and_can_be_replaced():
     assert load_config({})["PUSH_ALLOWED_HOSTS"] == (
         "fcm.googleapis.com", "updates.push.services.mozilla.com",
