@@ -10,8 +10,10 @@ from types import SimpleNamespace
 from urllib.parse import parse_qs, urlsplit
 
 import flask_limiter._extension
+import limits.storage
 import limits.storage.memory
 import pytest
+from redis import Redis
 
 from portal.auth import throttle
 from portal.auth.models import Role, User
@@ -460,6 +462,28 @@ def test_a_locked_unknown_email_gets_the_same_answer_as_a_locked_known_one(new_c
     assert known.status_code == 429
     # The same wait (measured a moment apart: a second may tick between them).
     assert abs(int(known.headers["Retry-After"]) - int(unknown.headers["Retry-After"])) <= 1
+
+
+def test_the_account_lock_keeps_its_counts_in_redis_as_in_production(app_ctx, redis_url,
+                                                                       monkeypatch):
+    """The suite's limiter counts in memory; production's in Redis, through the same calls."""
+    storage = limits.storage.storage_from_string(redis_url)
+    monkeypatch.setattr(throttle, "_storage", lambda: storage)
+    email = "Someone@Example.com"
+
+    assert [throttle.record_failure(email) for _ in range(5)] == [0, 0, 0, 0, 60]
+    with pytest.raises(throttle.AccountLocked) as locked:
+        throttle.check("someone@example.com ")  # the same account, however typed
+    assert 59 <= locked.value.retry_after <= 60
+    keys = list(Redis.from_url(redis_url).scan_iter("LIMITS:account-throttle/*"))
+    assert len(keys) == 2  # the count and the lock, under a hash: no email in Redis
+    assert not any(b"someone" in key.lower() for key in keys)
+
+    storage.clear(throttle._key("lock", email))  # as if the minute had passed
+    assert throttle.record_failure(email) == 120  # the count outlived the lock: doubled
+    throttle.reset(email)
+    throttle.check(email)
+    assert throttle.record_failure(email) == 0
 
 
 def test_a_password_reset_lifts_the_account_lock(client, factory, mailbox):
