@@ -12,6 +12,8 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
+from portal.roles import Role
+
 ROOT = Path(__file__).resolve().parent.parent
 INSTANCE = ROOT / "instance"
 
@@ -21,6 +23,11 @@ SANDBOX_SWITCHES = {
     "TWILIO_SANDBOX": "TWILIO_ACCOUNT_SID",
     "MAIL_SANDBOX": "MAIL_SERVER",
 }
+
+
+# The browsers' push services: Chrome's (FCM), Firefox's, Safari's and Edge's.
+DEFAULT_PUSH_HOSTS = ("fcm.googleapis.com", "updates.push.services.mozilla.com",
+                      "*.push.services.mozilla.com", "*.push.apple.com", "*.notify.windows.com")
 
 
 class ConfigError(RuntimeError):
@@ -41,6 +48,25 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         return int(raw)
     except ValueError as exc:
         raise ConfigError(f"{name} must be a whole number, got {raw!r}") from exc
+
+
+def _list(value: str | None, default: tuple[str, ...]) -> tuple[str, ...]:
+    """A comma-separated setting as a tuple of its non-empty items; unset means `default`."""
+    if value is None or not value.strip():
+        return default
+    return tuple(item.strip() for item in value.split(",") if item.strip())
+
+
+def _roles(value: str | None, portal_env: str) -> tuple[str, ...]:
+    """TWO_FACTOR_REQUIRED_ROLES as role values; unset: the clinic's people in production."""
+    if value is None:
+        return ("doctor", "staff", "admin") if portal_env == "production" else ()
+    roles = tuple(item.strip().lower() for item in value.split(",") if item.strip())
+    unknown = sorted(set(roles) - {role.value for role in Role})
+    if unknown:
+        raise ConfigError(f"TWO_FACTOR_REQUIRED_ROLES names unknown roles {unknown}; use "
+                          f"{', '.join(role.value for role in Role)}, comma-separated.")
+    return roles
 
 
 def normalise_database_url(url: str) -> str:
@@ -105,7 +131,18 @@ def load_config(env: Mapping[str, str] | None = None) -> dict:
         "PASSWORD_RESET_MAX_AGE": _int(env, "PASSWORD_RESET_MAX_AGE", 3600),
         # An invitation to claim an account (staff, or someone the desk registered).
         "INVITE_MAX_AGE": _int(env, "INVITE_MAX_AGE", 7 * 24 * 3600),
-        "LOGIN_RATE_LIMIT": env.get("LOGIN_RATE_LIMIT", "10 per minute"),
+        # Per client address, for every request that checks a credential. Generous: a clinic's
+        # staff share one address; guessing one account is stopped by the per-account lock.
+        "LOGIN_RATE_LIMIT": env.get("LOGIN_RATE_LIMIT", "60 per minute"),
+        # Per account, whatever the address: this many failed sign-ins (password or code) in
+        # the window lock the account for a minute, doubling with each failure after, up to
+        # the cap. Unknown emails are counted the same way.
+        "ACCOUNT_LOCK_AFTER": _int(env, "ACCOUNT_LOCK_AFTER", 5),
+        "ACCOUNT_LOCK_WINDOW_MINUTES": _int(env, "ACCOUNT_LOCK_WINDOW_MINUTES", 15),
+        "ACCOUNT_LOCK_MAX_MINUTES": _int(env, "ACCOUNT_LOCK_MAX_MINUTES", 60),
+        # Roles that must sign in with a second factor (TOTP); none in development, so the demo
+        # accounts of `make run` log straight in.
+        "TWO_FACTOR_REQUIRED_ROLES": _roles(env.get("TWO_FACTOR_REQUIRED_ROLES"), portal_env),
         "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI") or redis_url or "memory://",
         "RATELIMIT_HEADERS_ENABLED": True,
         # With Redis down, count in memory for a while rather than refusing every login.
@@ -185,6 +222,9 @@ def load_config(env: Mapping[str, str] | None = None) -> dict:
         "JITSI_APP_ID": env.get("JITSI_APP_ID", "careconnect").strip(),
         "JITSI_APP_SECRET": env.get("JITSI_APP_SECRET") or "dev-jitsi-secret-not-for-production",
         "JITSI_APP_SECRET_SET": bool(env.get("JITSI_APP_SECRET", "").strip()),
+        # Hosts Web Push endpoints may name (the worker POSTs to them): exact names, "*.name"
+        # for the names below one, "*" for any public host. Addresses are checked regardless.
+        "PUSH_ALLOWED_HOSTS": _list(env.get("PUSH_ALLOWED_HOSTS"), DEFAULT_PUSH_HOSTS),
         "RQ_QUEUES": ["default", "appointment-events", "payment-events", "notifications"],
     }
     for switch, credential in SANDBOX_SWITCHES.items():

@@ -95,6 +95,8 @@ class EmailChangeForm(FlaskForm):
 
 class ConfirmEmailForm(FlaskForm):
     """The button on the emailed link's page: only the POST changes the address."""
+
+
 class ClaimForm(ResetPasswordForm):
     """Set the first password of an account the clinic made; `email` is asked only when the
     clinic had no address for the person (the view drops it otherwise)."""
@@ -102,3 +104,32 @@ class ClaimForm(ResetPasswordForm):
     email = EmailField("Your email address", validators=[DataRequired(), Length(max=254)],
                        description="For receipts and reminders, and to log in.",
                        render_kw={"autocomplete": "email"})
+
+
+class CodeForm(FlaskForm):
+    """The second step of logging in: a code from the authenticator app or a recovery code."""
+
+    code = StringField("Code", validators=[DataRequired(), Length(max=32)],
+                       description="The 6-digit code your authenticator app shows now, or one "
+                                   "of your recovery codes.",
+                       render_kw={"autocomplete": "one-time-code", "autocapitalize": "none",
+                                  "spellcheck": "false"})
+
+
+class EnableTwoFactorForm(FlaskForm):
+    """Setting up: the first code the app shows proves it holds the secret."""
+
+    code = StringField("Code from the app", validators=[DataRequired(), Length(max=32)],
+                       description="The 6-digit code the app shows after adding the account.",
+                       render_kw={"autocomplete": "one-time-code", "inputmode": "numeric"})
+
+
+class DisableTwoFactorForm(FlaskForm):
+    """Turning it off needs the password and a code (or a recovery code)."""
+
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=128)],
+                             render_kw={"autocomplete": "current-password"})
+    code = StringField("Code", validators=[DataRequired(), Length(max=32)],
+                       description="A code from your authenticator app, or a recovery code.",
+                       render_kw={"autocomplete": "one-time-code", "autocapitalize": "none",
+                                  "spellcheck": "false"})

@@ -21,6 +21,10 @@ class RegisterRequest(ApiModel):
 class TokenRequest(ApiModel):
     email: str = Field(max_length=254)
     password: str = Field(max_length=128)
+    otp: str | None = Field(
+        default=None, max_length=32,
+        description="For an account with two-factor sign-in: the 6-digit code of the "
+                    "authenticator app, or one of the recovery codes (used up).")
 
 
 class TokenResponse(BaseModel):

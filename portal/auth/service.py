@@ -13,6 +13,7 @@ from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSaf
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
+from portal.auth import throttle
 from portal.auth.models import Role, User
 from portal.clock import utcnow
 from portal.exceptions import DomainError, NotFound, ValidationFailed
@@ -155,11 +156,18 @@ def check_patient_visible(user: User, patient_id: uuid.UUID) -> None:
 
 
 def authenticate(email: str, password: str) -> User:
-    """Return the active user with these credentials or raise InvalidCredentials."""
+    """Return the active user with these credentials or raise InvalidCredentials.
+
+    Per account (the email as typed, known or not): raises AccountLocked without checking
+    anything while the account is locked, and counts a failure towards the lock. Clearing the
+    count is the caller's, once the whole sign-in (second factor included) has succeeded.
+    """
+    throttle.check(email)
     user = find_user_by_email(email) if email else None
     if not _verify(user.password_hash if user else None, password):
         user = None
     if user is None or not user.active:
+        throttle.record_failure(email)
         raise InvalidCredentials("The email or password is not right.")
     if _hasher().check_needs_rehash(user.password_hash):
         new_hash = hash_password(password)
@@ -168,14 +176,31 @@ def authenticate(email: str, password: str) -> User:
     return user
 
 
+def two_factor_required(user: User) -> bool:
+    """Whether the user's role must sign in with a second factor (TWO_FACTOR_REQUIRED_ROLES)."""
+    return user.role.value in current_app.config.get("TWO_FACTOR_REQUIRED_ROLES", ())
+
+
+def two_factor_setup_missing(user: User) -> bool:
+    """A role that needs a second factor and no second factor yet: such a user is never signed
+    in (no session, no API token) until they have set one up."""
+    return two_factor_required(user) and not user.two_factor_enabled
+
+
 def load_session_user(session_id: str) -> User | None:
-    """Resolve Flask-Login's `id:version`; a stale version means the session was revoked."""
+    """Resolve Flask-Login's `id:version`; a stale version means the session was revoked.
+
+    A user whose role now needs a second factor they have not set up is not signed in either
+    (sessions from before the rule included): the login page sends them to set it up.
+    """
     user_id, _, version = session_id.partition(":")
     try:
         user = db.session.get(User, uuid.UUID(user_id))
     except ValueError:
         return None
     if user is None or not user.active or str(user.session_version) != version:
+        return None
+    if two_factor_setup_missing(user):
         return None
     return user
 
@@ -240,8 +265,11 @@ def user_for_reset_token(token: str) -> User:
 
 
 def reset_password(token: str, new: str) -> User:
+    """Set a new password from a reset link; the account's failed sign-ins are forgiven (its
+    owner just proved they read its mail)."""
     user = user_for_reset_token(token)
     _set_password(user, new)
+    throttle.reset(user.email)
     return user
 
 
@@ -332,4 +360,7 @@ def user_for_api_token(token: str) -> User:
         raise InvalidToken("The token is not valid.") from None
     if user is None or not user.active or data.get("ver") != user.session_version:
         raise InvalidToken("The token has been revoked; request a new one.")
+    if two_factor_setup_missing(user):
+        raise InvalidToken("This account must set up two-factor sign-in before it can use "
+                           "the API.")
     return user

@@ -22,6 +22,7 @@ import re
 from datetime import date, timedelta
 from pathlib import Path
 
+import pyotp
 import pytest
 from playwright.sync_api import Page, expect
 
@@ -472,6 +473,38 @@ def test_the_profile_page(page: Page, clinic):
     expect(page.get_by_label("Mobile number")).to_have_attribute("aria-invalid", "true")
     audit_both_sizes(page, "the profile page with an error",
                      page.get_by_text("Enter the number in international format"))
+
+
+def test_the_two_factor_setup_and_code_pages(page: Page, clinic, frozen_clock):
+    log_in(page, "pat@example.com")
+    page.goto("/account/two-factor")
+    code = page.get_by_label("Code from the app")
+    audit_both_sizes(page, "the two-factor setup page", code)
+    code.fill("000000")
+    page.get_by_role("button", name="Turn on two-factor sign-in").click()
+    expect(page.get_by_label("Code from the app")).to_have_attribute("aria-invalid", "true")
+    audit_both_sizes(page, "the two-factor setup page with a wrong code",
+                     page.get_by_text("That code is not right"))
+    secret = page.locator("#totp-secret").inner_text().replace(" ", "")
+    page.get_by_label("Code from the app").fill(pyotp.TOTP(secret).at(frozen_clock.now()))
+    page.get_by_role("button", name="Turn on two-factor sign-in").click()
+    audit_both_sizes(page, "the recovery codes", h1(page, "Your recovery codes"))
+
+    page.context.clear_cookies()
+    frozen_clock.advance(timedelta(seconds=30))  # a code is good once: the next one
+    page.goto("/account/login")
+    page.get_by_label("Email").fill("pat@example.com")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    audit_both_sizes(page, "the code step of logging in", h1(page, "Enter your code"))
+    page.get_by_label("Code").fill("000000")
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_label("Code")).to_have_attribute("aria-invalid", "true")
+    audit_both_sizes(page, "the code step with a wrong code",
+                     page.get_by_text("That code is not right"))
+    page.get_by_label("Code").fill(pyotp.TOTP(secret).at(frozen_clock.now()))
+    page.get_by_role("button", name="Log in").click()
+    expect(page).to_have_url(re.compile(r"/doctors/$"))
 
 
 def test_the_family_page(page: Page, clinic):

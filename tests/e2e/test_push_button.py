@@ -14,6 +14,7 @@ import base64
 import json
 import os
 import re
+import socket
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -31,7 +32,22 @@ pytestmark = pytest.mark.e2e
 SETTINGS = "/notifications/settings"
 TURN_ON = "Turn on notifications on this device"
 TURN_OFF = "Turn off notifications on this device"
-FAKE_ENDPOINT = "https://push.example.com/wpush/v2/e2e-subscription"
+# Where Chromium's real subscriptions point (a push service the portal accepts).
+FAKE_ENDPOINT = "https://fcm.googleapis.com/fcm/send/e2e-subscription"
+
+
+@pytest.fixture
+def push_service_dns(monkeypatch) -> None:
+    """fcm.googleapis.com resolves (to a public address; nothing is sent to it here), as the
+    registration checks the endpoint's addresses and this machine has no DNS."""
+    real = socket.getaddrinfo
+
+    def getaddrinfo(host, port, *args, **kwargs):
+        if host == "fcm.googleapis.com":
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("142.250.183.10", port))]
+        return real(host, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
 
 
 @pytest.fixture
@@ -138,7 +154,8 @@ def test_turning_on_without_a_reachable_push_service_says_so(
 
 
 def test_turning_on_registers_this_browser_and_turning_off_removes_it(
-        page: Page, context: BrowserContext, base_url, patient, vapid, errors):
+        page: Page, context: BrowserContext, base_url, patient, vapid, errors,
+        push_service_dns):
     context.grant_permissions(["notifications"], origin=base_url)
     fake_push_manager(page)
     open_settings(page)

@@ -230,6 +230,16 @@ TABLE: dict[tuple[str, str], Access] = {
     ("auth.login", "GET"): public("the login page"),
     ("auth.login", "POST"): public("logging in", form={"email": "nobody@example.com",
                                                        "password": "wrong-guess-1"}),
+    ("auth.login_verify", "GET"): public(
+        "the second step of logging in; without the password step in this session it sends "
+        "visitors to the login page (and signed-in people home)", lands_on_login=True),
+    ("auth.login_verify", "POST"): public(
+        "as the GET: a code is only checked for a sign-in whose password was right",
+        form={"code": "000000"}, lands_on_login=True),
+    ("auth.two_factor", "GET"): logged_in(),  # or a sign-in that must set it up first
+    ("auth.two_factor", "POST"): logged_in(form={"code": "000000"}),
+    ("auth.two_factor_disable", "POST"): logged_in(
+        form={"password": "wrong-guess-1", "code": "000000"}),
     ("auth.register", "GET"): public("patient self-registration"),
     ("auth.register", "POST"): public("patient self-registration", form={"name": ""}),
     ("auth.forgot_password", "GET"): public("asking for a reset link"),
