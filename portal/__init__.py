@@ -131,6 +131,7 @@ def _import_models() -> None:
     import portal.family.models
     import portal.notifications.models
     import portal.payments.models
+    import portal.privacy.models
     import portal.queue.models
     import portal.waitlist.models  # noqa: F401
 
