@@ -189,6 +189,17 @@ def _register_blueprints(app: Flask) -> None:
 
 def _register_request_hooks(app: Flask) -> None:
     from portal.auth.bearer import authenticate_bearer
+    from portal.privacy import access
+
+    @app.after_request
+    def log_record_reads(response):
+        """Who read whose records in this request: one INSERT for all of them. A failure to
+        log is reported, not turned into an error for the person who read."""
+        try:
+            access.flush()
+        except Exception:
+            logging.getLogger(__name__).exception("could not write the access log")
+        return response
 
     @app.before_request
     def bearer_and_csrf():

@@ -121,6 +121,11 @@ def load_config(env: Mapping[str, str] | None = None) -> dict:
         # same directory (a shared volume when there are several). Absolute, so writing and
         # serving agree whatever the working directory.
         "MEDIA_ROOT": os.path.abspath(env.get("MEDIA_ROOT") or INSTANCE / "media"),
+        # Data exports: larger than this many rows, a job builds them into files under
+        # EXPORT_ROOT, downloaded through a link that lasts EXPORT_LINK_HOURS.
+        "EXPORT_ROOT": os.path.abspath(env.get("EXPORT_ROOT") or INSTANCE / "exports"),
+        "EXPORT_LINK_HOURS": _int(env, "EXPORT_LINK_HOURS", 24),
+        "EXPORT_INLINE_MAX_ROWS": _int(env, "EXPORT_INLINE_MAX_ROWS", 500),
         "PHOTO_MAX_BYTES": _int(env, "PHOTO_MAX_BYTES", 5 * 1024 * 1024),
         # Razorpay; without keys the sandbox stand-in is used (with these fixed sandbox keys).
         "RAZORPAY_KEY_ID": env.get("RAZORPAY_KEY_ID") or "rzp_test_sandbox0001",

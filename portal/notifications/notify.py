@@ -35,6 +35,8 @@ def notify(user: User, kind: NotificationType, context: dict[str, Any], dedupe_b
     same cause adds nothing. In-app notifications are "sent" by being recorded. Call it
     outside a `write()`: each row commits on its own, so its delivery job finds it.
     """
+    if not user.active:
+        return []  # deactivated or erased: nobody to tell, no address to keep
     prefs = preferences_for(user.id)
     context = {"clinic_name": current_app.config["CLINIC_NAME"], **context}
     made: list[NotificationLog] = []

@@ -44,6 +44,8 @@ from portal.payments.models import (
     WebhookEvent,
     WebhookStatus,
 )
+from portal.privacy import access
+from portal.privacy.models import AccessKind
 from portal.transactions import write
 
 log = logging.getLogger(__name__)
@@ -88,6 +90,7 @@ def get_visible_payment(user: User, payment_id: uuid.UUID) -> PaymentTransaction
     payment = db.session.get(PaymentTransaction, payment_id)
     if payment is None or (user.role != Role.ADMIN and payment.patient_id != user.id):
         raise NotFound("No such payment.")
+    access.note(user, payment.patient_id, AccessKind.PAYMENT, payment.id)
     return payment
 
 
