@@ -29,7 +29,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from portal.exceptions import Conflict, ValidationFailed
-from portal.notifications.announcements import audience, send_announcement
+from portal.notifications.announcements import announce, audience_sizes
 from portal.notifications.context import sample_context
 from portal.notifications.defaults import DEFAULTS, LANGUAGES
 from portal.notifications.delivery import resend as resend_notification
@@ -207,19 +207,23 @@ def preview():
 @admin_required
 def send():
     """Send an announcement to all patients, all doctors or one person, on the chosen
-    channels (each person's preferences still apply)."""
+    channels. Announcements are news and offers: only patients who opted in receive them (the
+    page says how many); each person's preferences still apply."""
     form = AnnouncementForm()
     if form.validate_on_submit():
         try:
-            users = audience(form.audience.data, form.email.data)
-            made = send_announcement(users, form.title.data, form.message.data,
-                                     {Channel(c) for c in form.channels.data}, current_user)
+            sent = announce(form.audience.data, form.email.data, form.title.data,
+                            form.message.data, {Channel(c) for c in form.channels.data},
+                            current_user)
         except ValidationFailed as exc:
             apply_errors(form, exc)
         else:
-            people = f"{len(users)} {'person' if len(users) == 1 else 'people'}"
-            flash(f"Announcement sent to {people}: {made} notification"
-                  f"{'' if made == 1 else 's'}.", "success")
+            people = f"{sent.people} {'person' if sent.people == 1 else 'people'}"
+            left_out = (f" {sent.left_out} patient{'' if sent.left_out == 1 else 's'} without "
+                        "the news-and-offers consent left out." if sent.left_out else "")
+            flash(f"Announcement sent to {people}: {sent.notifications} notification"
+                  f"{'' if sent.notifications == 1 else 's'}.{left_out}", "success")
             return redirect(url_for(".send"))
     status = 422 if form.is_submitted() and (form.errors or form.form_errors) else 200
-    return render_template("admin/notifications/send.html", form=form), status
+    return render_template("admin/notifications/send.html", form=form,
+                           sizes=audience_sizes()), status
