@@ -513,8 +513,8 @@ def test_the_editor_shows_the_current_words_and_their_preview(admin_client):
     text = page_text(admin_client.get(
         "/admin/notifications/templates/APPOINTMENT_CONFIRMED/SMS/en"))
 
-    assert "{{ clinic_name }}: your appointment with {{ doctor_name }}" in text
-    assert "CareConnect Clinic: your appointment with Dr. Asha Mehta" in text
+    assert "Your appointment at {{ clinic_name }} on {{ start }} is confirmed." in text
+    assert "Your appointment at CareConnect Clinic on Mon 07 Dec 2026, 09:00 is confirmed." in text
     assert 'hx-post="/admin/notifications/templates/preview"' in text
     assert "The built-in default words" in text
 
