@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from rq import cron
 
-from jobs import appointments, availability, events, notifications, payments, waitlist
+from jobs import appointments, availability, events, notifications, payments, privacy, waitlist
 
 # 00:15 UTC daily: every doctor's 30-day window gains its new last day.
 cron.register(availability.extend_windows, "default", cron="15 0 * * *",
@@ -29,3 +29,7 @@ cron.register(notifications.sweep, "default", interval=60, name="sweep-notificat
 
 # Every minute: waitlist entries past their dates end; offers that lapsed without their job.
 cron.register(waitlist.sweep, "default", interval=60, name="sweep-waitlist")
+
+# 02:30 UTC daily (08:00 in Kolkata): reasons for visits and copies of messages kept long
+# enough are cleared (RETENTION_REASON_DAYS, RETENTION_NOTIFICATION_DAYS).
+cron.register(privacy.apply_retention, "default", cron="30 2 * * *", name="apply-retention")
