@@ -12,6 +12,7 @@ import re
 import uuid
 
 import pytest
+from flask_migrate import downgrade, upgrade
 from sqlalchemy import select
 
 from portal.appointments import service as appointments
@@ -27,7 +28,9 @@ from portal.notifications.templates import (
     MessageTemplate,
     render_message,
     save_template,
+    template_source,
 )
+from portal.transactions import write
 from tests.factories import MONDAY_MORNING
 from tests.integration.support import page_text, sync
 from tests.integration.test_notifications import settle
@@ -255,3 +258,28 @@ def test_an_sms_template_saved_by_the_editor_keeps_include_details_on(admin_clie
     preview = page_text(admin_client.get(
         "/admin/notifications/templates/APPOINTMENT_CONFIRMED/SMS/en"))
     assert '<pre class="preview-body">at Mon 07 Dec 2026, 09:00</pre>' in preview
+
+
+# --- templates stored before ------------------------------------------------------------------
+
+OLD_SMS = ("{{ clinic_name }}: your appointment with {{ doctor_name }} on {{ start }} is "
+           "confirmed.{% if video_link %} Video link: {{ video_link }}{% endif %}")
+
+
+def test_stored_copies_of_the_old_default_words_get_the_new_ones(app_ctx):
+    """Migration 0014: a row seeded with the retired SMS words (never edited) is reworded;
+    an admin's own words are left alone."""
+    with write() as session:
+        session.add_all([
+            NotificationTemplate(type="APPOINTMENT_CONFIRMED", channel="SMS", language="en",
+                                 subject="", body_text=OLD_SMS),
+            NotificationTemplate(type="APPOINTMENT_CANCELLED", channel="SMS", language="en",
+                                 subject="", body_text="Cancelled: {{ doctor_name }}")])
+    db.session.remove()
+    downgrade(revision="0013_privacy")  # data only: the schema is the same
+    upgrade()
+
+    assert template_source("APPOINTMENT_CONFIRMED", "SMS", "en") == (
+        "", DEFAULTS["en"]["APPOINTMENT_CONFIRMED"]["SMS"][1])
+    assert template_source("APPOINTMENT_CANCELLED", "SMS", "en") == (
+        "", "Cancelled: {{ doctor_name }}")
