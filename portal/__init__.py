@@ -162,17 +162,20 @@ def _register_blueprints(app: Flask) -> None:
     from portal.payments.api import bp as payments_api_bp
     from portal.payments.desk_api import bp as desk_payments_api_bp
     from portal.payments.views import bp as payments_bp
+    from portal.privacy.api import bp as privacy_api_bp
+    from portal.privacy.views import bp as privacy_bp
     from portal.queue.api import bp as queue_api_bp
     from portal.waitlist.api import bp as waitlist_api_bp
 
     for blueprint in (main_bp, auth_bp, family_bp, doctors_bp, doctor_profile_bp, booking_bp,
                       availability_bp, appointments_bp, payments_bp, notifications_bp, push_bp,
-                      admin_bp, admin_payments_bp, admin_notifications_bp):
+                      admin_bp, admin_payments_bp, admin_notifications_bp, privacy_bp):
         app.register_blueprint(blueprint)
     # Domain APIs nest under the shared /api/v1 blueprint (OpenAPI, docs, bearer auth).
     for blueprint in (auth_api_bp, family_api_bp, doctors_api_bp, availability_api_bp,
                       appointments_api_bp, payments_api_bp, desk_payments_api_bp,
-                      notifications_api_bp, desk_api_bp, queue_api_bp, waitlist_api_bp):
+                      notifications_api_bp, desk_api_bp, queue_api_bp, waitlist_api_bp,
+                      privacy_api_bp):
         api_bp.register_blueprint(blueprint)
     # Razorpay signs its webhooks; it cannot send our CSRF token (the only exempt form route).
     CSRF_EXEMPT_ENDPOINTS.add("api.payments_api.webhook")

@@ -170,6 +170,15 @@ def load_config(env: Mapping[str, str] | None = None) -> dict:
         "QUEUE_WALK_IN_EVERY": _int(env, "QUEUE_WALK_IN_EVERY", 2),
         # Consultations averaged for the pace (the last N finished today).
         "QUEUE_PACE_WINDOW": _int(env, "QUEUE_PACE_WINDOW", 5),
+        # Privacy: the versions of the terms of service and the privacy notice a new account
+        # accepts (recorded with its consents; a new version asks for acceptance again), and
+        # how long free text about health and copies of messages are kept.
+        "TERMS_VERSION": (env.get("TERMS_VERSION") or "2026-12").strip(),
+        "PRIVACY_VERSION": (env.get("PRIVACY_VERSION") or "2026-12").strip(),
+        # Days after the visit before reasons for a visit and for a cancellation are cleared.
+        "RETENTION_REASON_DAYS": _int(env, "RETENTION_REASON_DAYS", 365),
+        # Days after sending before a notification's subject, body and address are cleared.
+        "RETENTION_NOTIFICATION_DAYS": _int(env, "RETENTION_NOTIFICATION_DAYS", 90),
         "CANCELLATION_POLICY": parse_policy(env.get("CANCELLATION_POLICY", "24:100,2:50,0:0")),
         # Firebase Cloud Messaging (HTTP v1) for app tokens; without a service account FCM is off.
         "FCM_PROJECT_ID": env.get("FCM_PROJECT_ID", ""),  # empty: the service account's project
@@ -179,6 +188,13 @@ def load_config(env: Mapping[str, str] | None = None) -> dict:
         "VIDEO_ROOM_BASE_URL": env.get("VIDEO_ROOM_BASE_URL", "https://meet.example.com/room/"),
         "RQ_QUEUES": ["default", "appointment-events", "payment-events", "notifications"],
     }
+    for name in ("TERMS_VERSION", "PRIVACY_VERSION"):
+        if len(config[name]) > 20:  # consents.version is 20 characters
+            raise ConfigError(f"{name} must be at most 20 characters, got {config[name]!r}")
+    for name in ("RETENTION_REASON_DAYS", "RETENTION_NOTIFICATION_DAYS"):
+        if config[name] < 1:
+            raise ConfigError(f"{name} must be a number of days of at least 1, got "
+                              f"{config[name]}")
     for switch, credential in SANDBOX_SWITCHES.items():
         # Explicit switch wins; otherwise the sandbox is on when the real credential is missing.
         config[switch] = _flag(env.get(switch), default=not env.get(credential))

@@ -396,6 +396,13 @@ TABLE: dict[tuple[str, str], Access] = {
     ("admin_notifications.preview", "POST"): admins(form={"body_text": "Hi"}),
     ("admin_notifications.send", "GET"): admins(),
     ("admin_notifications.send", "POST"): admins(form={"title": ""}),
+    # --- privacy: the texts are public; consents are each person's own (no ids) -------------
+    ("privacy.terms", "GET"): public("the terms of service, read before registering"),
+    ("privacy.notice", "GET"): public("the privacy notice, read before registering"),
+    ("privacy.index", "GET"): logged_in(),
+    ("privacy.update_consents", "POST"): logged_in(form={"action": "marketing"}),
+    ("api.privacy_api.get_consents", "GET"): logged_in(),
+    ("api.privacy_api.put_consents", "PUT"): logged_in(json={"marketing": False}),
 }
 
 
@@ -437,7 +444,8 @@ class World:
             fee_video_paise=50_000, fee_in_person_paise=None, booking_window_days=6,
             hours=factory.weekly_hours("09:00", "12:00", "VIDEO"))
         self.other_doctor = factory.create_doctor(hours=())
-        patient = factory.create_patient(name=PATIENT_NAME, email=PATIENT_EMAIL)
+        # Opted in to news and offers: the announcement below reaches her.
+        patient = factory.create_patient(name=PATIENT_NAME, email=PATIENT_EMAIL, marketing=True)
         self.people = {
             "patient": patient, "other_patient": factory.create_patient(),
             "doctor": self.doctor.user, "other_doctor": self.other_doctor.user,
