@@ -185,6 +185,20 @@ def build(export_id: uuid.UUID, now: datetime | None = None) -> DataExport:
     return export
 
 
+def latest_of(user: User) -> DataExport | None:
+    """The person's most recent prepared export, if any."""
+    return db.session.scalar(select(DataExport).where(DataExport.user_id == user.id)
+                             .order_by(DataExport.created_at.desc()).limit(1))
+
+
+def owner_of_token(token: str) -> str | None:
+    """The user id a download link was made for (the link is checked by `file_for`)."""
+    try:
+        return _signer().loads(token, max_age=None).get("uid")
+    except (BadSignature, AttributeError):
+        return None
+
+
 def link_token(export: DataExport) -> str:
     return _signer().dumps({"id": str(export.id), "uid": str(export.user_id)})
 

@@ -51,3 +51,45 @@ class ConsentsIn(ApiModel):
         if value is False:
             raise ValueError(WITHDRAW_BY_ERASURE)
         return value
+
+
+class AccessEntryOut(BaseModel):
+    at: datetime
+    reader_id: str | None = Field(description="Who read (a user id)")
+    reader_name: str | None
+    reader_role: str = Field(description="doctor, staff or admin")
+    kind: str = Field(description="APPOINTMENT, PROFILE, DEPENDENTS or PAYMENT")
+    object_id: str | None = Field(description="The appointment or payment read")
+    route: str = Field(description="Which page or API operation")
+    via: str = Field(description="web, api or cli")
+
+
+class AccessLogOut(BaseModel):
+    items: list[AccessEntryOut]
+    page: int
+    per_page: int
+    total: int
+    pages: int
+
+
+class PageQuery(BaseModel):
+    page: int = Field(default=1, ge=1, le=100_000)
+    per_page: int = Field(default=50, ge=1, le=100)
+
+
+class ExportOut(BaseModel):
+    id: str
+    status: str = Field(description="PENDING, READY, FAILED or EXPIRED")
+    created_at: datetime
+    ready_at: datetime | None
+    expires_at: datetime | None
+    json_url: str | None = Field(description="While READY: download the data (expires)")
+    html_url: str | None = Field(description="While READY: the readable page (expires)")
+
+
+class EraseIn(ApiModel):
+    password: str = Field(max_length=128, description="Your password, again")
+
+
+class EraseOut(BaseModel):
+    cancelled: int = Field(description="Future appointments cancelled (refunds by the policy)")
