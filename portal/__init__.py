@@ -149,6 +149,7 @@ def _register_blueprints(app: Flask) -> None:
     from portal.availability.api import bp as availability_api_bp
     from portal.availability.views import bp as availability_bp
     from portal.desk.api import bp as desk_api_bp
+    from portal.desk.views import bp as desk_bp
     from portal.doctors.api import bp as doctors_api_bp
     from portal.doctors.views import bp as doctors_bp
     from portal.doctors.views import profile_bp as doctor_profile_bp
@@ -165,11 +166,13 @@ def _register_blueprints(app: Flask) -> None:
     from portal.privacy.api import bp as privacy_api_bp
     from portal.privacy.views import bp as privacy_bp
     from portal.queue.api import bp as queue_api_bp
+    from portal.queue.views import bp as queue_bp
     from portal.waitlist.api import bp as waitlist_api_bp
 
     for blueprint in (main_bp, auth_bp, family_bp, doctors_bp, doctor_profile_bp, booking_bp,
                       availability_bp, appointments_bp, payments_bp, notifications_bp, push_bp,
-                      admin_bp, admin_payments_bp, admin_notifications_bp, privacy_bp):
+                      admin_bp, admin_payments_bp, admin_notifications_bp, desk_bp, queue_bp,
+                      privacy_bp):
         app.register_blueprint(blueprint)
     # Domain APIs nest under the shared /api/v1 blueprint (OpenAPI, docs, bearer auth).
     for blueprint in (auth_api_bp, family_api_bp, doctors_api_bp, availability_api_bp,

@@ -103,6 +103,8 @@ def load_config(env: Mapping[str, str] | None = None) -> dict:
         "WTF_CSRF_CHECK_DEFAULT": False,
         "API_TOKEN_MAX_AGE": _int(env, "API_TOKEN_MAX_AGE", 24 * 3600),
         "PASSWORD_RESET_MAX_AGE": _int(env, "PASSWORD_RESET_MAX_AGE", 3600),
+        # An invitation to claim an account (staff, or someone the desk registered).
+        "INVITE_MAX_AGE": _int(env, "INVITE_MAX_AGE", 7 * 24 * 3600),
         "LOGIN_RATE_LIMIT": env.get("LOGIN_RATE_LIMIT", "10 per minute"),
         "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI") or redis_url or "memory://",
         "RATELIMIT_HEADERS_ENABLED": True,

@@ -26,6 +26,8 @@ def home_for(user) -> str:
         return url_for("admin.doctors")
     if user.role == Role.DOCTOR:
         return url_for("main.dashboard")
+    if user.role == Role.STAFF:
+        return url_for("desk.board")
     return url_for("doctors.directory")
 
 

@@ -1,13 +1,16 @@
-"""Admin pages: manage doctor accounts."""
+"""Admin pages: manage doctor accounts and invite the front desk's staff."""
 
 from __future__ import annotations
 
 import uuid
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask_login import current_user
 
 from portal.admin.forms import ActiveForm, DoctorForm
 from portal.auth.service import Registration
+from portal.desk import service as desk
+from portal.desk.forms import StaffInviteForm
 from portal.doctors import service as doctors
 from portal.exceptions import ValidationFailed
 from portal.security import admin_required
@@ -73,3 +76,23 @@ def set_active(doctor_id: uuid.UUID):
     doctors.set_doctor_active(doctor, active)
     flash(f"{doctor.name} is now {'active' if active else 'deactivated'}.", "success")
     return redirect(url_for("admin.doctors_list"))
+
+
+@bp.route("/staff", methods=["GET", "POST"])
+@admin_required
+def staff():
+    """The front desk's accounts, and inviting a receptionist: a staff account without a
+    password, and an email with a link to set one."""
+    form = StaffInviteForm()
+    if form.validate_on_submit():
+        try:
+            person = desk.invite_staff(current_user, form.name.data, form.email.data)
+        except ValidationFailed as exc:
+            apply_errors(form, exc)
+        else:
+            flash(f"Invited {person.name}: they get an email at {person.email} with a link to "
+                  "set their password.", "success")
+            return redirect(url_for("admin.staff"), 303)
+    status = 422 if form.is_submitted() else 200
+    page = desk.list_staff(current_user, page_number(), 50)
+    return render_template("admin/staff.html", form=form, page=page), status

@@ -32,6 +32,7 @@ bp = Blueprint("appointments_api", __name__, url_prefix="/appointments")
 
 patients_only = roles_required(Role.PATIENT)
 doctors_and_admins = roles_required(Role.DOCTOR, Role.ADMIN)
+clinic_side = roles_required(Role.DOCTOR, Role.STAFF, Role.ADMIN)
 
 
 def appointment_out(appointment) -> AppointmentOut:
@@ -157,7 +158,7 @@ def reschedule(appointment_id: uuid.UUID):
 
 
 @bp.post("/<uuid:appointment_id>/complete")
-@doctors_and_admins
+@clinic_side
 @operation("Mark an appointment completed", tags=("appointments",), response=AppointmentOut,
            errors=(404, 409))
 def complete(appointment_id: uuid.UUID):
@@ -165,7 +166,7 @@ def complete(appointment_id: uuid.UUID):
 
 
 @bp.post("/<uuid:appointment_id>/no-show")
-@doctors_and_admins
+@clinic_side
 @operation("Mark that the patient did not come", tags=("appointments",),
            response=AppointmentOut, errors=(404, 409))
 def no_show(appointment_id: uuid.UUID):

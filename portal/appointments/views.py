@@ -66,7 +66,8 @@ from portal.web import apply_errors, page_number, render_page
 
 bp = Blueprint("appointments", __name__, url_prefix="/appointments")
 
-staff_required = roles_required(Role.DOCTOR, Role.ADMIN)
+# The clinic's side: the doctor, the front desk and admins record outcomes.
+staff_required = roles_required(Role.DOCTOR, Role.STAFF, Role.ADMIN)
 
 S = AppointmentStatus
 RESCHEDULE_DAYS = 14
@@ -254,7 +255,7 @@ def detail(appointment_id: uuid.UUID):
         reschedule_cutoff=current_app.config["RESCHEDULE_CUTOFF_HOURS"],
         history=_history(appointment),
         reason_form=ReasonForm(reason=appointment.reason_for_visit),
-        visit_for_form=visit_for_form)
+        visit_for_form=visit_for_form, show_queue=_shows_queue(appointment, status, now))
 
 
 def _visit_for_form(appointment: Appointment, members: list[Dependent]) -> VisitForForm:
@@ -292,6 +293,17 @@ def visit_for(appointment_id: uuid.UUID):
     else:
         flash(f"This appointment is for {appointment.visit_for_name}.", "success")
     return redirect(here, 303)
+
+
+def _shows_queue(appointment: Appointment, status: AppointmentStatus, now: datetime) -> bool:
+    """Whether the page loads the queue panel (queue.place): on the day of the visit while it
+    is on (the patient's place, "You are 3rd in line"), and for the desk also while a hold
+    waits for its payment or a booking for its check-in."""
+    if current_user.role in (Role.STAFF, Role.ADMIN) and status in (S.RESERVED, S.CONFIRMED):
+        return True
+    zone = ZoneInfo(appointment.doctor.timezone)
+    return status in (S.CONFIRMED, S.ARRIVED, S.IN_CONSULTATION) and (
+        appointment.start_at.astimezone(zone).date() == now.astimezone(zone).date())
 
 
 @bp.post("/<uuid:appointment_id>/reason")

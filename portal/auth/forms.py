@@ -103,3 +103,10 @@ class EmailChangeForm(FlaskForm):
 
 class ConfirmEmailForm(FlaskForm):
     """The button on the emailed link's page: only the POST changes the address."""
+class ClaimForm(ResetPasswordForm):
+    """Set the first password of an account the clinic made; `email` is asked only when the
+    clinic had no address for the person (the view drops it otherwise)."""
+
+    email = EmailField("Your email address", validators=[DataRequired(), Length(max=254)],
+                       description="For receipts and reminders, and to log in.",
+                       render_kw={"autocomplete": "email"})

@@ -166,8 +166,9 @@ def get_user(user_id: uuid.UUID) -> User | None:
 
 
 def check_patient_visible(user: User, patient_id: uuid.UUID) -> None:
-    """A patient's records are theirs and the clinic's admins': anyone else gets NotFound."""
-    if user.role != Role.ADMIN and user.id != patient_id:
+    """A patient's records are theirs, the desk's and the clinic's admins': anyone else gets
+    NotFound."""
+    if user.role not in (Role.ADMIN, Role.STAFF) and user.id != patient_id:
         raise NotFound("No such patient.")
 
 
@@ -259,6 +260,78 @@ def user_for_reset_token(token: str) -> User:
 def reset_password(token: str, new: str) -> User:
     user = user_for_reset_token(token)
     _set_password(user, new)
+    return user
+
+
+# --- invitations: an account the clinic made, claimed by setting a password ------------------
+# A cousin of the reset link with a salt of its own (one never works as the other) and a
+# longer life (INVITE_MAX_AGE, a week by default): the person may read the SMS days later.
+# Like a reset link it is tied to the current password hash, so it works once.
+
+INVITE_SALT = "account-invite"
+
+
+def make_invite_token(user: User) -> str:
+    return token_serializer(INVITE_SALT).dumps({"uid": str(user.id),
+                                                "fp": _hash_fingerprint(user)})
+
+
+def user_for_invite_token(token: str) -> User:
+    """The invited account, or InvalidToken (expired, forged, or already used)."""
+    max_age = current_app.config["INVITE_MAX_AGE"]
+    try:
+        data = token_serializer(INVITE_SALT).loads(token, max_age=max_age)
+        user = db.session.get(User, uuid.UUID(data["uid"]))
+    except SignatureExpired:
+        raise InvalidToken("This invitation has expired; ask the clinic to send a new one."
+                           ) from None
+    except (BadSignature, KeyError, ValueError, TypeError):
+        raise InvalidToken("This invitation link is not valid; ask the clinic for a new one."
+                           ) from None
+    if user is None or not user.active or data.get("fp") != _hash_fingerprint(user):
+        raise InvalidToken("This invitation has already been used: log in, or reset your "
+                           "password if you have forgotten it.")
+    return user
+
+
+def claim_link(user: User) -> str:
+    """The absolute link of the claim page for `user`, from PUBLIC_URL (never a request's
+    Host header). Works without a request too (the worker sending the invitation)."""
+    path = current_app.url_map.bind("localhost").build(
+        "auth.claim", {"token": make_invite_token(user)})
+    return current_app.config["PUBLIC_URL"].rstrip("/") + path
+
+
+def claim_account(token: str, password: str, email: str | None = None) -> User:
+    """Set the first password of an invited account from its invitation link, and its email
+    address when `email` is given (the clinic had none). The link then stops working."""
+    user = user_for_invite_token(token)
+    errors: dict[str, str] = {}
+    clean = None
+    if email is not None:
+        try:
+            clean = normalise_email(email)
+        except ValueError as exc:
+            errors["email"] = str(exc)
+        else:
+            holder = find_user_by_email(clean)
+            if holder is not None and holder.id != user.id:
+                errors["email"] = EMAIL_TAKEN
+    try:
+        check_password(password, email=clean or user.email)
+    except ValueError as exc:
+        errors["password"] = str(exc)
+    if errors:
+        raise ValidationFailed(errors)
+    new_hash = hash_password(password)
+    try:
+        with write():
+            if clean is not None:
+                user.email = clean
+            user.password_hash = new_hash
+            user.session_version += 1
+    except IntegrityError:  # the address was taken meanwhile
+        raise ValidationFailed({"email": EMAIL_TAKEN}) from None
     return user
 
 

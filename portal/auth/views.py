@@ -1,5 +1,6 @@
 """Account pages: register, log in and out, reset and change the password; your profile
-(name, phone, time zone, language) and changing your email address."""
+(name, phone, time zone, language) and changing your email address; claiming an account the
+clinic made (an invitation)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from portal.auth import service
 from portal.auth.api import email_confirm_link
 from portal.auth.forms import (
     ChangePasswordForm,
+    ClaimForm,
     ConfirmEmailForm,
     EmailChangeForm,
     ForgotPasswordForm,
@@ -32,6 +34,7 @@ from portal.auth.forms import (
     RegistrationForm,
     ResetPasswordForm,
 )
+from portal.desk.service import is_placeholder_email
 from portal.exceptions import ValidationFailed
 from portal.extensions import limiter
 from portal.mailer import send_templated_email
@@ -173,6 +176,40 @@ def reset_password(token: str):
             return redirect(url_for("auth.login"))
     status = 422 if form.is_submitted() and form.errors else 200
     return render_template("auth/reset.html", form=form, token=token), status
+
+
+@bp.route("/claim/<token>", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"])
+def claim(token: str):
+    """Set the first password of an account the clinic made (a receptionist invited by an
+    admin, a patient registered at the desk) from the invitation link, and log in. When the
+    clinic had no email address for the person, ask for one too."""
+    try:
+        user = service.user_for_invite_token(token)
+    except service.InvalidToken as exc:
+        flash(exc.message, "error")
+        return redirect(url_for("auth.login"))
+    needs_email = is_placeholder_email(user.email)
+    form = ClaimForm()
+    if not needs_email:
+        del form.email
+    if form.validate_on_submit():
+        try:
+            user = service.claim_account(token, form.password.data,
+                                         form.email.data if needs_email else None)
+        except ValidationFailed as exc:
+            apply_errors(form, exc)
+        except service.InvalidToken as exc:
+            flash(exc.message, "error")
+            return redirect(url_for("auth.login"))
+        else:
+            _start_session(user)
+            flash(f"Welcome, {user.name}. Your password is set and you are logged in.",
+                  "success")
+            return redirect(home_for(user))
+    status = 422 if form.is_submitted() and form.errors else 200
+    return render_template("auth/claim.html", form=form, user=user, token=token,
+                           needs_email=needs_email), status
 
 
 @bp.route("/password", methods=["GET", "POST"])

@@ -163,6 +163,19 @@ def invite_staff(admin: User, name: str, email: str) -> User:
     return staff
 
 
+def list_staff(admin: User, page: int = 1, per_page: int = 50) -> Page[User]:
+    """The clinic's receptionists (staff accounts), by name: for the admin's staff page."""
+    if admin.role != Role.ADMIN:
+        raise NotFound("Not found.")
+    return paginate(select(User).where(User.role == Role.STAFF).order_by(User.name, User.id),
+                    page, per_page)
+
+
+def is_claimed(user: User) -> bool:
+    """Whether the person has set a password (an invited account has none until then)."""
+    return not user.password_hash.startswith("!unclaimed")
+
+
 # --- booking for a patient -------------------------------------------------------------------
 
 
@@ -177,6 +190,16 @@ def book_for(user: User, patient: User, slot_id: uuid.UUID, *, reason: str = "",
                                 idempotency_key=idempotency_key)
 
 
+def slot_for_booking(user: User, slot_id: uuid.UUID) -> tuple[AvailableSlot, Doctor]:
+    """A slot the desk is about to book (any doctor's) and its doctor, for the booking page's
+    summary; whether it is still free is the booking's business."""
+    _desk_only(user)
+    slot = db.session.get(AvailableSlot, slot_id)
+    if slot is None:
+        raise NotFound("No such slot.", "slot_id")
+    return slot, db.session.get(Doctor, slot.doctor_id)
+
+
 def walk_in(user: User, doctor_id: uuid.UUID, person: NewPerson,
             now: datetime | None = None) -> QueueToken:
     """Someone at the counter without a booking joins the doctor's queue today."""
@@ -189,7 +212,8 @@ def walk_in(user: User, doctor_id: uuid.UUID, person: NewPerson,
 
 @dataclass
 class BoardEntry:
-    """One line of a doctor's day: a slot (free, held, booked…), a block, or a walk-in."""
+    """One line of a doctor's day: a slot (free, held, booked…), a block, or a walk-in.
+    `token` is the walk-in's, or the queue token of a checked-in appointment."""
 
     start: datetime  # in the doctor's zone
     end: datetime | None
@@ -197,6 +221,7 @@ class BoardEntry:
     label: str
     appointment: Appointment | None = None
     token: QueueToken | None = None
+    slot_id: uuid.UUID | None = None  # a slot's entry: what "Book" books
 
 
 @dataclass
@@ -234,6 +259,9 @@ def day_board(user: User, day: date, tz: str, now: datetime | None = None
         BlockedSlot.start_at < end, BlockedSlot.end_at > start)))
     walk_ins = list(db.session.scalars(select(QueueToken).where(
         QueueToken.day == day, QueueToken.appointment_id.is_(None))))
+    # The token of each checked-in appointment, for the board's "Token 7".
+    token_of = {t.appointment_id: t for t in db.session.scalars(select(QueueToken).where(
+        QueueToken.appointment_id.in_([a.id for a in booked])))} if booked else {}
     doctor_ids = {s.doctor_id for s in slots} | {a.doctor_id for a in booked} | \
         {t.doctor_id for t in walk_ins}
     doctors = list(db.session.scalars(select(Doctor).where(Doctor.id.in_(doctor_ids))
@@ -252,9 +280,10 @@ def day_board(user: User, day: date, tz: str, now: datetime | None = None
             else:
                 state = "free" if slot.is_free(now) else "held"
                 appointment = None
-            column.entries.append(BoardEntry(slot.start_at.astimezone(zone),
-                                             slot.end_at.astimezone(zone), state, LABELS[state],
-                                             appointment))
+            column.entries.append(BoardEntry(
+                slot.start_at.astimezone(zone), slot.end_at.astimezone(zone), state,
+                LABELS[state], appointment,
+                token_of.get(appointment.id) if appointment is not None else None, slot.id))
         for block in (b for b in blocks if b.doctor_id == doctor.id):
             column.entries.append(BoardEntry(max(block.start_at, start).astimezone(zone),
                                              min(block.end_at, end).astimezone(zone), "blocked",
@@ -269,3 +298,17 @@ def day_board(user: User, day: date, tz: str, now: datetime | None = None
             column.counts[entry.state] = column.counts.get(entry.state, 0) + 1
         columns.append(column)
     return columns
+
+
+def doctor_day(user: User, doctor_id: uuid.UUID, day: date, tz: str,
+               now: datetime | None = None) -> BoardColumn:
+    """One doctor's column of the day board (empty when they are not on duty that day), for
+    the printed day list."""
+    _desk_only(user)
+    column = next((c for c in day_board(user, day, tz, now) if c.doctor.id == doctor_id), None)
+    if column is None:
+        doctor = db.session.get(Doctor, doctor_id)
+        if doctor is None:
+            raise NotFound("No such doctor.")
+        column = BoardColumn(doctor)
+    return column

@@ -86,9 +86,11 @@ def get_payment(payment_id: uuid.UUID) -> PaymentTransaction:
 
 
 def get_visible_payment(user: User, payment_id: uuid.UUID) -> PaymentTransaction:
-    """The payment if it is the user's own, or any for an admin; otherwise NotFound."""
+    """The payment if it is the user's own, or any for an admin or the desk (which takes
+    payments and hands out receipts); otherwise NotFound."""
     payment = db.session.get(PaymentTransaction, payment_id)
-    if payment is None or (user.role != Role.ADMIN and payment.patient_id != user.id):
+    if payment is None or (user.role not in (Role.ADMIN, Role.STAFF)
+                           and payment.patient_id != user.id):
         raise NotFound("No such payment.")
     access.note(user, payment.patient_id, AccessKind.PAYMENT, payment.id)
     return payment

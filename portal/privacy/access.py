@@ -116,8 +116,13 @@ def search(admin: User, f: LogFilter, page: int = 1, per_page: int = 50) -> Page
 
 
 def csv_lines(admin: User, f: LogFilter, batch: int = 1000) -> Iterator[str]:
-    """The header, then one CSV row per read (newest first)."""
+    """The header, then one CSV row per read (newest first). Checks the caller at once; the
+    rows come as the response streams."""
     _admin_only(admin)
+    return _csv_rows(f, batch)
+
+
+def _csv_rows(f: LogFilter, batch: int) -> Iterator[str]:
     yield _csv_row(["at_utc", "actor_id", "actor_role", "actor_name", "subject_id",
                     "subject_name", "kind", "object_id", "route", "via"])
     offset = 0

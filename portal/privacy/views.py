@@ -231,6 +231,6 @@ def admin_access_log():
 @admin_required
 def admin_access_log_csv():
     form = AccessLogFilterForm(request.args)
-    lines = access.csv_lines(current_user, _log_filter(form))
-    return Response(lines, mimetype="text/csv", headers={
+    lines = access.csv_lines(current_user._get_current_object(), _log_filter(form))
+    return Response("".join(lines), mimetype="text/csv", headers={
         "Content-Disposition": 'attachment; filename="access-log.csv"'})

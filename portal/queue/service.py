@@ -316,6 +316,17 @@ def view(doctor: Doctor, day: date | None = None, now: datetime | None = None) -
     return QueueView(doctor, day, current, waiting, pace, delay, done, tokens)
 
 
+def view_for(user: User, doctor_id: uuid.UUID, now: datetime | None = None) -> QueueView:
+    """Today's queue of a doctor, for whoever runs it (see `queue_for`)."""
+    return view(queue_for(user, doctor_id), now=now)
+
+
+def display(doctor_id: uuid.UUID, now: datetime | None = None) -> QueueView:
+    """Today's queue of an active doctor for the waiting-room screen, which has no login:
+    its page shows token numbers only."""
+    return view(get_doctor(doctor_id), now=now)
+
+
 def place_for_appointment(user: User, appointment_id: uuid.UUID,
                           now: datetime | None = None) -> tuple[QueueView, Place | None,
                                                                 QueueToken | None]:

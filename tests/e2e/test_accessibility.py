@@ -30,6 +30,8 @@ from portal.availability import service as availability
 from portal.family import service as family
 from portal.privacy import consents
 from portal.privacy.models import ConsentKind
+from portal.queue import service as queue
+from portal.roles import Role
 from tests.factories import MONDAY_MORNING, PASSWORD, book
 
 pytestmark = pytest.mark.e2e
@@ -331,6 +333,45 @@ def test_the_admin_template_editor(page: Page, clinic):
     log_in(page, "admin@example.com")
     page.goto("/admin/notifications/templates/APPOINTMENT_CONFIRMED/EMAIL/en")
     audit_both_sizes(page, "the admin template editor", page.get_by_label("Subject"))
+
+
+# --- the front desk and the waiting room --------------------------------------------------------
+
+@pytest.fixture
+def busy_morning(clinic, factory, frozen_clock):
+    """Monday 08:30: Dr. Meera Iyer's day with a patient seen, one with the doctor, one checked
+    in, one booked, a hold, a block, a walk-in and free times; Rita at the desk."""
+    staff = factory.create_user(Role.STAFF, name="Rita Reception", email="rita@example.com")
+    doctor, slots = clinic["doctor"], clinic["in_person"]
+    people = [factory.create_patient(name=name) for name in (
+        "Asha Seen", "Bala Inside", "Chitra Waiting", "Dev Booked")]
+    booked = [book(person, slots[i], confirm=True) for i, person in enumerate(people)]
+    appointments.reserve(clinic["patient"], slots[4].id)
+    availability.block_interval(doctor, slots[5].start_at, slots[5].end_at, "Staff meeting")
+    frozen_clock.advance(timedelta(hours=2, minutes=30))
+    for appointment in booked[:3]:
+        queue.check_in(staff, appointment.id)
+    queue.add_walk_in(staff, doctor.id, "Walter Walkin", None)
+    queue.finish(staff, queue.call_next(staff, doctor.id).id)
+    queue.call_next(staff, doctor.id)
+    return clinic
+
+
+def test_the_day_board(page: Page, busy_morning):
+    log_in(page, "rita@example.com")
+    expect(h1(page, "Day board")).to_be_visible()
+    audit_both_sizes(page, "the day board",
+                     page.get_by_role("region", name="Doctors on duty (scrolls sideways)"))
+    # The timeline swapped in by the desk's own refresh (the event an action sends).
+    page.evaluate("() => htmx.trigger(document.body, 'desk-changed')")
+    expect(page.get_by_role("button", name=re.compile(r"^Check in Dev Booked"))).to_be_visible()
+    audit(page, "the day board after a refresh (swapped in by HTMX)")
+
+
+def test_the_waiting_room_display(page: Page, busy_morning):
+    page.goto(f"/queue/{busy_morning['doctor'].id}/display")
+    audit_both_sizes(page, "the waiting-room display",
+                     page.get_by_role("heading", name="Now serving"))
 
 
 # --- accounts and settings -----------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import date, timedelta
 
 import pytest
@@ -185,3 +186,84 @@ def test_erasure_needs_the_password_and_is_for_patients(clinic):
         erasure.erase(clinic["patient"], "wrong-password-1")
     with pytest.raises(erasure.Conflict):
         erasure.erase(clinic["doctor"].user, "correct-horse-9")
+
+
+# --- the pages and the API -------------------------------------------------------------------
+
+
+def test_the_patient_sees_who_read_their_records_on_the_page_and_in_the_api(client, clinic,
+                                                                            factory):
+    booked = factory.book(clinic["patient"], doctor=clinic["doctor"], kind="IN_PERSON",
+                          confirm=True)
+    client.get(f"/api/v1/appointments/{booked.id}", headers=bearer(client,
+                                                                   clinic["doctor"].user))
+    listed = client.get("/api/v1/me/access-log",
+                        headers=bearer(client, clinic["patient"])).get_json()
+    assert [(i["reader_name"], i["reader_role"], i["kind"]) for i in listed["items"]] == [
+        (clinic["doctor"].name, "doctor", "APPOINTMENT")]
+    client.login(clinic["patient"].email)
+    page = client.get("/account/privacy/access-log").get_data(as_text=True)
+    assert clinic["doctor"].name in page
+    assert "An appointment" in page
+
+
+def test_the_admin_searches_the_log_by_patient_and_downloads_it(client, clinic, factory):
+    booked = factory.book(clinic["patient"], doctor=clinic["doctor"], kind="IN_PERSON",
+                          confirm=True)
+    appointments.get_visible(clinic["doctor"].user, booked.id)
+    other = factory.create_patient()
+    client.login(clinic["admin"].email)
+    found = client.get(f"/admin/access-log?patient={clinic['patient'].id}")
+    assert clinic["patient"].name in found.get_data(as_text=True)
+    assert "1 read." in found.get_data(as_text=True)
+    empty = client.get(f"/admin/access-log?patient={other.id}").get_data(as_text=True)
+    assert "No reads match" in empty
+    csv_text = client.get(f"/admin/access-log.csv?patient={clinic['patient'].id}").get_data(
+        as_text=True)
+    assert csv_text.splitlines()[0].startswith("at_utc,actor_id")
+    assert str(booked.id) in csv_text
+    assert client.get("/admin/access-log?since=not-a-date").status_code == 200
+
+
+def test_the_export_api_answers_small_at_once_and_large_through_a_job(app, client, clinic,
+                                                                      monkeypatch, tmp_path):
+    token = bearer(client, clinic["patient"])
+    small = client.get("/api/v1/me/export", headers=token)
+    assert small.status_code == 200
+    assert small.get_json()["profile"]["email"] == "meera.p@example.com"
+    monkeypatch.setitem(app.config, "EXPORT_INLINE_MAX_ROWS", -1)
+    monkeypatch.setitem(app.config, "EXPORT_ROOT", str(tmp_path))
+    large = client.get("/api/v1/me/export", headers=token)
+    assert large.status_code == 202
+    assert large.get_json()["status"] == "PENDING"
+    export.build(uuid.UUID(large.get_json()["id"]))
+    ready = client.get(f"/api/v1/me/exports/{large.get_json()['id']}", headers=token).get_json()
+    assert ready["status"] == "READY"
+    client.login(clinic["patient"].email)
+    path = ready["json_url"].split("://", 1)[1].split("/", 1)[1]
+    got = client.get("/" + path)
+    assert got.status_code == 200
+    assert b"meera.p@example.com" in got.data
+    assert got.headers["Cache-Control"] == "no-store"
+
+
+def test_erasing_through_the_api_needs_the_password_and_ends_every_session(client, clinic):
+    token = bearer(client, clinic["patient"])
+    wrong = client.delete("/api/v1/me", json={"password": "wrong-password-1"}, headers=token)
+    assert wrong.status_code == 422
+    assert wrong.get_json()["errors"][0]["field"] == "password"
+    done = client.delete("/api/v1/me", json={"password": "correct-horse-9"}, headers=token)
+    assert done.status_code == 200
+    assert client.get("/api/v1/me", headers=token).status_code == 401
+
+
+def test_the_erase_page_logs_out_after_erasing(client, clinic):
+    client.login(clinic["patient"].email)
+    page = client.get("/account/privacy/erase")
+    assert page.status_code == 200
+    refused = client.post_form("/account/privacy/erase", {"password": "correct-horse-9"})
+    assert refused.status_code == 422  # "I understand" was not ticked
+    done = client.post_form("/account/privacy/erase", {"password": "correct-horse-9",
+                                                      "understood": "y"})
+    assert done.status_code == 303
+    assert client.get("/account/privacy").status_code == 302  # logged out: to the login page

@@ -1,6 +1,7 @@
 """Who may call what: every route of the app, for anonymous, a patient, another patient, the
-patient's doctor, another doctor and an admin (invariant 6: each user sees and changes only what
-is theirs; admins see payments; doctors only their own calendar).
+patient's doctor, another doctor, an admin and the front desk's staff (invariant 6: each user
+sees and changes only what is theirs; admins see payments; doctors only their own calendar; the
+desk every appointment and patient, but no payouts, templates or doctor management).
 
 The table below has one entry per (endpoint, method) of `app.url_map`; a route without an entry
 fails `test_every_route_has_an_entry`, so a new route must say who may call it. Public routes say
@@ -43,6 +44,7 @@ from portal import CSRF_EXEMPT_ENDPOINTS
 from portal.appointments import service as appointments
 from portal.auth import service as auth
 from portal.availability import service as availability
+from portal.desk import service as desk_service
 from portal.doctors.photos import photo_key
 from portal.extensions import db, mail
 from portal.family import service as family
@@ -51,9 +53,12 @@ from portal.notifications import devices
 from portal.notifications.announcements import send_announcement
 from portal.notifications.models import Channel, NotificationLog
 from portal.payments import service as payments
+from portal.privacy import export
+from portal.queue import service as queue
+from portal.roles import Role
 from tests.factories import MONDAY_MORNING, PASSWORD
 
-ACTORS = ("anonymous", "patient", "other_patient", "doctor", "other_doctor", "admin")
+ACTORS = ("anonymous", "patient", "other_patient", "doctor", "other_doctor", "admin", "staff")
 SAFE = {"GET", "HEAD", "OPTIONS"}
 
 OK, LOGIN, HIDE, DENY = "ok", "login", 404, 403
@@ -66,7 +71,7 @@ VISIT_REASON = "Private-visit-reason-7731"
 DEPENDENT_NAME = "Mira Ownerpatient"
 BLOCK_REASON = "Private-block-reason-5512"
 OVERRIDE_REASON = "Private-override-reason-9204"
-PATIENT_SIDE = {"patient", "doctor", "admin"}
+PATIENT_SIDE = {"patient", "doctor", "admin", "staff"}  # the desk sees every patient
 DOCTOR_SIDE = {"doctor", "admin"}
 # Patient A's family member: no appointment of the world is for her, so only patient A.
 HOLDER_ONLY = {"patient"}
@@ -85,69 +90,89 @@ class Access:
     lands_on_login: bool = False  # the login page is where this route sends everyone
 
 
-def row(anonymous, patient, other_patient, doctor, other_doctor, admin, **kwargs) -> Access:
+def row(anonymous, patient, other_patient, doctor, other_doctor, admin, staff,
+        **kwargs) -> Access:
     return Access(dict(zip(ACTORS, (anonymous, patient, other_patient, doctor, other_doctor,
-                                    admin), strict=True)), **kwargs)
+                                    admin, staff), strict=True)), **kwargs)
 
 
 def public(reason: str, **kwargs) -> Access:
-    return row(OK, OK, OK, OK, OK, OK, reason=reason, **kwargs)
+    return row(OK, OK, OK, OK, OK, OK, OK, reason=reason, **kwargs)
 
 
 def signed(status: int, reason: str, **kwargs) -> Access:
-    return row(status, status, status, status, status, status, reason=reason, **kwargs)
+    return row(status, status, status, status, status, status, status, reason=reason,
+               **kwargs)
 
 
 def logged_in(**kwargs) -> Access:
-    return row(LOGIN, OK, OK, OK, OK, OK, **kwargs)
+    return row(LOGIN, OK, OK, OK, OK, OK, OK, **kwargs)
 
 
 def patients(**kwargs) -> Access:
-    """Any patient (nothing of anyone else's is involved); staff may not."""
-    return row(LOGIN, OK, OK, DENY, DENY, DENY, **kwargs)
+    """Any patient (nothing of anyone else's is involved); staff roles may not."""
+    return row(LOGIN, OK, OK, DENY, DENY, DENY, DENY, **kwargs)
 
 
 def admins(**kwargs) -> Access:
-    return row(LOGIN, DENY, DENY, DENY, DENY, OK, **kwargs)
-
-
-def patients_appointment(**kwargs) -> Access:
-    """Patient A's appointment: the patient, their doctor and admins."""
-    return row(LOGIN, OK, HIDE, OK, HIDE, OK, **kwargs)
-
-
-def own_payment(**kwargs) -> Access:
-    """Patient A's payment: the patient and admins (doctors see payouts, not payments)."""
-    return row(LOGIN, OK, HIDE, HIDE, HIDE, OK, **kwargs)
-
-
-def doctors_schedule(**kwargs) -> Access:
-    """Doctor A's schedule, slots, blocks and overrides: the doctor and admins."""
-    return row(LOGIN, DENY, DENY, OK, HIDE, OK, **kwargs)
-
-
-def doctors_only(**kwargs) -> Access:
-    """A doctor's own page (no id: each doctor gets their own); admins and patients may not."""
-    return row(LOGIN, DENY, DENY, OK, OK, DENY, **kwargs)
-
-
-def own_user(**kwargs) -> Access:
-    """Patient A's account data by user id: the patient and admins."""
-    return row(LOGIN, OK, HIDE, HIDE, HIDE, OK, **kwargs)
+    """Admins only: the desk's staff are refused too (payouts, templates, doctors, staff)."""
+    return row(LOGIN, DENY, DENY, DENY, DENY, OK, DENY, **kwargs)
 
 
 def desk(**kwargs) -> Access:
-    """The front desk's routes: staff (not one of the six callers yet) and admins."""
-    return row(LOGIN, DENY, DENY, DENY, DENY, OK, **kwargs)
+    """The front desk's pages: staff and admins."""
+    return row(LOGIN, DENY, DENY, DENY, DENY, OK, OK, **kwargs)
+
+
+def patients_appointment(**kwargs) -> Access:
+    """Patient A's appointment: the patient, their doctor, admins and the desk (which sees
+    every appointment)."""
+    return row(LOGIN, OK, HIDE, OK, HIDE, OK, OK, **kwargs)
+
+
+def own_payment(**kwargs) -> Access:
+    """Patient A's payment: the patient, admins and the desk (which takes payments and hands
+    out receipts); doctors see payouts, not payments."""
+    return row(LOGIN, OK, HIDE, HIDE, HIDE, OK, OK, **kwargs)
+
+
+def doctors_schedule(**kwargs) -> Access:
+    """Doctor A's schedule, slots, blocks and overrides: the doctor and admins. The desk does
+    not manage doctors: its staff are refused by role, as patients are."""
+    return row(LOGIN, DENY, DENY, OK, HIDE, OK, DENY, **kwargs)
+
+
+def doctors_only(**kwargs) -> Access:
+    """A doctor's own page (no id: each doctor gets their own); admins, the desk and patients
+    may not."""
+    return row(LOGIN, DENY, DENY, OK, OK, DENY, DENY, **kwargs)
+
+
+def runs_queue(**kwargs) -> Access:
+    """Doctor A's queue today: the doctor, admins and the desk."""
+    return row(LOGIN, DENY, DENY, OK, HIDE, OK, OK, **kwargs)
+
+
+def own_user(**kwargs) -> Access:
+    """Patient A's account data by user id: the patient, admins and the desk (which sees
+    every patient of the clinic)."""
+    return row(LOGIN, OK, HIDE, HIDE, HIDE, OK, OK, **kwargs)
+
+
+def own_messages(**kwargs) -> Access:
+    """Patient A's notifications and their settings: the patient and admins only."""
+    return row(LOGIN, OK, HIDE, HIDE, HIDE, OK, HIDE, **kwargs)
 
 
 def own_dependent(**kwargs) -> Access:
     """Patient A's family member: patient A only (staff roles may not use the route)."""
-    return row(LOGIN, OK, HIDE, DENY, DENY, DENY, **kwargs)
+    return row(LOGIN, OK, HIDE, DENY, DENY, DENY, DENY, **kwargs)
+
+
 def doctors_photo(**kwargs) -> Access:
-    """Doctor A's photo: the doctor and admins; the other doctor and patients get 404 (like a
-    missing doctor: it is no role's business whether the id exists)."""
-    return row(LOGIN, HIDE, HIDE, OK, HIDE, OK, **kwargs)
+    """Doctor A's photo: the doctor and admins; the other doctor, patients and the desk get 404
+    (like a missing doctor: it is no role's business whether the id exists)."""
+    return row(LOGIN, HIDE, HIDE, OK, HIDE, OK, HIDE, **kwargs)
 
 
 def _stored_photo(w) -> str:
@@ -254,40 +279,43 @@ TABLE: dict[tuple[str, str], Access] = {
         args={"dependent_id": lambda w: w.fresh_dependent()}),
     # --- appointments (HTML) -------------------------------------------------------------------
     ("appointments.reserve", "POST"): patients(form=_reserve_form),
-    ("appointments.index", "GET"): row(LOGIN, OK, OK, OK, OK, DENY),  # doctors: to practice
+    ("appointments.index", "GET"): row(LOGIN, OK, OK, OK, OK, DENY, DENY),  # doctors: to practice
     ("appointments.practice", "GET"): doctors_only(),
     ("main.dashboard", "GET"): doctors_only(),
     ("appointments.detail", "GET"): patients_appointment(),
     ("appointments.status", "GET"): patients_appointment(),
     ("appointments.ics", "GET"): patients_appointment(),
-    ("appointments.reason", "POST"): row(LOGIN, OK, HIDE, DENY, DENY, DENY,
+    ("appointments.reason", "POST"): row(LOGIN, OK, HIDE, DENY, DENY, DENY, DENY,
                                          form={"reason": "Still coughing"}),
     ("appointments.visit_for", "POST"): row(
-        LOGIN, OK, HIDE, DENY, DENY, DENY,
+        LOGIN, OK, HIDE, DENY, DENY, DENY, DENY,
         form=lambda w: {"for_dependent_id": str(w.dependent.id)}),
-    ("appointments.confirm", "POST"): row(LOGIN, OK, HIDE, HIDE, HIDE, OK),
+    ("appointments.confirm", "POST"): row(LOGIN, OK, HIDE, HIDE, HIDE, OK, OK),
     ("appointments.cancel", "GET"): patients_appointment(),
     ("appointments.cancel", "POST"): patients_appointment(form={"reason": "Unwell"}),
     ("appointments.reschedule", "GET"): patients_appointment(),
     ("appointments.reschedule", "POST"): patients_appointment(
         form=lambda w: {"slot_id": str(w.free_slot.id)}),
-    ("appointments.complete", "POST"): row(LOGIN, DENY, DENY, OK, HIDE, OK),
-    ("appointments.no_show", "POST"): row(LOGIN, DENY, DENY, OK, HIDE, OK),
+    # Outcomes are the doctor's; the desk's "Done" is in the queue (queue.done).
+    ("appointments.complete", "POST"): row(LOGIN, DENY, DENY, OK, HIDE, OK, OK),
+    ("appointments.no_show", "POST"): row(LOGIN, DENY, DENY, OK, HIDE, OK, OK),
     # --- appointments (API) --------------------------------------------------------------------
     ("api.appointments_api.reserve", "POST"): patients(
         json=lambda w: {"slot_id": str(w.free_slot.id)}),
     ("api.appointments_api.get_appointment", "GET"): patients_appointment(),
     ("api.appointments_api.cancellation_quote", "GET"): patients_appointment(),
     ("api.appointments_api.set_visit_for", "PUT"): row(
-        LOGIN, OK, HIDE, DENY, DENY, DENY,
+        LOGIN, OK, HIDE, DENY, DENY, DENY, DENY,
         json=lambda w: {"for_dependent_id": str(w.dependent.id)}),
-    ("api.appointments_api.confirm", "POST"): row(LOGIN, OK, HIDE, HIDE, HIDE, OK, json={}),
+    ("api.appointments_api.confirm", "POST"): row(LOGIN, OK, HIDE, HIDE, HIDE, OK, OK,
+                                                        json={}),
     ("api.appointments_api.cancel", "POST"): patients_appointment(json={"reason": "Unwell"}),
     ("api.appointments_api.reschedule", "POST"): patients_appointment(
         json=lambda w: {"slot_id": str(w.free_slot.id)}),
-    ("api.appointments_api.complete", "POST"): row(LOGIN, DENY, DENY, OK, HIDE, OK),
-    ("api.appointments_api.no_show", "POST"): row(LOGIN, DENY, DENY, OK, HIDE, OK),
-    ("api.appointments_api.doctor_list", "GET"): row(LOGIN, DENY, DENY, OK, HIDE, OK),
+    ("api.appointments_api.complete", "POST"): row(LOGIN, DENY, DENY, OK, HIDE, OK, OK),
+    ("api.appointments_api.no_show", "POST"): row(LOGIN, DENY, DENY, OK, HIDE, OK, OK),
+    ("api.appointments_api.doctor_list", "GET"): row(LOGIN, DENY, DENY, OK, HIDE, OK,
+                                                            DENY),
     ("api.appointments_api.patient_list", "GET"): own_user(),
     # --- the doctor's schedule (HTML; ?doctor= names doctor A) ---------------------------------
     ("availability.calendar", "GET"): doctors_schedule(),
@@ -329,8 +357,8 @@ TABLE: dict[tuple[str, str], Access] = {
     ("media.serve", "GET"): public("doctors' photos, shown on the public directory and pages",
                                    args={"key": _stored_photo}),
     # --- payments (HTML) -----------------------------------------------------------------------
-    ("payments.start", "GET"): row(LOGIN, OK, HIDE, DENY, DENY, DENY),
-    ("payments.start", "POST"): row(LOGIN, OK, HIDE, DENY, DENY, DENY),
+    ("payments.start", "GET"): row(LOGIN, OK, HIDE, DENY, DENY, DENY, DENY),
+    ("payments.start", "POST"): row(LOGIN, OK, HIDE, DENY, DENY, DENY, DENY),
     ("payments.callback", "GET"): own_payment(),
     ("payments.verify", "POST"): own_payment(form=lambda w: dict(w.checkout_fields)),
     ("payments.cancelled", "GET"): own_payment(),
@@ -339,7 +367,7 @@ TABLE: dict[tuple[str, str], Access] = {
     ("payments.earnings", "GET"): doctors_only(),
     # --- payments (API) ------------------------------------------------------------------------
     ("api.payments_api.initiate", "POST"): row(
-        LOGIN, OK, HIDE, DENY, DENY, DENY,
+        LOGIN, OK, HIDE, DENY, DENY, DENY, DENY,
         json=lambda w: {"appointment_id": str(w.appointment.id)}),
     ("api.payments_api.verify", "POST"): own_payment(json=lambda w: {
         "payment_id": str(w.payment.id), **w.checkout_fields}),
@@ -355,7 +383,7 @@ TABLE: dict[tuple[str, str], Access] = {
     # --- notifications (HTML) ------------------------------------------------------------------
     ("notifications.inbox", "GET"): logged_in(),
     ("notifications.count", "GET"): logged_in(),
-    ("notifications.read", "POST"): row(LOGIN, OK, HIDE, HIDE, HIDE, HIDE),
+    ("notifications.read", "POST"): row(LOGIN, OK, HIDE, HIDE, HIDE, HIDE, HIDE),
     ("notifications.read_all", "POST"): logged_in(),
     ("notifications.settings", "GET"): logged_in(),
     ("notifications.settings", "POST"): logged_in(form={"language": "xx"}),
@@ -363,13 +391,13 @@ TABLE: dict[tuple[str, str], Access] = {
     ("api.notifications_api.send", "POST"): admins(json=lambda w: {
         "user_ids": [str(w.people["patient"].id)], "title": "Hello", "message": "Hi",
         "channels": ["IN_APP"]}),
-    ("api.notifications_api.user_notifications", "GET"): own_user(),
-    ("api.notifications_api.get_preferences", "GET"): own_user(),
+    ("api.notifications_api.user_notifications", "GET"): own_messages(),
+    ("api.notifications_api.get_preferences", "GET"): own_messages(),
     ("api.notifications_api.put_preferences", "PUT"): logged_in(json={"language": "en"}),
     ("api.notifications_api.register_device", "POST"): logged_in(
         json=lambda w: {"kind": "FCM", "token": f"fcm-token-{next(_device_numbers)}"}),
     ("api.notifications_api.unregister_device", "DELETE"): row(
-        LOGIN, OK, HIDE, HIDE, HIDE, HIDE, args={"token": lambda w: w.device_token}),
+        LOGIN, OK, HIDE, HIDE, HIDE, HIDE, HIDE, args={"token": lambda w: w.device_token}),
     ("api.notifications_api.sms_status", "POST"): signed(
         403, "Twilio's status callback: its signature is the credential (none here: 403)"),
     # --- admin ---------------------------------------------------------------------------------
@@ -403,6 +431,69 @@ TABLE: dict[tuple[str, str], Access] = {
     ("privacy.update_consents", "POST"): logged_in(form={"action": "marketing"}),
     ("api.privacy_api.get_consents", "GET"): logged_in(),
     ("api.privacy_api.put_consents", "PUT"): logged_in(json={"marketing": False}),
+    # --- who read whose records, taking one's data, erasure -------------------------------------
+    ("privacy.access_log", "GET"): logged_in(),
+    ("privacy.data_page", "GET"): logged_in(),
+    ("privacy.data_json", "GET"): logged_in(),
+    ("privacy.download", "GET"): row(LOGIN, OK, HIDE, HIDE, HIDE, HIDE, HIDE,
+                                     args={"token": lambda w: w.export_token, "kind": "json"}),
+    ("privacy.erase", "GET"): patients(),
+    ("privacy.erase", "POST"): patients(form={"password": "wrong-guess-1", "understood": "y"}),
+    ("privacy.admin_access_log", "GET"): admins(),
+    ("privacy.admin_access_log_csv", "GET"): admins(),
+    ("api.privacy_api.my_access_log", "GET"): logged_in(),
+    ("api.privacy_api.my_export", "GET"): logged_in(),
+    ("api.privacy_api.my_prepared_export", "GET"): row(
+        LOGIN, OK, HIDE, HIDE, HIDE, HIDE, HIDE, args={"export_id": lambda w: w.export.id}),
+    ("api.privacy_api.erase_me", "DELETE"): patients(json={"password": "wrong-guess-1"}),
+    ("admin.staff", "GET"): admins(),
+    ("admin.staff", "POST"): admins(form={"name": "", "email": ""}),
+    # --- the front desk (HTML) -----------------------------------------------------------------
+    ("desk.board", "GET"): desk(),
+    ("desk.print_day", "GET"): desk(),
+    ("desk.patients", "GET"): desk(),
+    ("desk.book", "GET"): desk(),
+    ("desk.book", "POST"): desk(form=lambda w: {
+        "p-slot_id": str(w.fresh_slot()), "p-patient_id": str(w.people["patient"].id)}),
+    ("desk.walk_in", "GET"): desk(),
+    ("desk.walk_in", "POST"): desk(form=lambda w: {
+        "doctor_id": str(w.doctor.id), "name": "Kiran Walkin", "phone": "+919811100077"}),
+    ("desk.check_in", "POST"): desk(),  # Tuesday's appointment: 409, check-in is on the day
+    ("desk.payment", "GET"): desk(),
+    ("desk.payment", "POST"): desk(form={"method": "cash", "reference": "R-5511"}),  # paid: 409
+    ("desk.payment_link", "POST"): desk(),  # already paid: back to the page with the reason
+    # --- the front desk (API) ------------------------------------------------------------------
+    ("api.desk_api.search_patients", "GET"): desk(),
+    ("api.desk_api.register_patient", "POST"): desk(json={}),
+    ("api.desk_api.book", "POST"): desk(json=lambda w: {
+        "slot_id": str(w.fresh_slot()), "patient_id": str(w.people["patient"].id)}),
+    ("api.desk_api.walk_in", "POST"): desk(json=lambda w: {
+        "doctor_id": str(w.doctor.id), "name": "Kiran Walkin", "phone": "+919811100077"}),
+    ("api.desk_api.invite_staff", "POST"): admins(json={}),
+    ("api.queue_api.check_in", "POST"): desk(),
+    # --- the queue (doctor A's today: patient A is waiting as a walk-in) -----------------------
+    ("queue.index", "GET"): row(LOGIN, DENY, DENY, OK, OK, OK, OK),  # doctors: to their own
+    ("queue.doctor_queue", "GET"): runs_queue(),
+    ("queue.call_next", "POST"): runs_queue(),
+    ("queue.done", "POST"): runs_queue(),  # patient A is waiting, not with the doctor: 409
+    ("queue.not_here", "POST"): runs_queue(),
+    ("queue.running_late", "POST"): runs_queue(form={"minutes": "10", "note": ""}),
+    ("queue.display", "GET"): public(
+        "the waiting room's TV has no login; it shows token numbers only, never a name "
+        "(the private-details check covers that)"),
+    ("queue.place", "GET"): patients_appointment(),
+    ("api.queue_api.get_queue", "GET"): row(LOGIN, OK, OK, OK, HIDE, OK, OK),  # patients: own
+    ("api.queue_api.call_next", "POST"): runs_queue(),
+    ("api.queue_api.done", "POST"): runs_queue(),
+    ("api.queue_api.not_here", "POST"): runs_queue(),
+    ("api.queue_api.running_late", "POST"): runs_queue(json={"minutes": 10}),
+    # --- invitations ---------------------------------------------------------------------------
+    ("auth.claim", "GET"): public(
+        "the invitation link (SMS or email): its signed token is the credential",
+        args={"token": lambda w: w.invite_token}),
+    ("auth.claim", "POST"): public(
+        "as the GET; a too-short password changes nothing",
+        args={"token": lambda w: w.invite_token}, form={"password": "x", "confirm": "y"}),
 }
 
 
@@ -436,8 +527,9 @@ def test_the_webhooks_are_the_only_csrf_exempt_routes(app):
 
 class World:
     """Patient A with a confirmed, paid appointment with doctor A (a payment, an in-app
-    notification, a push device, a reset link), patient B, doctor A's schedule with a block and
-    a day off, doctor B, and an admin."""
+    notification, a push device, a reset link) and a place in doctor A's queue today, patient B,
+    doctor A's schedule with a block and a day off, doctor B, an admin, the desk's staff, and
+    an invitation to a staff account not yet claimed."""
 
     def __init__(self, factory, razorpay, mailbox) -> None:
         self.doctor = factory.create_doctor(
@@ -449,7 +541,7 @@ class World:
         self.people = {
             "patient": patient, "other_patient": factory.create_patient(),
             "doctor": self.doctor.user, "other_doctor": self.other_doctor.user,
-            "admin": factory.create_admin(),
+            "admin": factory.create_admin(), "staff": factory.create_user(Role.STAFF),
         }
         self.slots = factory.free_slots(self.doctor, days=5)
         # Tuesday 09:00 in Kolkata: a day ahead, so it can be rescheduled and cancelled.
@@ -480,6 +572,15 @@ class World:
             DEPENDENT_NAME, "CHILD", date(2019, 5, 4), "FEMALE"))
         self._dependent_numbers = itertools.count()
         self.reset_token = auth.make_reset_token(patient)
+        # Patient A waits in doctor A's queue today (a walk-in), under their own name: the
+        # waiting room's screen must never show it.
+        self.queue_token = queue.add_walk_in(self.people["staff"], self.doctor.id, PATIENT_NAME,
+                                             patient)
+        self.invite_token = auth.make_invite_token(desk_service.invite_staff(
+            self.people["admin"], "Ivy Invited", "ivy.invited@example.com"))
+        # A prepared copy of patient A's data, with its download link.
+        self.export = export.build(export.request_export(patient).id)
+        self.export_token = export.link_token(self.export)
         mail.send(Message("Sandbox mail", recipients=["someone@example.com"], body="Hello"))
         self.message_id = mailbox.list(limit=1)[0].id
         self._spare = iter(self.slots[13:])
@@ -515,7 +616,7 @@ class World:
             "log_id": self.notification.id, "token": self.device_token,
             "kind": "APPOINTMENT_CONFIRMED", "channel": "EMAIL", "language": "en",
             "filename": "css/app.css", "message_id": self.message_id,
-            "dependent_id": self.dependent.id,
+            "dependent_id": self.dependent.id, "token_id": self.queue_token.id,
         }
 
 
@@ -559,6 +660,7 @@ def _resolve(value, world):
 def _media_root(app, tmp_path, monkeypatch):
     """Files the routes store (doctors' photos) go to the test's own directory."""
     monkeypatch.setitem(app.config, "MEDIA_ROOT", str(tmp_path / "media"))
+    monkeypatch.setitem(app.config, "EXPORT_ROOT", str(tmp_path / "exports"))
 
 
 @pytest.fixture
@@ -622,11 +724,16 @@ def verdict(actor: str, expected, response, url: str, access: Access, sent,
     return None
 
 
+# Written by reads on purpose: every read of a patient's records by someone else is logged.
+WRITTEN_BY_READS = {"access_log"}
+
+
 def fingerprint() -> str:
-    """A digest of every row of every table: refused callers must change nothing."""
+    """A digest of every row of every table but the access log: refused callers must change
+    nothing (test_privacy checks what the access log gets)."""
     digest = hashlib.sha256()
     db.session.commit()
-    for table in db.metadata.sorted_tables:
+    for table in (t for t in db.metadata.sorted_tables if t.name not in WRITTEN_BY_READS):
         rows = db.session.execute(text(f"SELECT * FROM {table.name}")).all()
         for line in sorted(repr(tuple(r)) for r in rows):
             digest.update(line.encode())
@@ -687,3 +794,6 @@ def test_the_matrix_knows_the_world_it_tests(world):
     assert world.notification.user_id == world.people["patient"].id
     assert world.free_slot.doctor_id == world.doctor.id
     assert world.free_slot.status == "FREE"
+    assert world.queue_token.doctor_id == world.doctor.id
+    assert world.queue_token.patient_id == world.people["patient"].id
+    assert world.people["staff"].role == Role.STAFF
