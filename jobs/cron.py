@@ -5,7 +5,16 @@ from __future__ import annotations
 
 from rq import cron
 
-from jobs import appointments, availability, events, notifications, payments, waitlist
+from jobs import (
+    appointments,
+    availability,
+    events,
+    exports,
+    notifications,
+    payments,
+    privacy,
+    waitlist,
+)
 
 # 00:15 UTC daily: every doctor's 30-day window gains its new last day.
 cron.register(availability.extend_windows, "default", cron="15 0 * * *",
@@ -30,3 +39,9 @@ cron.register(notifications.sweep, "default", interval=60, name="sweep-notificat
 
 # Every minute: waitlist entries past their dates end; offers that lapsed without their job.
 cron.register(waitlist.sweep, "default", interval=60, name="sweep-waitlist")
+
+# Hourly: prepared data exports whose download link has expired lose their files.
+cron.register(exports.expire, "default", interval=3600, name="expire-data-exports")
+# 02:30 UTC daily (08:00 in Kolkata): reasons for visits and copies of messages kept long
+# enough are cleared (RETENTION_REASON_DAYS, RETENTION_NOTIFICATION_DAYS).
+cron.register(privacy.apply_retention, "default", cron="30 2 * * *", name="apply-retention")

@@ -131,6 +131,7 @@ def _import_models() -> None:
     import portal.family.models
     import portal.notifications.models
     import portal.payments.models
+    import portal.privacy.models
     import portal.queue.models
     import portal.waitlist.models  # noqa: F401
 
@@ -163,6 +164,8 @@ def _register_blueprints(app: Flask) -> None:
     from portal.payments.api import bp as payments_api_bp
     from portal.payments.desk_api import bp as desk_payments_api_bp
     from portal.payments.views import bp as payments_bp
+    from portal.privacy.api import bp as privacy_api_bp
+    from portal.privacy.views import bp as privacy_bp
     from portal.queue.api import bp as queue_api_bp
     from portal.queue.views import bp as queue_bp
     from portal.waitlist.api import bp as waitlist_api_bp
@@ -171,12 +174,13 @@ def _register_blueprints(app: Flask) -> None:
     for blueprint in (main_bp, auth_bp, family_bp, doctors_bp, doctor_profile_bp, booking_bp,
                       availability_bp, appointments_bp, waitlist_bp, payments_bp, notifications_bp,
                       push_bp, admin_bp, admin_payments_bp, admin_notifications_bp,
-                      admin_waitlist_bp, desk_bp, queue_bp):
+                      admin_waitlist_bp, desk_bp, queue_bp, privacy_bp):
         app.register_blueprint(blueprint)
     # Domain APIs nest under the shared /api/v1 blueprint (OpenAPI, docs, bearer auth).
     for blueprint in (auth_api_bp, family_api_bp, doctors_api_bp, availability_api_bp,
                       appointments_api_bp, payments_api_bp, desk_payments_api_bp,
-                      notifications_api_bp, desk_api_bp, queue_api_bp, waitlist_api_bp):
+                      notifications_api_bp, desk_api_bp, queue_api_bp, waitlist_api_bp,
+                      privacy_api_bp):
         api_bp.register_blueprint(blueprint)
     # Razorpay signs its webhooks; it cannot send our CSRF token (the only exempt form route).
     CSRF_EXEMPT_ENDPOINTS.add("api.payments_api.webhook")
@@ -193,6 +197,17 @@ def _register_blueprints(app: Flask) -> None:
 
 def _register_request_hooks(app: Flask) -> None:
     from portal.auth.bearer import authenticate_bearer
+    from portal.privacy import access
+
+    @app.after_request
+    def log_record_reads(response):
+        """Who read whose records in this request: one INSERT for all of them. A failure to
+        log is reported, not turned into an error for the person who read."""
+        try:
+            access.flush()
+        except Exception:
+            logging.getLogger(__name__).exception("could not write the access log")
+        return response
 
     @app.before_request
     def bearer_and_csrf():

@@ -160,6 +160,11 @@ def load_config(env: Mapping[str, str] | None = None) -> dict:
         # same directory (a shared volume when there are several). Absolute, so writing and
         # serving agree whatever the working directory.
         "MEDIA_ROOT": os.path.abspath(env.get("MEDIA_ROOT") or INSTANCE / "media"),
+        # Data exports: larger than this many rows, a job builds them into files under
+        # EXPORT_ROOT, downloaded through a link that lasts EXPORT_LINK_HOURS.
+        "EXPORT_ROOT": os.path.abspath(env.get("EXPORT_ROOT") or INSTANCE / "exports"),
+        "EXPORT_LINK_HOURS": _int(env, "EXPORT_LINK_HOURS", 24),
+        "EXPORT_INLINE_MAX_ROWS": _int(env, "EXPORT_INLINE_MAX_ROWS", 500),
         "PHOTO_MAX_BYTES": _int(env, "PHOTO_MAX_BYTES", 5 * 1024 * 1024),
         # Razorpay; without keys the sandbox stand-in is used (with these fixed sandbox keys).
         "RAZORPAY_KEY_ID": env.get("RAZORPAY_KEY_ID") or "rzp_test_sandbox0001",
@@ -209,6 +214,15 @@ def load_config(env: Mapping[str, str] | None = None) -> dict:
         "QUEUE_WALK_IN_EVERY": _int(env, "QUEUE_WALK_IN_EVERY", 2),
         # Consultations averaged for the pace (the last N finished today).
         "QUEUE_PACE_WINDOW": _int(env, "QUEUE_PACE_WINDOW", 5),
+        # Privacy: the versions of the terms of service and the privacy notice a new account
+        # accepts (recorded with its consents; a new version asks for acceptance again), and
+        # how long free text about health and copies of messages are kept.
+        "TERMS_VERSION": (env.get("TERMS_VERSION") or "2026-12").strip(),
+        "PRIVACY_VERSION": (env.get("PRIVACY_VERSION") or "2026-12").strip(),
+        # Days after the visit before reasons for a visit and for a cancellation are cleared.
+        "RETENTION_REASON_DAYS": _int(env, "RETENTION_REASON_DAYS", 365),
+        # Days after sending before a notification's subject, body and address are cleared.
+        "RETENTION_NOTIFICATION_DAYS": _int(env, "RETENTION_NOTIFICATION_DAYS", 90),
         "CANCELLATION_POLICY": parse_policy(env.get("CANCELLATION_POLICY", "24:100,2:50,0:0")),
         # Firebase Cloud Messaging (HTTP v1) for app tokens; without a service account FCM is off.
         "FCM_PROJECT_ID": env.get("FCM_PROJECT_ID", ""),  # empty: the service account's project
@@ -227,6 +241,13 @@ def load_config(env: Mapping[str, str] | None = None) -> dict:
         "PUSH_ALLOWED_HOSTS": _list(env.get("PUSH_ALLOWED_HOSTS"), DEFAULT_PUSH_HOSTS),
         "RQ_QUEUES": ["default", "appointment-events", "payment-events", "notifications"],
     }
+    for name in ("TERMS_VERSION", "PRIVACY_VERSION"):
+        if len(config[name]) > 20:  # consents.version is 20 characters
+            raise ConfigError(f"{name} must be at most 20 characters, got {config[name]!r}")
+    for name in ("RETENTION_REASON_DAYS", "RETENTION_NOTIFICATION_DAYS"):
+        if config[name] < 1:
+            raise ConfigError(f"{name} must be a number of days of at least 1, got "
+                              f"{config[name]}")
     for switch, credential in SANDBOX_SWITCHES.items():
         # Explicit switch wins; otherwise the sandbox is on when the real credential is missing.
         config[switch] = _flag(env.get(switch), default=not env.get(credential))

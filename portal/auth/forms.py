@@ -7,6 +7,7 @@ from wtforms import BooleanField, EmailField, PasswordField, SelectField, String
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, EqualTo, Length
 
+from portal.auth.service import TERMS_NEEDED
 from portal.validation import available_timezones
 
 COMMON_ZONES = ["Asia/Kolkata", "Asia/Dubai", "Asia/Singapore", "Europe/London",
@@ -31,6 +32,13 @@ class RegistrationForm(FlaskForm):
     password = PasswordField("Password", validators=[DataRequired(), Length(max=128)],
                              description="At least 8 characters; not a common password.",
                              render_kw={"autocomplete": "new-password"})
+    # The service checks it too (for the API); here it shows beside the form's other errors.
+    # The template writes the label, with links to the two texts.
+    accept_terms = BooleanField("I accept the terms of service and the privacy notice",
+                                validators=[DataRequired(TERMS_NEEDED)])
+    marketing = BooleanField("Send me news and offers",
+                             description="Occasional announcements from the clinic. You can "
+                                         "stop them at any time on your privacy page.")
 
 
 class LoginForm(FlaskForm):

@@ -16,6 +16,11 @@ class RegisterRequest(ApiModel):
     phone: str = Field(max_length=20, description="E.164, e.g. +919876543210")
     timezone: str = Field(max_length=64, description="IANA zone, e.g. Asia/Kolkata")
     password: str = Field(max_length=128)
+    accept_terms: bool = Field(description="Must be true: the terms of service (/terms) and "
+                                           "the privacy notice (/privacy) are accepted; the "
+                                           "versions accepted are recorded.")
+    marketing: bool = Field(default=False, description="News and offers from the clinic "
+                                                       "(announcements); off unless asked for.")
 
 
 class TokenRequest(ApiModel):

@@ -18,6 +18,7 @@ from portal.auth.models import Role, User
 from portal.clock import utcnow
 from portal.exceptions import DomainError, NotFound, ValidationFailed
 from portal.extensions import db
+from portal.privacy import consents
 from portal.transactions import write
 from portal.validation import check_password, check_timezone, normalise_email, normalise_phone
 
@@ -40,6 +41,7 @@ class InvalidToken(DomainError):
 
 
 EMAIL_TAKEN = "An account with this email already exists; log in or reset your password."
+TERMS_NEEDED = "Accept the terms of service and the privacy notice to create an account."
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,10 @@ class Registration:
     phone: str
     timezone: str
     password: str
+    # Self-registration only: the terms and privacy notice accepted (required), and whether
+    # the person asked for news and offers (never assumed).
+    accept_terms: bool = False
+    marketing: bool = False
 
 
 def _hasher() -> PasswordHasher:
@@ -74,8 +80,9 @@ def password_matches(user: User, password: str) -> bool:
     return _verify(user.password_hash, password)
 
 
-def validate_registration(data: Registration) -> Registration:
-    """Check every field at once so the form shows all problems together."""
+def validate_registration(data: Registration, *, terms_required: bool = False) -> Registration:
+    """Check every field at once so the form shows all problems together; with
+    `terms_required` (a person registering themself), the terms must be accepted too."""
     errors: dict[str, str] = {}
     name = data.name.strip()
     if not name:
@@ -101,18 +108,22 @@ def validate_registration(data: Registration) -> Registration:
         errors["password"] = str(exc)
     if email and "email" not in errors and find_user_by_email(email) is not None:
         errors["email"] = EMAIL_TAKEN
+    if terms_required and data.accept_terms is not True:
+        errors["accept_terms"] = TERMS_NEEDED
     if errors:
         raise ValidationFailed(errors)
-    return Registration(name, email, phone, data.timezone, data.password)
+    return Registration(name, email, phone, data.timezone, data.password, data.accept_terms,
+                        data.marketing)
 
 
-def build_user(data: Registration, role: Role = Role.PATIENT) -> User:
+def build_user(data: Registration, role: Role = Role.PATIENT, *,
+               terms_required: bool = False) -> User:
     """A validated new user with its password hashed, not yet added to any transaction.
 
     Hashing happens here, before the caller's `write()`, so the write lock is not held for
     the tens of milliseconds argon2 takes.
     """
-    clean = validate_registration(data)
+    clean = validate_registration(data, terms_required=terms_required)
     return User(name=clean.name, email=clean.email, phone=clean.phone, timezone=clean.timezone,
                 password_hash=hash_password(clean.password), role=role)
 
@@ -137,7 +148,14 @@ def create_user(data: Registration, role: Role = Role.PATIENT) -> User:
 
 
 def register_patient(data: Registration) -> User:
-    return create_user(data, Role.PATIENT)
+    """A person registering themself: the terms of service and the privacy notice must be
+    accepted; the versions accepted, and news and offers when asked for, are recorded with
+    the account in the same transaction."""
+    user = build_user(data, Role.PATIENT, terms_required=True)
+    with write():
+        add_user(user)
+        consents.record_registration(user, marketing=data.marketing is True)
+    return user
 
 
 def find_user_by_email(email: str) -> User | None:

@@ -92,7 +92,8 @@ def register():
         try:
             user = service.register_patient(service.Registration(
                 name=form.name.data, email=form.email.data, phone=form.phone.data,
-                timezone=form.timezone.data, password=form.password.data))
+                timezone=form.timezone.data, password=form.password.data,
+                accept_terms=form.accept_terms.data, marketing=form.marketing.data))
         except ValidationFailed as exc:
             apply_errors(form, exc)
         else:

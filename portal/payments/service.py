@@ -44,6 +44,8 @@ from portal.payments.models import (
     WebhookEvent,
     WebhookStatus,
 )
+from portal.privacy import access
+from portal.privacy.models import AccessKind
 from portal.transactions import write
 
 log = logging.getLogger(__name__)
@@ -98,6 +100,7 @@ def get_visible_payment(user: User, payment_id: uuid.UUID) -> PaymentTransaction
     if payment is None or (user.role not in (Role.ADMIN, Role.STAFF)
                            and payment.patient_id != user.id):
         raise NotFound("No such payment.")
+    access.note(user, payment.patient_id, AccessKind.PAYMENT, payment.id)
     return payment
 
 

@@ -30,7 +30,7 @@ from tests.integration.support import (
 )
 
 VALID = {"name": "Asha Verma", "email": "Asha.Verma@Example.COM", "phone": "+91 98765 43210",
-         "timezone": "Europe/London", "password": "tulip-harbour-42"}
+         "timezone": "Europe/London", "password": "tulip-harbour-42", "accept_terms": "y"}
 
 INVALID_FIELDS = [
     ("email", "asha.example.com", "@-sign"),

@@ -13,7 +13,7 @@ from portal.extensions import db
 from tests.integration.support import PASSWORD, count, is_uuid, problem_errors, sync
 
 REGISTRATION = {"name": "Kiran Das", "email": "Kiran.Das@Example.com", "phone": "+447911123456",
-                "timezone": "Europe/London", "password": "quiet-meadow-31"}
+                "timezone": "Europe/London", "password": "quiet-meadow-31", "accept_terms": True}
 
 INVALID_FIELDS = [
     ("email", "kiran.example.com", "@-sign"),
@@ -84,7 +84,8 @@ def test_api_registration_names_every_missing_field(client):
     response = client.post("/api/v1/auth/register", json={"name": "Kiran"})
 
     assert response.status_code == 422
-    assert set(problem_errors(response)) == {"email", "phone", "timezone", "password"}
+    assert set(problem_errors(response)) == {"email", "phone", "timezone", "password",
+                                             "accept_terms"}
 
 
 @pytest.mark.parametrize(("data", "content_type"), [

@@ -217,7 +217,8 @@ def push_service(vapid_keys):
 
 @pytest.fixture
 def patient(factory):
-    return factory.create_patient()
+    """A patient who asked for news and offers: the announcements below are sent to her."""
+    return factory.create_patient(marketing=True)
 
 
 def register(client, token: str, body: dict):

@@ -54,6 +54,7 @@ from portal.notifications.announcements import send_announcement
 from portal.notifications.models import Channel, NotificationLog
 from portal.payments import payouts
 from portal.payments import service as payments
+from portal.privacy import export
 from portal.queue import service as queue
 from portal.roles import Role
 from portal.waitlist import service as waitlist
@@ -476,6 +477,28 @@ TABLE: dict[tuple[str, str], Access] = {
     ("admin_notifications.preview", "POST"): admins(form={"body_text": "Hi"}),
     ("admin_notifications.send", "GET"): admins(),
     ("admin_notifications.send", "POST"): admins(form={"title": ""}),
+    # --- privacy: the texts are public; consents are each person's own (no ids) -------------
+    ("privacy.terms", "GET"): public("the terms of service, read before registering"),
+    ("privacy.notice", "GET"): public("the privacy notice, read before registering"),
+    ("privacy.index", "GET"): logged_in(),
+    ("privacy.update_consents", "POST"): logged_in(form={"action": "marketing"}),
+    ("api.privacy_api.get_consents", "GET"): logged_in(),
+    ("api.privacy_api.put_consents", "PUT"): logged_in(json={"marketing": False}),
+    # --- who read whose records, taking one's data, erasure -------------------------------------
+    ("privacy.access_log", "GET"): logged_in(),
+    ("privacy.data_page", "GET"): logged_in(),
+    ("privacy.data_json", "GET"): logged_in(),
+    ("privacy.download", "GET"): row(LOGIN, OK, HIDE, HIDE, HIDE, HIDE, HIDE,
+                                     args={"token": lambda w: w.export_token, "kind": "json"}),
+    ("privacy.erase", "GET"): patients(),
+    ("privacy.erase", "POST"): patients(form={"password": "wrong-guess-1", "understood": "y"}),
+    ("privacy.admin_access_log", "GET"): admins(),
+    ("privacy.admin_access_log_csv", "GET"): admins(),
+    ("api.privacy_api.my_access_log", "GET"): logged_in(),
+    ("api.privacy_api.my_export", "GET"): logged_in(),
+    ("api.privacy_api.my_prepared_export", "GET"): row(
+        LOGIN, OK, HIDE, HIDE, HIDE, HIDE, HIDE, args={"export_id": lambda w: w.export.id}),
+    ("api.privacy_api.erase_me", "DELETE"): patients(json={"password": "wrong-guess-1"}),
     ("admin.staff", "GET"): admins(),
     ("admin.staff", "POST"): admins(form={"name": "", "email": ""}),
     # --- the front desk (HTML) -----------------------------------------------------------------
@@ -567,7 +590,8 @@ class World:
             fee_video_paise=50_000, fee_in_person_paise=None, booking_window_days=6,
             hours=factory.weekly_hours("09:00", "12:00", "VIDEO"))
         self.other_doctor = factory.create_doctor(hours=())
-        patient = factory.create_patient(name=PATIENT_NAME, email=PATIENT_EMAIL)
+        # Opted in to news and offers: the announcement below reaches her.
+        patient = factory.create_patient(name=PATIENT_NAME, email=PATIENT_EMAIL, marketing=True)
         self.people = {
             "patient": patient, "other_patient": factory.create_patient(),
             "doctor": self.doctor.user, "other_doctor": self.other_doctor.user,
@@ -617,6 +641,9 @@ class World:
                                              patient)
         self.invite_token = auth.make_invite_token(desk_service.invite_staff(
             self.people["admin"], "Ivy Invited", "ivy.invited@example.com"))
+        # A prepared copy of patient A's data, with its download link.
+        self.export = export.build(export.request_export(patient).id)
+        self.export_token = export.link_token(self.export)
         mail.send(Message("Sandbox mail", recipients=["someone@example.com"], body="Hello"))
         self.message_id = mailbox.list(limit=1)[0].id
         self._spare = iter(self.slots[13:])
@@ -699,6 +726,7 @@ def _resolve(value, world):
 def _media_root(app, tmp_path, monkeypatch):
     """Files the routes store (doctors' photos) go to the test's own directory."""
     monkeypatch.setitem(app.config, "MEDIA_ROOT", str(tmp_path / "media"))
+    monkeypatch.setitem(app.config, "EXPORT_ROOT", str(tmp_path / "exports"))
 
 
 @pytest.fixture
@@ -763,11 +791,16 @@ def verdict(actor: str, expected, response, url: str, access: Access, sent,
     return None
 
 
+# Written by reads on purpose: every read of a patient's records by someone else is logged.
+WRITTEN_BY_READS = {"access_log"}
+
+
 def fingerprint() -> str:
-    """A digest of every row of every table: refused callers must change nothing."""
+    """A digest of every row of every table but the access log: refused callers must change
+    nothing (test_privacy checks what the access log gets)."""
     digest = hashlib.sha256()
     db.session.commit()
-    for table in db.metadata.sorted_tables:
+    for table in (t for t in db.metadata.sorted_tables if t.name not in WRITTEN_BY_READS):
         rows = db.session.execute(text(f"SELECT * FROM {table.name}")).all()
         for line in sorted(repr(tuple(r)) for r in rows):
             digest.update(line.encode())

@@ -258,7 +258,7 @@ def test_no_secret_in_any_log_line(app, client, factory, live_server, razorpay, 
     # Register, log out, a wrong then a right password (remembered), in the browser.
     registered = client.post_form("/account/register", {
         "name": "Lena Logcheck", "email": email, "phone": "+919812340001",
-        "timezone": "Asia/Kolkata", "password": first})
+        "timezone": "Asia/Kolkata", "password": first, "accept_terms": "y"})
     assert registered.status_code == 302
     secrets["first session cookie"] = client.get_cookie("session").value
     client.post_form("/account/logout")
