@@ -23,7 +23,7 @@ from sqlalchemy import delete, or_, select, update
 
 from portal.appointments import service as appointments
 from portal.appointments.models import ACTIVE_STATUSES, Appointment, AppointmentStatusHistory
-from portal.auth.models import User
+from portal.auth.models import RecoveryCode, User
 from portal.auth.service import password_matches
 from portal.clock import utcnow
 from portal.exceptions import Conflict, ValidationFailed
@@ -87,6 +87,10 @@ def _pseudonymise(user: User, now: datetime) -> tuple[int, int]:
     user.password_hash = f"!erased-{secrets.token_hex(16)}"
     user.active = False
     user.session_version += 1
+    # The second factor goes too: its secret and recovery codes are of no use to anyone now.
+    user.totp_secret = user.totp_enabled_at = user.totp_last_step = None
+    db.session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == uid)
+                       .execution_options(synchronize_session=False))
     family = db.session.execute(
         update(Dependent).where(Dependent.account_holder_id == uid)
         .values(name="Erased", date_of_birth=date(1900, 1, 1), removed_at=now)

@@ -5,12 +5,16 @@ from __future__ import annotations
 import uuid
 from datetime import date, timedelta
 
+import pyotp
 import pytest
 from sqlalchemy import String, Text, select, text
 from sqlalchemy.exc import DBAPIError
 
 from portal.appointments import service as appointments
 from portal.auth import service as auth
+from portal.auth import twofactor
+from portal.auth.models import RecoveryCode, User
+from portal.clock import utcnow
 from portal.extensions import db
 from portal.family import service as family
 from portal.payments import service as payments
@@ -179,6 +183,19 @@ def test_after_erasure_nothing_names_the_person_payments_remain_and_login_fails(
         auth.authenticate(email, "correct-horse-9")
     again = factory.create_patient(email=email)
     assert again.id != patient.id
+
+
+def test_erasure_removes_the_second_factor_and_its_recovery_codes(clinic):
+    patient = clinic["patient"]
+    secret = twofactor.new_secret()
+    codes = twofactor.enable(patient, secret, pyotp.TOTP(secret).at(utcnow()))
+    assert len(codes) == 10
+
+    erasure.erase(patient, "correct-horse-9")
+
+    assert db.session.scalars(select(RecoveryCode)).all() == []
+    erased = db.session.get(User, patient.id)
+    assert (erased.totp_secret, erased.totp_enabled_at) == (None, None)
 
 
 def test_erasure_needs_the_password_and_is_for_patients(clinic):
