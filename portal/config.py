@@ -301,4 +301,8 @@ def video_problems(config: Mapping) -> list[str]:
     if not config.get("JITSI_APP_SECRET_SET"):
         problems.append("JITSI_APP_SECRET must be set to the secret of your Jitsi's token "
                         "authentication, or set VIDEO_PROVIDER=none.")
+    elif len(config.get("JITSI_APP_SECRET", "").encode()) < 32:
+        # RFC 7518 3.2: an HS256 key shorter than the hash is guessable offline from one token.
+        problems.append("JITSI_APP_SECRET must be at least 32 bytes long (it signs the "
+                        "video tokens with HS256).")
     return problems

@@ -18,7 +18,8 @@ PRODUCTION = {
     "TWILIO_ACCOUNT_SID": "AC123", "TWILIO_AUTH_TOKEN": "token",
     "MAIL_SERVER": "smtp.example.com",
     "PUBLIC_URL": "https://clinic.example.com/",
-    "JITSI_DOMAIN": "meet.clinic.example.in", "JITSI_APP_SECRET": "jitsi-shared-secret",
+    "JITSI_DOMAIN": "meet.clinic.example.in",
+    "JITSI_APP_SECRET": "jitsi-shared-secret-of-at-least-32-bytes",
 }
 SETTINGS = ["PORTAL_ENV", "SECRET_KEY", "DATABASE_URL", "REDIS_URL", "RAZORPAY_KEY_ID",
             "RAZORPAY_KEY_SECRET", "TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "MAIL_SERVER",

@@ -86,7 +86,7 @@ def production_app(app, database_url, redis_url, smtp_sink, monkeypatch):
         "TWILIO_ACCOUNT_SID": "AC" + "1" * 32, "TWILIO_AUTH_TOKEN": "live-auth-token",
         "MAIL_SERVER": "127.0.0.1", "MAIL_PORT": str(smtp_sink.port),
         "JITSI_DOMAIN": "meet.clinic.example.com", "JITSI_APP_ID": "clinic",
-        "JITSI_APP_SECRET": "live-jitsi-secret",
+        "JITSI_APP_SECRET": "live-jitsi-secret-of-at-least-32-bytes",
     }
     for name in ("RAZORPAY_BASE_URL", "RAZORPAY_CHECKOUT_URL", "TWILIO_BASE_URL",
                  "RAZORPAY_SANDBOX", "TWILIO_SANDBOX", "MAIL_SANDBOX"):
