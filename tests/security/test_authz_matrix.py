@@ -139,7 +139,12 @@ _device_numbers = itertools.count()
 TABLE: dict[tuple[str, str], Access] = {
     # --- public pages and plumbing ----------------------------------------------------------
     ("main.index", "GET"): public("the landing page; signed-in users are sent home"),
-    ("healthz", "GET"): public("load balancers probe it; says only ok / unavailable"),
+    ("healthz", "GET"): public("liveness probe; says only ok"),
+    ("readyz", "GET"): public(
+        "readiness probe; says only which of PostgreSQL and Redis is unavailable"),
+    ("metrics", "GET"): public(
+        "Prometheus scrapes pods directly; answers 404 to anything that came through a proxy "
+        "(the Ingress, Caddy) and wants METRICS_TOKEN when it is set; counts only, no names"),
     ("static", "GET"): public("our CSS and JavaScript"),
     ("push.service_worker", "GET"): public("the service worker script must load for anyone"),
     ("push.vapid_public_key", "GET"): public("a public key by definition"),
