@@ -188,6 +188,7 @@ def _import_models() -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
+    from portal.admin.jobs import bp as admin_jobs_bp
     from portal.admin.notifications import bp as admin_notifications_bp
     from portal.admin.payments import bp as admin_payments_bp
     from portal.admin.views import bp as admin_bp
@@ -210,7 +211,7 @@ def _register_blueprints(app: Flask) -> None:
 
     for blueprint in (main_bp, auth_bp, doctors_bp, booking_bp, availability_bp, appointments_bp,
                       payments_bp, notifications_bp, push_bp, admin_bp, admin_payments_bp,
-                      admin_notifications_bp):
+                      admin_notifications_bp, admin_jobs_bp):
         app.register_blueprint(blueprint)
     # Domain APIs nest under the shared /api/v1 blueprint (OpenAPI, docs, bearer auth).
     for blueprint in (auth_api_bp, doctors_api_bp, availability_api_bp, appointments_api_bp,

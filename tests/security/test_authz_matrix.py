@@ -313,6 +313,9 @@ TABLE: dict[tuple[str, str], Access] = {
     ("admin_notifications.preview", "POST"): admins(form={"body_text": "Hi"}),
     ("admin_notifications.send", "GET"): admins(),
     ("admin_notifications.send", "POST"): admins(form={"title": ""}),
+    ("admin_jobs.failed", "GET"): admins(),
+    ("admin_jobs.retry", "POST"): admins(),  # an unknown job: the admin is told, 303
+    ("admin_jobs.delete", "POST"): admins(),
 }
 
 
@@ -414,6 +417,7 @@ class World:
             "log_id": self.notification.id, "token": self.device_token,
             "kind": "APPOINTMENT_CONFIRMED", "channel": "EMAIL", "language": "en",
             "filename": "css/app.css", "message_id": self.message_id,
+            "queue": "default", "job_id": "no-such-job",
         }
 
 
