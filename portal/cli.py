@@ -8,10 +8,12 @@ import time
 from collections.abc import Iterator
 
 import click
+from alembic.script import ScriptDirectory
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 from flask_migrate import upgrade
-from sqlalchemy import Engine, text
+from sqlalchemy import Engine, inspect, text
+from sqlalchemy.exc import SQLAlchemyError
 
 from portal.auth.service import Registration
 from portal.demo import DEMO_PASSWORD, seed
@@ -37,6 +39,7 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(deactivate_doctor)
     app.cli.add_command(worker)
     app.cli.add_command(migrate_locked)
+    app.cli.add_command(wait_for_schema)
 
 
 @click.command("seed-demo")
@@ -161,3 +164,48 @@ def migrate_locked(timeout: float) -> None:
         click.echo(f"migrate-locked: {exc}", err=True)
         raise SystemExit(1) from None
     log.info("schema is up to date")
+
+
+def schema_state(engine: Engine, script: ScriptDirectory) -> str:
+    """"current" when the database is at this code's head revision, "newer" when it is at a
+    revision this code does not know (a later release migrated it: a rollback is running),
+    "behind" otherwise (no schema yet, or an older revision)."""
+    with engine.connect() as conn:
+        if not inspect(conn).has_table("alembic_version"):
+            return "behind"
+        revisions = set(conn.scalars(text("SELECT version_num FROM alembic_version")))
+    heads = set(script.get_heads())
+    if revisions == heads:
+        return "current"
+    known = {rev.revision for rev in script.walk_revisions()}
+    return "newer" if revisions - known else "behind"
+
+
+@click.command("wait-for-schema")
+@click.option("--timeout", type=float, default=600, show_default=True,
+              help="Seconds to wait for the migration to reach this code's head.")
+@click.option("--interval", type=float, default=3, show_default=True)
+@with_appcontext
+def wait_for_schema(timeout: float, interval: float) -> None:
+    """Wait until the database schema is at this code's migration head (an init container).
+
+    New web and worker pods run it before they start, so they never serve against a schema
+    older than their code while the migration Job is still running. A schema newer than the
+    code (a rollback) is accepted: migrations are additive. Exit 1 on timeout.
+    """
+    script = ScriptDirectory.from_config(current_app.extensions["migrate"].migrate.get_config())
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            state = schema_state(db.engine, script)
+        except SQLAlchemyError as exc:
+            state = f"unreachable ({type(exc).__name__})"
+        if state in ("current", "newer"):
+            log.info("schema is %s; starting", state)
+            return
+        if time.monotonic() >= deadline:
+            click.echo(f"wait-for-schema: the schema is still {state} after {timeout:g} s",
+                       err=True)
+            raise SystemExit(1)
+        log.info("schema is %s; waiting for the migration", state)
+        time.sleep(interval)

@@ -121,3 +121,55 @@ def version_table_missing(url: str) -> bool:
             return conn.scalar(text("SELECT to_regclass('alembic_version')")) is None
     finally:
         engine.dispose()
+
+
+# --- wait-for-schema: the init container of web and worker pods ------------------------------
+
+
+def wait(url: str, tmp_path: Path, *args: str) -> subprocess.Popen:
+    env = {**os.environ, "DATABASE_URL": url, "PORTAL_ENV": "development", "LOG_FORMAT": "json",
+           "REDIS_URL": "redis://127.0.0.1:1/0", "MAILBOX_DIR": str(tmp_path / "mailbox"),
+           "VAPID_DEV_KEY_FILE": str(tmp_path / "vapid.json")}
+    return subprocess.Popen(
+        [sys.executable, "-m", "flask", "--app", "portal", "wait-for-schema", "--interval",
+         "0.5", *args], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True)
+
+
+@pytest.mark.timeout(180)
+def test_a_new_pod_waits_for_the_migration_then_starts(fresh_database, tmp_path):
+    waiting = wait(fresh_database, tmp_path)
+    time.sleep(6)
+    assert waiting.poll() is None, waiting.communicate()[0]  # no schema yet: it waits
+
+    migrated = migrate(fresh_database, tmp_path)
+    assert migrated.wait(timeout=150) == 0
+    output = waiting.communicate(timeout=60)[0]
+
+    assert waiting.returncode == 0, output
+    assert "waiting for the migration" in output
+    assert "schema is current" in output
+
+
+@pytest.mark.timeout(120)
+def test_a_schema_newer_than_the_code_is_accepted_for_a_rollback(fresh_database, tmp_path):
+    assert migrate(fresh_database, tmp_path).wait(timeout=100) == 0
+    engine = create_engine(fresh_database)
+    with engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = 'from_a_later_release'"))
+    engine.dispose()
+
+    done = wait(fresh_database, tmp_path, "--timeout", "20")
+    output = done.communicate(timeout=60)[0]
+
+    assert done.returncode == 0, output
+    assert "schema is newer" in output
+
+
+@pytest.mark.timeout(120)
+def test_waiting_gives_up_after_the_timeout(fresh_database, tmp_path):
+    done = wait(fresh_database, tmp_path, "--timeout", "2")
+    output = done.communicate(timeout=60)[0]
+
+    assert done.returncode == 1
+    assert "still behind" in output
