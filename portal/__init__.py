@@ -6,10 +6,9 @@ import logging
 from typing import Any
 
 import click
-from flask import Flask, g, jsonify, request
+from flask import Flask, g, request
 from flask.cli import with_appcontext
 from flask_login import current_user
-from sqlalchemy import text
 
 from portal.config import ConfigError, load_config, production_problems
 from portal.extensions import csrf, db, htmx, limiter, login_manager, mail, migrate
@@ -37,11 +36,13 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     ensure_dev_vapid_keys(app)  # development only: a key pair in instance/vapid.json
 
-    logging.basicConfig(level=logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from portal.logging_filters import install_log_filters
+    from portal.logging_setup import configure_logging
 
+    # JSON lines with the request id in production, text in development (LOG_FORMAT).
+    configure_logging(app.config["LOG_FORMAT"], app.config["LOG_LEVEL"])
     install_log_filters()  # reset-link tokens never reach werkzeug's or gunicorn's logs
+    _bound_database_connects(app)
     if app.config["TRUSTED_PROXIES"]:
         # Behind N proxies, take the client address and scheme from their X-Forwarded headers
         # (rate limits are per client address; url_for must build https links).
@@ -52,6 +53,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     _init_extensions(app)
     _import_models()
     _register_blueprints(app)
+    _register_operations(app)  # first: request ids and timing cover every other hook
     _register_request_hooks(app)
     _register_template_helpers(app)
 
@@ -66,17 +68,69 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.cli.add_command(regenerate_slots)
     app.cli.add_command(cron_command)
 
-    @app.get("/healthz")
-    def healthz():
-        """Liveness and database readiness for load balancers and compose health checks."""
-        try:
-            db.session.execute(text("SELECT 1"))
-        except Exception:  # noqa: BLE001 - any database failure means "not ready"
-            db.session.rollback()
-            return jsonify(status="unavailable"), 503
-        return jsonify(status="ok")
-
     return app
+
+
+def _bound_database_connects(app: Flask) -> None:
+    """A PostgreSQL that does not answer fails a connection attempt after
+    DATABASE_CONNECT_TIMEOUT seconds, not after the kernel's TCP timeout (minutes)."""
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        return
+    options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+    connect_args = dict(options.get("connect_args") or {})
+    connect_args.setdefault("connect_timeout", app.config["DATABASE_CONNECT_TIMEOUT"])
+    options["connect_args"] = connect_args
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
+
+
+# Probe and scrape routes: no access-log line for them (they come every few seconds).
+QUIET_ENDPOINTS = {"healthz", "readyz", "metrics"}
+
+
+def _register_operations(app: Flask) -> None:
+    """Request ids, the access log, request metrics, /healthz, /readyz and /metrics."""
+    import time
+
+    from portal.health import healthz, readyz
+    from portal.jobqueue import redis_connection
+    from portal.logging_filters import redact
+    from portal.logging_setup import accept_request_id, request_id_var
+    from portal.metrics import elapsed_ms, init_request_metrics
+    from portal.metrics_scrape import metrics_view
+
+    access_log = logging.getLogger("portal.access")
+
+    @app.before_request
+    def request_id():
+        """Keep the caller's X-Request-ID (a proxy's) or make one; logs and jobs carry it."""
+        g.request_id = accept_request_id(request.headers.get("X-Request-ID"))
+        g.request_id_token = request_id_var.set(g.request_id)
+        g.request_started_at = time.time()
+
+    init_request_metrics(app)
+
+    @app.after_request
+    def return_request_id(response):
+        response.headers["X-Request-ID"] = g.get("request_id") or accept_request_id(None)
+        if app.config["LOG_FORMAT"] == "json" and request.endpoint not in QUIET_ENDPOINTS:
+            # The access log of JSON mode (gunicorn's own is off then; see gunicorn_conf.py).
+            access_log.info("%s %s %s", request.method, redact(request.path),
+                            response.status_code, extra={
+                                "method": request.method, "path": redact(request.path),
+                                "endpoint": request.endpoint, "status": response.status_code,
+                                "duration_ms": elapsed_ms(), "remote_addr": request.remote_addr,
+                                "user_agent": request.user_agent.string[:200]})
+        return response
+
+    @app.teardown_request
+    def forget_request_id(_exc):
+        token = g.pop("request_id_token", None)
+        if token is not None:
+            request_id_var.reset(token)
+
+    app.add_url_rule("/healthz", "healthz", healthz)
+    app.add_url_rule("/readyz", "readyz", readyz)
+    app.add_url_rule("/metrics", "metrics", lambda: metrics_view(redis_connection))
 
 
 @click.command("cron")
@@ -137,6 +191,7 @@ def _import_models() -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
+    from portal.admin.jobs import bp as admin_jobs_bp
     from portal.admin.notifications import bp as admin_notifications_bp
     from portal.admin.payments import bp as admin_payments_bp
     from portal.admin.views import bp as admin_bp
@@ -174,7 +229,7 @@ def _register_blueprints(app: Flask) -> None:
     for blueprint in (main_bp, auth_bp, family_bp, doctors_bp, doctor_profile_bp, booking_bp,
                       availability_bp, appointments_bp, waitlist_bp, payments_bp, notifications_bp,
                       push_bp, admin_bp, admin_payments_bp, admin_notifications_bp,
-                      admin_waitlist_bp, desk_bp, queue_bp, privacy_bp):
+                      admin_waitlist_bp, admin_jobs_bp, desk_bp, queue_bp, privacy_bp):
         app.register_blueprint(blueprint)
     # Domain APIs nest under the shared /api/v1 blueprint (OpenAPI, docs, bearer auth).
     for blueprint in (auth_api_bp, family_api_bp, doctors_api_bp, availability_api_bp,
@@ -238,6 +293,10 @@ def _register_request_hooks(app: Flask) -> None:
         response.headers.setdefault("X-Frame-Options", "DENY")
         # Pages vary with HTMX requests (fragment or full page); caches must key on it.
         response.vary.add("HX-Request")
+        if app.config["PORTAL_ENV"] == "production" and request.is_secure:
+            # The gateway (ingress-nginx, Caddy) sends it too; this covers any other front.
+            response.headers.setdefault("Strict-Transport-Security",
+                                        "max-age=31536000; includeSubDomains")
         return response
 
 

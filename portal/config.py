@@ -240,6 +240,25 @@ def load_config(env: Mapping[str, str] | None = None) -> dict:
         # for the names below one, "*" for any public host. Addresses are checked regardless.
         "PUSH_ALLOWED_HOSTS": _list(env.get("PUSH_ALLOWED_HOSTS"), DEFAULT_PUSH_HOSTS),
         "RQ_QUEUES": ["default", "appointment-events", "payment-events", "notifications"],
+        # Operations (docs/deployment.md): logs, probes, metrics, workers.
+        # json: one JSON object per line with the request id (the default in production).
+        "LOG_FORMAT": (env.get("LOG_FORMAT")
+                       or ("json" if portal_env == "production" else "text")).strip().lower(),
+        "LOG_LEVEL": (env.get("LOG_LEVEL") or "INFO").strip().upper(),
+        # Seconds /readyz waits for PostgreSQL and for Redis before calling each one down.
+        "READINESS_TIMEOUT": float(env.get("READINESS_TIMEOUT") or 2),
+        # Seconds a new PostgreSQL connection may take (psycopg connect_timeout).
+        "DATABASE_CONNECT_TIMEOUT": _int(env, "DATABASE_CONNECT_TIMEOUT", 5),
+        # When set, /metrics also wants `Authorization: Bearer <token>`.
+        "METRICS_TOKEN": env.get("METRICS_TOKEN", "").strip(),
+        # Port on which `flask worker` serves its job metrics (0: not served).
+        "WORKER_METRICS_PORT": _int(env, "WORKER_METRICS_PORT", 0),
+        # The longest an RQ job may run before RQ stops it; the worker's SIGTERM grace period
+        # (terminationGracePeriodSeconds, stop_grace_period) is this plus 30 seconds.
+        "RQ_JOB_TIMEOUT": _int(env, "RQ_JOB_TIMEOUT", 180),
+        # Cache-Control max-age of /static files (not fingerprinted: keep it short).
+        "SEND_FILE_MAX_AGE_DEFAULT": _int(env, "STATIC_MAX_AGE",
+                                          3600 if portal_env == "production" else 0) or None,
     }
     for name in ("TERMS_VERSION", "PRIVACY_VERSION"):
         if len(config[name]) > 20:  # consents.version is 20 characters
@@ -278,6 +297,8 @@ def production_problems(config: Mapping) -> list[str]:
     if config.get("RAZORPAY_CHECKOUT_URL") or config.get("RAZORPAY_BASE_URL"):
         problems.append("RAZORPAY_CHECKOUT_URL / RAZORPAY_BASE_URL point at the sandbox; leave "
                         "them empty in production so Razorpay itself is used.")
+    if config.get("LOG_FORMAT") not in ("json", "text"):
+        problems.append("LOG_FORMAT must be json or text.")
     if config.get("PUSH_ALLOW_HTTP_ENDPOINTS"):
         problems.append("PUSH_ALLOW_HTTP_ENDPOINTS is for tests; turn it off in production.")
     problems.extend(video_problems(config))

@@ -206,7 +206,12 @@ _device_numbers = itertools.count()
 TABLE: dict[tuple[str, str], Access] = {
     # --- public pages and plumbing ----------------------------------------------------------
     ("main.index", "GET"): public("the landing page; signed-in users are sent home"),
-    ("healthz", "GET"): public("load balancers probe it; says only ok / unavailable"),
+    ("healthz", "GET"): public("liveness probe; says only ok"),
+    ("readyz", "GET"): public(
+        "readiness probe; says only which of PostgreSQL and Redis is unavailable"),
+    ("metrics", "GET"): public(
+        "Prometheus scrapes pods directly; answers 404 to anything that came through a proxy "
+        "(the Ingress, Caddy) and wants METRICS_TOKEN when it is set; counts only, no names"),
     ("static", "GET"): public("our CSS and JavaScript"),
     ("push.service_worker", "GET"): public("the service worker script must load for anyone"),
     ("push.vapid_public_key", "GET"): public("a public key by definition"),
@@ -547,6 +552,9 @@ TABLE: dict[tuple[str, str], Access] = {
     ("auth.claim", "POST"): public(
         "as the GET; a too-short password changes nothing",
         args={"token": lambda w: w.invite_token}, form={"password": "x", "confirm": "y"}),
+    ("admin_jobs.failed", "GET"): admins(),
+    ("admin_jobs.retry", "POST"): admins(),  # an unknown job: the admin is told, 303
+    ("admin_jobs.delete", "POST"): admins(),
 }
 
 
@@ -683,6 +691,7 @@ class World:
             "token_id": self.queue_token.id,
             "entry_id": self.waitlist_entry.id,
             "offer_id": self.offer.id,
+            "queue": "default", "job_id": "no-such-job",
         }
 
 
