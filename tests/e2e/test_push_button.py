@@ -257,19 +257,16 @@ def test_the_service_worker_shows_a_pushed_message_linking_into_the_site(
         "data": json.dumps({"title": "Reminder", "body": "Your appointment is in 1 hour",
                             "url": "https://elsewhere.example/appointments/42?x=1#join"})})
 
-    shown = page.evaluate(SHOWN_NOTIFICATIONS)
+    shown = page.wait_for_function(SHOWN_NOTIFICATIONS, timeout=30_000).json_value()
     # The link is opened on this site whatever host the message names.
     assert shown == [{"title": "Reminder", "body": "Your appointment is in 1 hour",
                       "data": {"url": f"{base_url}/appointments/42?x=1#join"}}]
     assert errors == []
 
 
+# Playwright polls this until the service worker has shown something (or its timeout ends).
 SHOWN_NOTIFICATIONS = """async () => {
   const registration = await navigator.serviceWorker.ready;
-  for (let i = 0; i < 50; i++) {
-    const shown = await registration.getNotifications();
-    if (shown.length) { return shown.map(n => ({ title: n.title, body: n.body, data: n.data })); }
-    await new Promise(resolve => setTimeout(resolve, 100));
-  }
-  return [];
+  const shown = await registration.getNotifications();
+  return shown.length ? shown.map(n => ({ title: n.title, body: n.body, data: n.data })) : null;
 }"""
