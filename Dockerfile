@@ -73,5 +73,7 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
 # worker count comes from WEB_CONCURRENCY (gunicorn's own default): --workers ${WEB_CONCURRENCY:-2}.
 # --no-control-socket: gunicorn would otherwise try to create ~/.gunicorn/ in the read-only /app
 # and log an error at every start; replicas are scaled by compose, not by gunicornc.
-CMD ["gunicorn", "--bind", "0.0.0.0:8000", "--access-logfile", "-", "--no-control-socket", \
-     "portal:create_app()"]
+# portal/gunicorn_conf.py: logs in LOG_FORMAT (JSON lines in production; the app writes the
+# access log then, with request ids), Prometheus multiprocess files, graceful_timeout.
+CMD ["gunicorn", "--config", "python:portal.gunicorn_conf", "--bind", "0.0.0.0:8000", \
+     "--no-control-socket", "portal:create_app()"]

@@ -5,11 +5,14 @@ VENV := .venv
 PY := $(VENV)/bin/python
 VENDOR := static/vendor
 PYTEST_ARGS ?=
+CHECKOV_VENV := .venv-checkov
+OVERLAY ?= dev
+NAMESPACE = $(shell awk '/^namespace:/ {print $$2}' deploy/k8s/overlays/$(OVERLAY)/kustomization.yaml)
 
 .DEFAULT_GOAL := help
 
 help: ## Show the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
 $(VENV)/.installed: requirements.lock
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -53,7 +56,30 @@ wrk: ## Install wrk, the benchmarks' HTTP load generator (Debian's package), whe
 bench: setup wrk ## Run the benchmarks under bench/ against PostgreSQL and Redis
 	$(PY) -m bench
 
-clean: ## Remove the virtualenv, node_modules and local data
-	rm -rf $(VENV) node_modules $(VENDOR) instance
+$(CHECKOV_VENV)/.installed: deploy/checkov-requirements.lock
+	test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet -r deploy/checkov-requirements.lock
+	touch $@
 
-.PHONY: help setup run test audit lint migration wrk bench clean
+tools: $(CHECKOV_VENV)/.installed ## Install checkov (the policy scan) in a virtualenv of its own
+
+k8s-render: setup ## Render every Kubernetes overlay into build/k8s (Secrets from the examples)
+	$(PY) deploy/k8s/render.py build/k8s
+
+k8s-validate: k8s-render ## Validate the rendered overlays against the Kubernetes schemas, offline
+	$(VENV)/bin/kubernetes-validate --strict --quiet -k 1.31.0 build/k8s/*.yaml
+
+policy: k8s-render $(CHECKOV_VENV)/.installed ## Policy scan of the overlays (checkov) and Dockerfile lint (hadolint)
+	$(CHECKOV_VENV)/bin/checkov --directory build/k8s --framework kubernetes --compact --quiet --skip-download
+	$(VENV)/bin/hadolint Dockerfile
+
+k8s-deploy: ## Deploy an overlay to the current kubectl context: make k8s-deploy OVERLAY=production
+	kubectl -n $(NAMESPACE) delete job migrate --ignore-not-found
+	kubectl apply -k deploy/k8s/overlays/$(OVERLAY)
+	kubectl -n $(NAMESPACE) wait --for=condition=complete job/migrate --timeout=20m
+	for d in web worker cron; do kubectl -n $(NAMESPACE) rollout status deployment/$$d --timeout=15m; done
+
+clean: ## Remove the virtualenv, node_modules and local data
+	rm -rf $(VENV) $(CHECKOV_VENV) node_modules $(VENDOR) instance build
+
+.PHONY: help setup run test audit lint migration wrk bench clean tools k8s-render k8s-validate policy k8s-deploy

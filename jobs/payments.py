@@ -11,7 +11,8 @@ def process_webhook(event_id: str) -> str:
 
 
 def reconcile() -> dict:
-    """Every 2 minutes: settle what lost webhooks or crashes left behind."""
+    """Every minute: settle what lost webhooks or crashes left behind (payments, refunds and
+    the doctors' Route transfers)."""
     return service.reconcile()
 
 

@@ -42,11 +42,13 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
 
     ensure_dev_vapid_keys(app)  # development only: a key pair in instance/vapid.json
 
-    logging.basicConfig(level=logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from portal.logging_filters import install_log_filters
+    from portal.logging_setup import configure_logging
 
+    # JSON lines with the request id in production, text in development (LOG_FORMAT).
+    configure_logging(app.config["LOG_FORMAT"], app.config["LOG_LEVEL"])
     install_log_filters()  # reset-link tokens never reach werkzeug's or gunicorn's logs
+    _bound_database_connects(app)
     if app.config["TRUSTED_PROXIES"]:
         # Behind N proxies, take the client address and scheme from their X-Forwarded headers
         # (rate limits are per client address; url_for must build https links).
@@ -57,6 +59,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     _init_extensions(app)
     _import_models()
     _register_blueprints(app)
+    _register_operations(app)  # first: request ids and timing cover every other hook
     _register_request_hooks(app)
     _register_template_helpers(app)
 
@@ -70,12 +73,6 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     register_cli(app)
     app.cli.add_command(regenerate_slots)
     app.cli.add_command(cron_command)
-
-    from portal.health import healthz, readyz
-
-    # Probes: no session, no database, no rate limit (see PortalSessionInterface).
-    app.add_url_rule("/healthz", "healthz", healthz)
-    app.add_url_rule("/readyz", "readyz", readyz)
 
     return app
 
@@ -125,6 +122,68 @@ class PortalSessionInterface(SecureCookieSessionInterface):
         if serializer is None:
             serializer = self._serializers[key] = super().get_signing_serializer(app)
         return serializer
+
+
+def _bound_database_connects(app: Flask) -> None:
+    """A PostgreSQL that does not answer fails a connection attempt after
+    DATABASE_CONNECT_TIMEOUT seconds, not after the kernel's TCP timeout (minutes)."""
+    if not app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql"):
+        return
+    options = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+    connect_args = dict(options.get("connect_args") or {})
+    connect_args.setdefault("connect_timeout", app.config["DATABASE_CONNECT_TIMEOUT"])
+    options["connect_args"] = connect_args
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
+
+
+# Probe and scrape routes: no access-log line for them (they come every few seconds).
+QUIET_ENDPOINTS = {"healthz", "readyz", "metrics"}
+
+
+def _register_operations(app: Flask) -> None:
+    """Request ids, the access log, request metrics, /healthz, /readyz and /metrics."""
+    import time
+
+    from portal.health import healthz, readyz
+    from portal.jobqueue import redis_connection
+    from portal.logging_filters import redact
+    from portal.logging_setup import accept_request_id, request_id_var
+    from portal.metrics import elapsed_ms, init_request_metrics
+    from portal.metrics_scrape import metrics_view
+
+    access_log = logging.getLogger("portal.access")
+
+    @app.before_request
+    def request_id():
+        """Keep the caller's X-Request-ID (a proxy's) or make one; logs and jobs carry it."""
+        g.request_id = accept_request_id(request.headers.get("X-Request-ID"))
+        g.request_id_token = request_id_var.set(g.request_id)
+        g.request_started_at = time.time()
+
+    init_request_metrics(app)
+
+    @app.after_request
+    def return_request_id(response):
+        response.headers["X-Request-ID"] = g.get("request_id") or accept_request_id(None)
+        if app.config["LOG_FORMAT"] == "json" and request.endpoint not in QUIET_ENDPOINTS:
+            # The access log of JSON mode (gunicorn's own is off then; see gunicorn_conf.py).
+            access_log.info("%s %s %s", request.method, redact(request.path),
+                            response.status_code, extra={
+                                "method": request.method, "path": redact(request.path),
+                                "endpoint": request.endpoint, "status": response.status_code,
+                                "duration_ms": elapsed_ms(), "remote_addr": request.remote_addr,
+                                "user_agent": request.user_agent.string[:200]})
+        return response
+
+    @app.teardown_request
+    def forget_request_id(_exc):
+        token = g.pop("request_id_token", None)
+        if token is not None:
+            request_id_var.reset(token)
+
+    app.add_url_rule("/healthz", "healthz", healthz)
+    app.add_url_rule("/readyz", "readyz", readyz)
+    app.add_url_rule("/metrics", "metrics", lambda: metrics_view(redis_connection))
 
 
 @click.command("cron")
@@ -179,11 +238,13 @@ def _import_models() -> None:
     import portal.family.models
     import portal.notifications.models
     import portal.payments.models
+    import portal.privacy.models
     import portal.queue.models
     import portal.waitlist.models  # noqa: F401
 
 
 def _register_blueprints(app: Flask) -> None:
+    from portal.admin.jobs import bp as admin_jobs_bp
     from portal.admin.notifications import bp as admin_notifications_bp
     from portal.admin.payments import bp as admin_payments_bp
     from portal.admin.views import bp as admin_bp
@@ -211,6 +272,8 @@ def _register_blueprints(app: Flask) -> None:
     from portal.payments.api import bp as payments_api_bp
     from portal.payments.desk_api import bp as desk_payments_api_bp
     from portal.payments.views import bp as payments_bp
+    from portal.privacy.api import bp as privacy_api_bp
+    from portal.privacy.views import bp as privacy_bp
     from portal.queue.api import bp as queue_api_bp
     from portal.queue.views import bp as queue_bp
     from portal.waitlist.api import bp as waitlist_api_bp
@@ -219,12 +282,13 @@ def _register_blueprints(app: Flask) -> None:
     for blueprint in (main_bp, auth_bp, family_bp, doctors_bp, doctor_profile_bp, booking_bp,
                       availability_bp, appointments_bp, waitlist_bp, payments_bp, notifications_bp,
                       push_bp, admin_bp, admin_payments_bp, admin_notifications_bp,
-                      admin_waitlist_bp, desk_bp, queue_bp):
+                      admin_waitlist_bp, admin_jobs_bp, desk_bp, queue_bp, privacy_bp):
         app.register_blueprint(blueprint)
     # Domain APIs nest under the shared /api/v1 blueprint (OpenAPI, docs, bearer auth).
     for blueprint in (auth_api_bp, family_api_bp, doctors_api_bp, availability_api_bp,
                       appointments_api_bp, payments_api_bp, desk_payments_api_bp,
-                      notifications_api_bp, desk_api_bp, queue_api_bp, waitlist_api_bp):
+                      notifications_api_bp, desk_api_bp, queue_api_bp, waitlist_api_bp,
+                      privacy_api_bp):
         api_bp.register_blueprint(blueprint)
     # Razorpay signs its webhooks; it cannot send our CSRF token (the only exempt form route).
     CSRF_EXEMPT_ENDPOINTS.add("api.payments_api.webhook")
@@ -241,6 +305,17 @@ def _register_blueprints(app: Flask) -> None:
 
 def _register_request_hooks(app: Flask) -> None:
     from portal.auth.bearer import authenticate_bearer
+    from portal.privacy import access
+
+    @app.after_request
+    def log_record_reads(response):
+        """Who read whose records in this request: one INSERT for all of them. A failure to
+        log is reported, not turned into an error for the person who read."""
+        try:
+            access.flush()
+        except Exception:
+            logging.getLogger(__name__).exception("could not write the access log")
+        return response
 
     @app.before_request
     def bearer_and_csrf():
@@ -273,6 +348,10 @@ def _register_request_hooks(app: Flask) -> None:
                 headers[name] = value
         # Pages vary with HTMX requests (fragment or full page); caches must key on it.
         response.vary.add("HX-Request")
+        if app.config["PORTAL_ENV"] == "production" and request.is_secure:
+            # The gateway (ingress-nginx, Caddy) sends it too; this covers any other front.
+            response.headers.setdefault("Strict-Transport-Security",
+                                        "max-age=31536000; includeSubDomains")
         return response
 
 

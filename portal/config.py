@@ -12,6 +12,8 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
+from portal.roles import Role
+
 ROOT = Path(__file__).resolve().parent.parent
 INSTANCE = ROOT / "instance"
 
@@ -21,6 +23,11 @@ SANDBOX_SWITCHES = {
     "TWILIO_SANDBOX": "TWILIO_ACCOUNT_SID",
     "MAIL_SANDBOX": "MAIL_SERVER",
 }
+
+
+# The browsers' push services: Chrome's (FCM), Firefox's, Safari's and Edge's.
+DEFAULT_PUSH_HOSTS = ("fcm.googleapis.com", "updates.push.services.mozilla.com",
+                      "*.push.services.mozilla.com", "*.push.apple.com", "*.notify.windows.com")
 
 
 class ConfigError(RuntimeError):
@@ -41,6 +48,25 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         return int(raw)
     except ValueError as exc:
         raise ConfigError(f"{name} must be a whole number, got {raw!r}") from exc
+
+
+def _list(value: str | None, default: tuple[str, ...]) -> tuple[str, ...]:
+    """A comma-separated setting as a tuple of its non-empty items; unset means `default`."""
+    if value is None or not value.strip():
+        return default
+    return tuple(item.strip() for item in value.split(",") if item.strip())
+
+
+def _roles(value: str | None, portal_env: str) -> tuple[str, ...]:
+    """TWO_FACTOR_REQUIRED_ROLES as role values; unset: the clinic's people in production."""
+    if value is None:
+        return ("doctor", "staff", "admin") if portal_env == "production" else ()
+    roles = tuple(item.strip().lower() for item in value.split(",") if item.strip())
+    unknown = sorted(set(roles) - {role.value for role in Role})
+    if unknown:
+        raise ConfigError(f"TWO_FACTOR_REQUIRED_ROLES names unknown roles {unknown}; use "
+                          f"{', '.join(role.value for role in Role)}, comma-separated.")
+    return roles
 
 
 def normalise_database_url(url: str) -> str:
@@ -105,7 +131,18 @@ def load_config(env: Mapping[str, str] | None = None) -> dict:
         "PASSWORD_RESET_MAX_AGE": _int(env, "PASSWORD_RESET_MAX_AGE", 3600),
         # An invitation to claim an account (staff, or someone the desk registered).
         "INVITE_MAX_AGE": _int(env, "INVITE_MAX_AGE", 7 * 24 * 3600),
-        "LOGIN_RATE_LIMIT": env.get("LOGIN_RATE_LIMIT", "10 per minute"),
+        # Per client address, for every request that checks a credential. Generous: a clinic's
+        # staff share one address; guessing one account is stopped by the per-account lock.
+        "LOGIN_RATE_LIMIT": env.get("LOGIN_RATE_LIMIT", "60 per minute"),
+        # Per account, whatever the address: this many failed sign-ins (password or code) in
+        # the window lock the account for a minute, doubling with each failure after, up to
+        # the cap. Unknown emails are counted the same way.
+        "ACCOUNT_LOCK_AFTER": _int(env, "ACCOUNT_LOCK_AFTER", 5),
+        "ACCOUNT_LOCK_WINDOW_MINUTES": _int(env, "ACCOUNT_LOCK_WINDOW_MINUTES", 15),
+        "ACCOUNT_LOCK_MAX_MINUTES": _int(env, "ACCOUNT_LOCK_MAX_MINUTES", 60),
+        # Roles that must sign in with a second factor (TOTP); none in development, so the demo
+        # accounts of `make run` log straight in.
+        "TWO_FACTOR_REQUIRED_ROLES": _roles(env.get("TWO_FACTOR_REQUIRED_ROLES"), portal_env),
         "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI") or redis_url or "memory://",
         "RATELIMIT_HEADERS_ENABLED": True,
         # With Redis down, count in memory for a while rather than refusing every login.
@@ -123,6 +160,11 @@ def load_config(env: Mapping[str, str] | None = None) -> dict:
         # same directory (a shared volume when there are several). Absolute, so writing and
         # serving agree whatever the working directory.
         "MEDIA_ROOT": os.path.abspath(env.get("MEDIA_ROOT") or INSTANCE / "media"),
+        # Data exports: larger than this many rows, a job builds them into files under
+        # EXPORT_ROOT, downloaded through a link that lasts EXPORT_LINK_HOURS.
+        "EXPORT_ROOT": os.path.abspath(env.get("EXPORT_ROOT") or INSTANCE / "exports"),
+        "EXPORT_LINK_HOURS": _int(env, "EXPORT_LINK_HOURS", 24),
+        "EXPORT_INLINE_MAX_ROWS": _int(env, "EXPORT_INLINE_MAX_ROWS", 500),
         "PHOTO_MAX_BYTES": _int(env, "PHOTO_MAX_BYTES", 5 * 1024 * 1024),
         # Razorpay; without keys the sandbox stand-in is used (with these fixed sandbox keys).
         "RAZORPAY_KEY_ID": env.get("RAZORPAY_KEY_ID") or "rzp_test_sandbox0001",
@@ -137,6 +179,11 @@ def load_config(env: Mapping[str, str] | None = None) -> dict:
         # GST included in consultation fees, shown as a line on receipts.
         "GST_PERCENT": _int(env, "GST_PERCENT", 18),
         "RECONCILE_AFTER_MINUTES": _int(env, "RECONCILE_AFTER_MINUTES", 5),
+        # How soon reconciliation asks the gateway about a fresh unpaid order (seconds).
+        "RECONCILE_FRESH_SECONDS": _int(env, "RECONCILE_FRESH_SECONDS", 60),
+        # Razorpay Route: is the doctor paid for a no-show (their share released) or not (the
+        # transfer reversed; the clinic keeps the money)? A late cancellation's kept fee too.
+        "PAYOUT_ON_NO_SHOW": _flag(env.get("PAYOUT_ON_NO_SHOW"), default=True),
         # How long a payment link the desk sends stays payable (the slot is held as long).
         "PAYMENT_LINK_MINUTES": _int(env, "PAYMENT_LINK_MINUTES", 15),
         # Twilio; without an account SID the sandbox stand-in is used.
@@ -167,6 +214,15 @@ def load_config(env: Mapping[str, str] | None = None) -> dict:
         "QUEUE_WALK_IN_EVERY": _int(env, "QUEUE_WALK_IN_EVERY", 2),
         # Consultations averaged for the pace (the last N finished today).
         "QUEUE_PACE_WINDOW": _int(env, "QUEUE_PACE_WINDOW", 5),
+        # Privacy: the versions of the terms of service and the privacy notice a new account
+        # accepts (recorded with its consents; a new version asks for acceptance again), and
+        # how long free text about health and copies of messages are kept.
+        "TERMS_VERSION": (env.get("TERMS_VERSION") or "2026-12").strip(),
+        "PRIVACY_VERSION": (env.get("PRIVACY_VERSION") or "2026-12").strip(),
+        # Days after the visit before reasons for a visit and for a cancellation are cleared.
+        "RETENTION_REASON_DAYS": _int(env, "RETENTION_REASON_DAYS", 365),
+        # Days after sending before a notification's subject, body and address are cleared.
+        "RETENTION_NOTIFICATION_DAYS": _int(env, "RETENTION_NOTIFICATION_DAYS", 90),
         "CANCELLATION_POLICY": parse_policy(env.get("CANCELLATION_POLICY", "24:100,2:50,0:0")),
         # Firebase Cloud Messaging (HTTP v1) for app tokens; without a service account FCM is off.
         "FCM_PROJECT_ID": env.get("FCM_PROJECT_ID", ""),  # empty: the service account's project
@@ -180,8 +236,37 @@ def load_config(env: Mapping[str, str] | None = None) -> dict:
         "JITSI_APP_ID": env.get("JITSI_APP_ID", "careconnect").strip(),
         "JITSI_APP_SECRET": env.get("JITSI_APP_SECRET") or "dev-jitsi-secret-not-for-production",
         "JITSI_APP_SECRET_SET": bool(env.get("JITSI_APP_SECRET", "").strip()),
+        # Hosts Web Push endpoints may name (the worker POSTs to them): exact names, "*.name"
+        # for the names below one, "*" for any public host. Addresses are checked regardless.
+        "PUSH_ALLOWED_HOSTS": _list(env.get("PUSH_ALLOWED_HOSTS"), DEFAULT_PUSH_HOSTS),
         "RQ_QUEUES": ["default", "appointment-events", "payment-events", "notifications"],
+        # Operations (docs/deployment.md): logs, probes, metrics, workers.
+        # json: one JSON object per line with the request id (the default in production).
+        "LOG_FORMAT": (env.get("LOG_FORMAT")
+                       or ("json" if portal_env == "production" else "text")).strip().lower(),
+        "LOG_LEVEL": (env.get("LOG_LEVEL") or "INFO").strip().upper(),
+        # Seconds /readyz waits for PostgreSQL and for Redis before calling each one down.
+        "READINESS_TIMEOUT": float(env.get("READINESS_TIMEOUT") or 2),
+        # Seconds a new PostgreSQL connection may take (psycopg connect_timeout).
+        "DATABASE_CONNECT_TIMEOUT": _int(env, "DATABASE_CONNECT_TIMEOUT", 5),
+        # When set, /metrics also wants `Authorization: Bearer <token>`.
+        "METRICS_TOKEN": env.get("METRICS_TOKEN", "").strip(),
+        # Port on which `flask worker` serves its job metrics (0: not served).
+        "WORKER_METRICS_PORT": _int(env, "WORKER_METRICS_PORT", 0),
+        # The longest an RQ job may run before RQ stops it; the worker's SIGTERM grace period
+        # (terminationGracePeriodSeconds, stop_grace_period) is this plus 30 seconds.
+        "RQ_JOB_TIMEOUT": _int(env, "RQ_JOB_TIMEOUT", 180),
+        # Cache-Control max-age of /static files (not fingerprinted: keep it short).
+        "SEND_FILE_MAX_AGE_DEFAULT": _int(env, "STATIC_MAX_AGE",
+                                          3600 if portal_env == "production" else 0) or None,
     }
+    for name in ("TERMS_VERSION", "PRIVACY_VERSION"):
+        if len(config[name]) > 20:  # consents.version is 20 characters
+            raise ConfigError(f"{name} must be at most 20 characters, got {config[name]!r}")
+    for name in ("RETENTION_REASON_DAYS", "RETENTION_NOTIFICATION_DAYS"):
+        if config[name] < 1:
+            raise ConfigError(f"{name} must be a number of days of at least 1, got "
+                              f"{config[name]}")
     for switch, credential in SANDBOX_SWITCHES.items():
         # Explicit switch wins; otherwise the sandbox is on when the real credential is missing.
         config[switch] = _flag(env.get(switch), default=not env.get(credential))
@@ -212,6 +297,8 @@ def production_problems(config: Mapping) -> list[str]:
     if config.get("RAZORPAY_CHECKOUT_URL") or config.get("RAZORPAY_BASE_URL"):
         problems.append("RAZORPAY_CHECKOUT_URL / RAZORPAY_BASE_URL point at the sandbox; leave "
                         "them empty in production so Razorpay itself is used.")
+    if config.get("LOG_FORMAT") not in ("json", "text"):
+        problems.append("LOG_FORMAT must be json or text.")
     if config.get("PUSH_ALLOW_HTTP_ENDPOINTS"):
         problems.append("PUSH_ALLOW_HTTP_ENDPOINTS is for tests; turn it off in production.")
     problems.extend(video_problems(config))
@@ -235,4 +322,8 @@ def video_problems(config: Mapping) -> list[str]:
     if not config.get("JITSI_APP_SECRET_SET"):
         problems.append("JITSI_APP_SECRET must be set to the secret of your Jitsi's token "
                         "authentication, or set VIDEO_PROVIDER=none.")
+    elif len(config.get("JITSI_APP_SECRET", "").encode()) < 32:
+        # RFC 7518 3.2: an HS256 key shorter than the hash is guessable offline from one token.
+        problems.append("JITSI_APP_SECRET must be at least 32 bytes long (it signs the "
+                        "video tokens with HS256).")
     return problems

@@ -18,6 +18,7 @@ from portal.notifications.reactions import (
     on_payment_event,
     on_person_event,
 )
+from portal.payments.route import on_appointment_outcome, on_payment_completed, on_refund_completed
 from portal.payments.service import refund_for_cancelled_event
 from portal.waitlist.service import on_event as offer_to_waitlist
 
@@ -28,6 +29,11 @@ NOTIFY_APPOINTMENT = ("notifications.appointment", on_appointment_event)
 NOTIFY_PAYMENT = ("notifications.payment", on_payment_event)
 NOTIFY_PERSON = ("notifications.person", on_person_event)
 REFUND_ON_CANCEL = ("payments.refund-on-cancel", refund_for_cancelled_event)
+# The doctor's share through Razorpay Route (portal/payments/route.py): transferred on hold when
+# the money is captured, released or kept by the visit's outcome, reversed with refunds.
+TRANSFER_SHARE = ("payments.route-transfer", on_payment_completed)
+SETTLE_SHARE = ("payments.route-outcome", on_appointment_outcome)
+REVERSE_SHARE = ("payments.route-reverse", on_refund_completed)
 # A freed or new slot goes to whoever waits for it.
 OFFER_TO_WAITLIST = ("waitlist.offer", offer_to_waitlist)
 
@@ -35,17 +41,20 @@ OFFER_TO_WAITLIST = ("waitlist.offer", offer_to_waitlist)
 CONSUMERS: dict[str, list[tuple[str, Handler]]] = {
     "RESERVED": [NOTIFY_APPOINTMENT],
     "CONFIRMED": [NOTIFY_APPOINTMENT],
-    "CANCELLED": [REFUND_ON_CANCEL, NOTIFY_APPOINTMENT, OFFER_TO_WAITLIST],
+    # The refund first: the doctor's share of a cancellation waits for it.
+    "CANCELLED": [REFUND_ON_CANCEL, NOTIFY_APPOINTMENT, OFFER_TO_WAITLIST, SETTLE_SHARE],
     "RESCHEDULED": [NOTIFY_APPOINTMENT, OFFER_TO_WAITLIST],
     "EXPIRED": [OFFER_TO_WAITLIST],
     "SLOTS_OPENED": [OFFER_TO_WAITLIST],
     "WAITLIST_OFFERED": [NOTIFY_PERSON],
     "WAITLIST_GONE": [NOTIFY_PERSON],
     "RUNNING_LATE": [NOTIFY_PERSON],
-    "PAYMENT_COMPLETED": [NOTIFY_PAYMENT],
+    "COMPLETED": [SETTLE_SHARE],
+    "NO_SHOW": [SETTLE_SHARE],
+    "PAYMENT_COMPLETED": [NOTIFY_PAYMENT, TRANSFER_SHARE],
     "PAYMENT_FAILED": [NOTIFY_PAYMENT],
     "REFUND_INITIATED": [NOTIFY_PAYMENT],
-    "REFUND_COMPLETED": [NOTIFY_PAYMENT],
+    "REFUND_COMPLETED": [NOTIFY_PAYMENT, REVERSE_SHARE],
     "PAYMENT_LINK_SENT": [NOTIFY_PAYMENT],  # the desk's payment link, by SMS and email
 }
 

@@ -1,14 +1,22 @@
-"""Demo data for the embedded default: an admin, a patient and doctors in two time zones."""
+"""Demo data for the embedded default: an admin, a patient and doctors in two time zones; with the
+Razorpay stand-in, every demo doctor has an activated Route linked account (fake bank details)."""
 
 from __future__ import annotations
 
+import logging
 from datetime import time
+
+from flask import current_app
 
 from portal.auth.models import Role
 from portal.auth.service import Registration, create_user, find_user_by_email
 from portal.availability.service import RangeInput, local_today, set_weekly_schedule
-from portal.doctors.service import DoctorProfile, create_doctor
+from portal.doctors.service import DoctorProfile, create_doctor, doctor_by_email
+from portal.exceptions import DomainError
 from portal.notifications.templates import seed_default_templates
+from portal.payments import accounts
+
+log = logging.getLogger(__name__)
 
 DEMO_PASSWORD = "demo-password"  # noqa: S105 - documented demo accounts
 
@@ -34,14 +42,14 @@ def seed() -> list[tuple[str, str]]:
     """Create whatever demo account is missing; return (role, email) of all of them."""
 
     seed_default_templates()
-    accounts = [("admin", "admin@example.com"), ("patient", "patient@example.com")]
+    created = [("admin", "admin@example.com"), ("patient", "patient@example.com")]
     people = [("Clinic Admin", "admin@example.com", "+919820000100", Role.ADMIN),
               ("Pat Kumar", "patient@example.com", "+919820000101", Role.PATIENT)]
     for name, email, phone, role in people:
         if find_user_by_email(email) is None:
             create_user(Registration(name, email, phone, "Asia/Kolkata", DEMO_PASSWORD), role)
     for name, email, phone, specialty, zone, video, in_person, quals, langs in DOCTORS:
-        accounts.append(("doctor", email))
+        created.append(("doctor", email))
         if find_user_by_email(email) is not None:
             continue
         doctor = create_doctor(
@@ -51,7 +59,8 @@ def seed() -> list[tuple[str, str]]:
                           bio=f"{name.split(' ', 1)[1]} practises {specialty.lower()} and "
                               "sees patients by video and in person."))
         _demo_hours(doctor)
-    return accounts
+    _demo_payouts()
+    return created
 
 
 def _demo_hours(doctor) -> None:
@@ -67,3 +76,26 @@ def _demo_hours(doctor) -> None:
             ranges.append(RangeInput(weekday, time(17, 0), time(20, 0), evening,
                                      doctor.slot_minutes))
     set_weekly_schedule(doctor, ranges, local_today(doctor))
+
+
+def _demo_payouts() -> None:
+    """Onboard every demo doctor with Razorpay Route in the stand-in (never with real keys), so
+    their share of demo payments is transferred. Idempotent; a stand-in that does not answer
+    leaves them to be onboarded from the admin's Doctors page."""
+    config = current_app.config
+    if not (config["RAZORPAY_SANDBOX"] and config["RAZORPAY_BASE_URL"]):
+        return
+    for number, (name, email, phone, *_rest) in enumerate(DOCTORS, start=1):
+        doctor = doctor_by_email(email)
+        if accounts.active_account_for(doctor.id) is not None:
+            continue
+        legal_name = name.removeprefix("Dr. ")
+        try:
+            accounts.onboard(doctor, accounts.AccountDetails(
+                legal_name=legal_name, contact_name=legal_name, email=email, phone=phone,
+                account_number=f"5010000000{number:04d}", ifsc="HDFC0000317",
+                beneficiary_name=legal_name, street="12 Hill Road, Bandra West",
+                city="Mumbai", state="MAHARASHTRA", postal_code="400050"))
+        except DomainError as exc:
+            log.warning("demo doctor %s not onboarded with Razorpay Route: %s", email,
+                        exc.message)

@@ -256,23 +256,25 @@ def _start_and_supervise(
         # No real keys: the Razorpay stand-in, its webhooks aimed at our own endpoint.
         razorpay_port = free_port()
         env.update(razorpay_env(razorpay_port))
+    children: list[subprocess.Popen] = []
+    stack.callback(stop_processes, children)
+    if razorpay_port is not None:
+        # Before the demo data: seed-demo onboards the demo doctors' linked accounts in it.
+        razorpay = start_child(razorpay_cmd(razorpay_port, port), env)
+        children.append(razorpay)
+        watched["razorpay-sandbox"] = razorpay
+        _say(f"Razorpay sandbox on {LOOPBACK}:{razorpay_port}")
+        wait_for_port(razorpay_port, WEB_READY_TIMEOUT, alive=lambda: razorpay.poll() is None)
     run_step(flask_cmd("db", "upgrade"), env)
     run_step(flask_cmd("seed-demo"), env)
     # Bring every rolling window up to today (the cron job does it daily after this).
     run_step(flask_cmd("regenerate-slots"), env)
 
-    children: list[subprocess.Popen] = []
-    stack.callback(stop_processes, children)
     if twilio_port is not None:
         twilio = start_child(twilio_cmd(twilio_port, mailbox_dir), env)
         children.append(twilio)
         watched["twilio-sandbox"] = twilio
         _say(f"Twilio sandbox on {LOOPBACK}:{twilio_port}")
-    if razorpay_port is not None:
-        razorpay = start_child(razorpay_cmd(razorpay_port, port), env)
-        children.append(razorpay)
-        watched["razorpay-sandbox"] = razorpay
-        _say(f"Razorpay sandbox on {LOOPBACK}:{razorpay_port}")
     worker = start_child(flask_cmd("worker"), env)
     children.append(worker)
     cron = start_child(flask_cmd("cron"), env)

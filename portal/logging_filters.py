@@ -19,7 +19,16 @@ REDACTED = r"\1[redacted]"
 # Loggers whose records carry request paths: werkzeug's server log, gunicorn's access and error
 # logs, Flask's app logger ("portal": "Exception on <path>") and our unhandled-error log. A
 # logger's filters see only the records logged on it, not those propagated from its children.
-ACCESS_LOGGERS = ("werkzeug", "gunicorn.access", "gunicorn.error", "portal", "portal.errors")
+# "portal.access" is the app's own line per request (LOG_FORMAT=json, portal.logging_setup).
+ACCESS_LOGGERS = ("werkzeug", "gunicorn.access", "gunicorn.error", "portal", "portal.errors",
+                  "portal.access")
+
+
+def redact(text: str) -> str:
+    """`text` with the token of any reset link in it replaced by [redacted]."""
+    if "/account/reset/" not in text:
+        return text
+    return RESET_PATH.sub(REDACTED, text)
 
 
 class RedactResetTokens(logging.Filter):
@@ -31,7 +40,7 @@ class RedactResetTokens(logging.Filter):
         except (TypeError, ValueError):  # a malformed record: leave it to the handler
             return True
         if "/account/reset/" in message:
-            record.msg = RESET_PATH.sub(REDACTED, message)
+            record.msg = redact(message)
             record.args = ()
         return True
 

@@ -136,6 +136,10 @@ def _clean_database(app) -> None:
     with app.app_context():
         tables = [t.name for t in reversed(db.metadata.sorted_tables)]
         with db.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                # The access log is append-only by trigger; emptying the test database between
+                # tests is not the application changing it (this session's triggers are off).
+                conn.execute(text("SET LOCAL session_replication_role = replica"))
             # Children first; DELETE takes ~10 ms where TRUNCATE takes ~300 ms on PostgreSQL.
             for table in tables:
                 conn.execute(text(f"DELETE FROM {table}"))

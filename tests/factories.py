@@ -31,6 +31,8 @@ from portal.notifications import preferences as notifications
 from portal.notifications.models import NotificationType
 from portal.payments import service as payments
 from portal.payments.models import PaymentTransaction
+from portal.privacy import consents
+from portal.privacy.models import ConsentKind
 from portal.transactions import write
 
 PASSWORD = "correct-horse-9"
@@ -68,10 +70,12 @@ def create_user(role: Role = Role.PATIENT, *, name: str | None = None, email: st
         phone=f"+9198{n:08d}", timezone=timezone, password=password), role)
 
 
-def create_patient(*, sms: bool = True, **overrides) -> User:
+def create_patient(*, sms: bool = True, marketing: bool = False, **overrides) -> User:
     """A patient (overrides as `create_user`); `sms=False` switches every SMS off, so nothing
-    goes to the Twilio stand-in."""
+    goes to the Twilio stand-in; `marketing=True` opts in to news and offers (announcements)."""
     patient = create_user(Role.PATIENT, **overrides)
+    if marketing:
+        consents.grant(patient, ConsentKind.MARKETING)
     if not sms:
         notifications.update_preferences(patient, channels_={
             "SMS": {kind.value: False for kind in NotificationType}})

@@ -2,7 +2,7 @@
 listing's ETag)
 
 Revision ID: 0015_slot_versions
-Revises: 0010_waitlist
+Revises: 0014_minimum_necessary_words
 Create Date: 2026-12-06 08:00:00
 
 """
@@ -10,9 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0015_slot_versions'
-# Written on the perf-http branch, which stands on 0010. The merge into main repoints this at
-# the last revision there (0014_minimum_necessary_words), so the history stays one line.
-down_revision = '0010_waitlist'
+down_revision = '0014_minimum_necessary_words'
 branch_labels = None
 depends_on = None
 

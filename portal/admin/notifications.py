@@ -29,7 +29,7 @@ from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 
 from portal.exceptions import Conflict, ValidationFailed
-from portal.notifications.announcements import audience, send_announcement
+from portal.notifications.announcements import announce, audience_sizes
 from portal.notifications.context import sample_context
 from portal.notifications.defaults import DEFAULTS, LANGUAGES
 from portal.notifications.delivery import resend as resend_notification
@@ -43,9 +43,12 @@ from portal.notifications.forms import (
 from portal.notifications.history import LogFilter, log_page, users_of
 from portal.notifications.models import Channel
 from portal.notifications.templates import (
+    NEVER_DETAILED,
+    SENSITIVE_VARIABLES,
     Rendered,
     check_template_key,
     editable_template,
+    minimum_necessary,
     render_source,
     save_template,
     template_table,
@@ -128,12 +131,20 @@ def templates():
                            unsent=[r for r in rows if not r.offered], languages=LANGUAGES)
 
 
-def _preview(subject: str, body: str) -> tuple[Rendered | None, str | None]:
-    """The words rendered on sample data, or the template's error."""
+def _preview(subject: str, body: str, channel: str,
+             include_details: bool) -> tuple[Rendered | None, str | None]:
+    """The words rendered on sample data as they would go out on `channel` (the sensitive
+    variables emptied where the message may not carry them), or the template's error."""
     try:
-        return render_source(subject, body, sample_context()), None
+        return render_source(subject, body, minimum_necessary(
+            sample_context(), channel, include_details)), None
     except ValidationFailed as exc:
         return None, exc.message
+
+
+def _include_details(form: TemplateForm, channel: str) -> bool:
+    """The editor's checkbox; only email templates have it (the others are fixed)."""
+    return bool(form.include_details.data) if channel == Channel.EMAIL.value else True
 
 
 @bp.route("/templates/<kind>/<channel>/<language>", methods=["GET", "POST"])
@@ -144,14 +155,19 @@ def edit_template(kind: str, channel: str, language: str):
     no-JavaScript path of the live preview). Raises NotFound for an unknown key."""
     editing = editable_template(kind, channel, language)
     source = editing.source
-    form = TemplateForm(data={"subject": source[0], "body_text": source[1]} if source else {})
+    included = editing.stored.include_details if editing.stored is not None else True
+    form = TemplateForm(data={"subject": source[0], "body_text": source[1],
+                              "include_details": included} if source else
+                        {"include_details": included})
     rendered = error = None
     if form.is_submitted() and request.form.get("action") == "preview":
-        rendered, error = _preview(form.subject.data or "", form.body_text.data or "")
+        rendered, error = _preview(form.subject.data or "", form.body_text.data or "", channel,
+                                   _include_details(form, channel))
     elif form.validate_on_submit():
         try:
             save_template(kind, channel, language, form.subject.data or "",
-                          form.body_text.data, current_user)
+                          form.body_text.data, current_user,
+                          include_details=_include_details(form, channel))
         except ValidationFailed as exc:
             apply_errors(form, exc)
         else:
@@ -160,7 +176,8 @@ def edit_template(kind: str, channel: str, language: str):
             return redirect(url_for(".edit_template", kind=kind, channel=channel,
                                     language=language))
     if rendered is None and error is None and form.body_text.data:
-        rendered, error = _preview(form.subject.data or "", form.body_text.data)
+        rendered, error = _preview(form.subject.data or "", form.body_text.data, channel,
+                                   _include_details(form, channel))
     status = 422 if form.is_submitted() and request.form.get("action") != "preview" and (
         form.errors or form.form_errors) else 200
     return render_template(
@@ -168,6 +185,7 @@ def edit_template(kind: str, channel: str, language: str):
         language=language, stored=editing.stored, has_default=editing.has_default,
         borrowed=editing.stored is None and not editing.has_default and source is not None,
         rendered=rendered, error=error, variables=sorted(sample_context()),
+        sensitive=SENSITIVE_VARIABLES, never_detailed=channel in NEVER_DETAILED,
         channel_label=CHANNEL_LABELS[Channel(channel)], language_label=LANGUAGES[language],
         kind_label=type_label(kind)), status
 
@@ -194,10 +212,13 @@ def reset_template(kind: str, channel: str, language: str):
 def preview():
     """The subject and message rendered on sample data, or the template's error (role=alert):
     the editor's live preview posts here as you type."""
+    channel = request.form.get("channel", "")
+    # The checkbox is on the email editor only: unticked, it is absent from the form.
+    include_details = channel != Channel.EMAIL.value or "include_details" in request.form
     rendered, error = _preview(request.form.get("subject", ""),
-                               request.form.get("body_text", ""))
+                               request.form.get("body_text", ""), channel, include_details)
     return render_template("admin/notifications/_preview.html", rendered=rendered, error=error,
-                           channel=request.form.get("channel", ""))
+                           channel=channel)
 
 
 # --- announcements -----------------------------------------------------------------------------
@@ -207,19 +228,23 @@ def preview():
 @admin_required
 def send():
     """Send an announcement to all patients, all doctors or one person, on the chosen
-    channels (each person's preferences still apply)."""
+    channels. Announcements are news and offers: only patients who opted in receive them (the
+    page says how many); each person's preferences still apply."""
     form = AnnouncementForm()
     if form.validate_on_submit():
         try:
-            users = audience(form.audience.data, form.email.data)
-            made = send_announcement(users, form.title.data, form.message.data,
-                                     {Channel(c) for c in form.channels.data}, current_user)
+            sent = announce(form.audience.data, form.email.data, form.title.data,
+                            form.message.data, {Channel(c) for c in form.channels.data},
+                            current_user)
         except ValidationFailed as exc:
             apply_errors(form, exc)
         else:
-            people = f"{len(users)} {'person' if len(users) == 1 else 'people'}"
-            flash(f"Announcement sent to {people}: {made} notification"
-                  f"{'' if made == 1 else 's'}.", "success")
+            people = f"{sent.people} {'person' if sent.people == 1 else 'people'}"
+            left_out = (f" {sent.left_out} patient{'' if sent.left_out == 1 else 's'} without "
+                        "the news-and-offers consent left out." if sent.left_out else "")
+            flash(f"Announcement sent to {people}: {sent.notifications} notification"
+                  f"{'' if sent.notifications == 1 else 's'}.{left_out}", "success")
             return redirect(url_for(".send"))
     status = 422 if form.is_submitted() and (form.errors or form.form_errors) else 200
-    return render_template("admin/notifications/send.html", form=form), status
+    return render_template("admin/notifications/send.html", form=form,
+                           sizes=audience_sizes()), status

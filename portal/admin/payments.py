@@ -9,8 +9,16 @@ Endpoints (blueprint `admin_payments`, under /admin; admins only, others 403):
   refund          GET, POST /payments/<id>/refund  GET: "Refund ₹X to <patient>?" (nothing
                                                    happens yet); POST: the refund, once per key
   refunds         GET  /refunds                    every refund, filterable
-  payouts         GET  /payouts                    doctor payouts by week
+  payouts         GET  /payouts                    doctor payouts by week, and the doctors whose
+                                                   share cannot be transferred (and why)
   recompute       POST /payouts/recompute          recompute last week's payouts
+  statement       GET  /payouts/<id>               one doctor's weekly statement: the transfers,
+                                                   refunds and reversals behind its totals
+                                                   (printable)
+  statement_csv   GET  /payouts/<id>.csv           the same as CSV
+  payout_account  GET, POST /doctors/<id>/payouts  the doctor's Razorpay Route linked account: its
+                                                   status, and the form that creates it or
+                                                   changes its details and bank account
 
 The dashboard's filters are a plain GET form; HTMX swaps only the results block. The queries
 are in portal/payments/reports.py and the refund rules in portal/payments/service.py.
@@ -38,13 +46,15 @@ from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
 from portal.clock import utcnow
+from portal.doctors import service as doctors
 from portal.exceptions import DomainError, NotFound, ValidationFailed
 from portal.formatting import format_money
-from portal.payments import links, reports, service
+from portal.payments import accounts, links, reports, service, transfers
 from portal.payments import payouts as payout_rules
 from portal.payments.forms import (
     REFUND_SOURCE_LABELS,
     REFUND_STATUS_LABELS,
+    LinkedAccountForm,
     PaymentFilterForm,
     RefundConfirmForm,
     RefundFilterForm,
@@ -52,7 +62,7 @@ from portal.payments.forms import (
 )
 from portal.payments.models import PaymentTransaction, RefundSource
 from portal.security import admin_required
-from portal.web import page_number, render_page
+from portal.web import apply_errors, page_number, render_page
 
 bp = Blueprint("admin_payments", __name__, url_prefix="/admin")
 
@@ -220,6 +230,8 @@ def _payment_page(payment: PaymentTransaction, form: RefundForm, status: int = 2
         recorded_by=reports.recorded_by_name(payment), link=links.link_for_payment(payment.id),
         tax=service.tax_included(payment.amount_paise),
         refundable=payment.status in reports.PAID_STATUSES and payment.refundable_paise > 0,
+        payout_note=reports.payout_note(payment),
+        transfer=transfers.transfer_for_payment(payment.id),
     ), status
 
 
@@ -323,7 +335,8 @@ def payouts():
     last_week = payout_rules.week_start_of(utcnow().date()) - timedelta(days=7)
     return render_template(
         "admin/payouts.html", weeks=reports.payouts_by_week(12, doctor_id),
-        doctors=reports.doctor_choices(), doctor_id=doctor_id, last_week=last_week)
+        doctors=reports.doctor_choices(), doctor_id=doctor_id, last_week=last_week,
+        unpaid=reports.unpaid_doctors())
 
 
 @bp.post("/payouts/recompute")
@@ -337,3 +350,88 @@ def recompute():
           if count else f"No payments or refunds in the week of {week}: no payouts.",
           "success")
     return redirect(url_for(".payouts"), 303)
+
+
+# --- statements ----------------------------------------------------------------------------
+
+
+def _statement(payout_id: uuid.UUID) -> payout_rules.Statement:
+    payout = payout_rules.get_payout(payout_id)
+    if payout is None:
+        raise NotFound("No such payout statement.")
+    return payout_rules.statement(payout, current_user.timezone, accounts.why_not_payable)
+
+
+@bp.get("/payouts/<uuid:payout_id>")
+@admin_required
+def statement(payout_id: uuid.UUID):
+    """One doctor's weekly statement, printable: the Razorpay transfers, refunds, reversals and
+    desk payments behind its totals, and where each stands. Times in the admin's zone."""
+    found = _statement(payout_id)
+    return render_template(
+        "payments/statement.html", statement=found, tz=current_user.timezone,
+        back=(url_for(".payouts"), "Payouts"),
+        csv_url=url_for(".statement_csv", payout_id=payout_id),
+        account_url=url_for(".payout_account", doctor_id=found.doctor.id))
+
+
+@bp.get("/payouts/<uuid:payout_id>.csv")
+@admin_required
+def statement_csv(payout_id: uuid.UUID):
+    """The statement as CSV: one row per line, then the totals (rupees and paise)."""
+    return statement_download(_statement(payout_id), current_user.timezone)
+
+
+def statement_download(found: payout_rules.Statement, tz: str) -> Response:
+    buffer = io.StringIO()
+    csv.writer(buffer).writerows(payout_rules.statement_csv_rows(found, tz))
+    filename = f"payout-{found.payout.week_start.isoformat()}-{found.doctor.id.hex[:8]}.csv"
+    return Response(buffer.getvalue(), mimetype="text/csv", headers={
+        "Content-Disposition": f'attachment; filename="{filename}"',
+        "Cache-Control": "no-store"})
+
+
+# --- a doctor's linked account (Razorpay Route) ----------------------------------------------
+
+
+@bp.route("/doctors/<uuid:doctor_id>/payouts", methods=["GET", "POST"])
+@admin_required
+def payout_account(doctor_id: uuid.UUID):
+    """The doctor's Razorpay Route linked account: its status at Razorpay (and why, when it is
+    not active) and the form that creates it or changes its details and bank account. The
+    account number is sent to Razorpay and never shown or kept (only its last 4 digits)."""
+    doctor = doctors.get_doctor(doctor_id, include_inactive=True)
+    account = accounts.account_for(doctor.id)
+    form = LinkedAccountForm()
+    if request.method == "GET":
+        source = account or doctor.user
+        form.legal_name.data = account.legal_name if account else doctor.user.name
+        form.contact_name.data = account.contact_name if account else doctor.user.name
+        form.email.data = source.email
+        form.phone.data = source.phone
+        if account:
+            form.beneficiary_name.data = account.beneficiary_name
+            form.ifsc.data = account.ifsc
+    elif form.validate_on_submit():
+        try:
+            account = accounts.onboard(doctor, accounts.AccountDetails(
+                legal_name=form.legal_name.data, contact_name=form.contact_name.data,
+                email=form.email.data, phone=form.phone.data,
+                account_number=form.account_number.data, ifsc=form.ifsc.data,
+                beneficiary_name=form.beneficiary_name.data, street=form.street.data,
+                city=form.city.data, state=form.state.data, postal_code=form.postal_code.data))
+        except ValidationFailed as exc:
+            apply_errors(form, exc)
+        except accounts.OnboardingFailed as exc:
+            form.form_errors.append(f"Razorpay did not take it: {exc.message}")
+        else:
+            flash(f"{doctor.name}'s linked account is "
+                  f"{accounts.STATUS_LABELS[account.status].lower()}.", "success")
+            return redirect(url_for(".payout_account", doctor_id=doctor.id), 303)
+        account = accounts.account_for(doctor.id)
+    form.account_number.data = ""  # never sent back to the browser
+    failed = request.method == "POST"
+    return render_template(
+        "admin/payout_account.html", doctor=doctor, account=account, form=form,
+        status_labels=accounts.STATUS_LABELS, money=payout_rules.money_on_the_way(doctor.id),
+    ), 422 if failed else 200

@@ -13,6 +13,7 @@ from portal.desk import service as desk
 from portal.desk.forms import StaffInviteForm
 from portal.doctors import service as doctors
 from portal.exceptions import ValidationFailed
+from portal.payments import accounts
 from portal.security import admin_required
 from portal.web import apply_errors, page_number, render_page
 
@@ -33,7 +34,7 @@ def doctors_list():
     page = doctors.search_doctors(query=query, page=page_number(), per_page=25,
                                   include_inactive=True)
     return render_page("admin/doctors.html", block="results", page=page, query=query,
-                       active_form=ActiveForm())
+                       active_form=ActiveForm(), payout_accounts=accounts.accounts_by_doctor())
 
 
 # The admin's home; an alias keeps url_for("admin.doctors") short in templates.

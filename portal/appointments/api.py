@@ -197,7 +197,8 @@ def doctor_list(doctor_id: uuid.UUID):
     doctors.doctor_to_manage(current_user, doctor_id)
     query = parse_query(ListQuery)
     return respond(_page_out(service.doctor_appointments(
-        doctor_id, upcoming=_scope(query.scope), page=query.page, per_page=query.per_page)))
+        doctor_id, reader=current_user, upcoming=_scope(query.scope), page=query.page,
+        per_page=query.per_page)))
 
 
 @bp.get("/patient/<uuid:patient_id>")
@@ -208,4 +209,5 @@ def patient_list(patient_id: uuid.UUID):
     check_patient_visible(current_user, patient_id)
     query = parse_query(ListQuery)
     return respond(_page_out(service.patient_appointments(
-        patient_id, upcoming=_scope(query.scope), page=query.page, per_page=query.per_page)))
+        patient_id, reader=current_user, upcoming=_scope(query.scope), page=query.page,
+        per_page=query.per_page)))

@@ -42,6 +42,8 @@ from portal.extensions import db
 from portal.family import service as family
 from portal.jobqueue import get_queue
 from portal.pagination import Page, paginate
+from portal.privacy import access
+from portal.privacy.models import AccessKind
 from portal.roles import Role
 from portal.transactions import write
 
@@ -114,6 +116,7 @@ def get_visible(user: User, appointment_id: uuid.UUID, *, own: bool = False) -> 
     if appointment is None or not can_see(user, appointment) or (
             own and user.role not in CLINIC_WIDE_ROLES and appointment.patient_id != user.id):
         raise NotFound("No such appointment.")
+    access.note(user, appointment.patient_id, AccessKind.APPOINTMENT, appointment.id)
     return appointment
 
 
@@ -131,20 +134,30 @@ def is_clinic_side(user: User) -> bool:
 
 
 def patient_appointments(patient_id: uuid.UUID, *, upcoming: bool | None = None,
-                         now: datetime | None = None, page: int = 1,
-                         per_page: int = 20) -> Page[Appointment]:
-    """A patient's appointments: upcoming (soonest first) or past (latest first) or all."""
+                         now: datetime | None = None, page: int = 1, per_page: int = 20,
+                         reader: User | None = None) -> Page[Appointment]:
+    """A patient's appointments: upcoming (soonest first) or past (latest first) or all.
+
+    `reader`: who is looking (an admin reading someone else's is in the access log)."""
     now = now or utcnow()
     stmt = select(Appointment).where(Appointment.patient_id == patient_id)
     stmt = _scope(stmt, upcoming, now)
-    return paginate(stmt, page, per_page)
+    return _noted(paginate(stmt, page, per_page), reader)
+
+
+def _noted(page: Page[Appointment], reader: User | None) -> Page[Appointment]:
+    if reader is not None:
+        access.note_many(reader, ((a.patient_id, AccessKind.APPOINTMENT, a.id)
+                                  for a in page.items))
+    return page
 
 
 def doctor_appointments(doctor_id: uuid.UUID, *, upcoming: bool | None = None,
                         start: datetime | None = None, end: datetime | None = None,
-                        now: datetime | None = None, page: int = 1,
-                        per_page: int = 50) -> Page[Appointment]:
-    """A doctor's appointments, without lapsed holds and expired ones."""
+                        now: datetime | None = None, page: int = 1, per_page: int = 50,
+                        reader: User | None = None) -> Page[Appointment]:
+    """A doctor's appointments, without lapsed holds and expired ones (each one `reader`
+    sees is in the access log)."""
     now = now or utcnow()
     stmt = select(Appointment).where(Appointment.doctor_id == doctor_id,
                                      Appointment.status != S.EXPIRED,
@@ -153,7 +166,7 @@ def doctor_appointments(doctor_id: uuid.UUID, *, upcoming: bool | None = None,
         stmt = stmt.where(Appointment.end_at > start)
     if end is not None:
         stmt = stmt.where(Appointment.start_at < end)
-    return paginate(_scope(stmt, upcoming, now), page, per_page)
+    return _noted(paginate(_scope(stmt, upcoming, now), page, per_page), reader)
 
 
 def _scope(stmt, upcoming: bool | None, now: datetime):

@@ -561,8 +561,10 @@ def practice():
     day_start = datetime.combine(today, time(0), tzinfo=zone).astimezone(UTC)
     day_end = datetime.combine(today + timedelta(days=1), time(0), tzinfo=zone).astimezone(UTC)
     todays = service.doctor_appointments(doctor.id, start=day_start, end=day_end, now=now,
+                                         reader=current_user,
                                          per_page=100).items
     upcoming = service.doctor_appointments(doctor.id, upcoming=True, start=day_end, now=now,
+                                           reader=current_user,
                                            page=page_number(), per_page=20)
     return render_page(
         "appointments/practice.html", block="upcoming", doctor=doctor, tz=doctor.timezone,

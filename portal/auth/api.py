@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, url_for
+from flask import Blueprint, current_app, render_template, url_for
 from flask_login import current_user
 
 from portal.api import operation, parse_body, respond
-from portal.auth import profile, service
+from portal.auth import profile, service, signin, throttle
 from portal.auth.schemas import (
     EmailChangeConfirm,
     EmailChangeOut,
@@ -19,6 +19,7 @@ from portal.auth.schemas import (
     UserOut,
 )
 from portal.doctors.service import doctor_for_user
+from portal.errors import problem, wants_json
 from portal.exceptions import ValidationFailed
 from portal.extensions import limiter
 from portal.roles import Role
@@ -39,13 +40,29 @@ def register():
 
 @bp.post("/auth/token")
 @limiter.limit(lambda: current_app.config["LOGIN_RATE_LIMIT"])
-@operation("Exchange email and password for a bearer token", tags=("accounts",),
-           body=TokenRequest, response=TokenResponse, auth=False, errors=(401, 429))
+@operation("Exchange email and password (and a code) for a bearer token", tags=("accounts",),
+           body=TokenRequest, response=TokenResponse, auth=False, errors=(401, 403, 429),
+           description="An account with two-factor sign-in also sends `otp`, a code from its "
+                       "authenticator app or a recovery code; without it the answer is 422 "
+                       "naming `otp`. A role that must use two-factor sign-in and has not set "
+                       "it up gets 403. Failed attempts lock the account for a while, "
+                       "whatever the caller's address: 429 with Retry-After.")
 def token():
     data = parse_body(TokenRequest)
-    user = service.authenticate(data.email, data.password)
-    return respond(TokenResponse(access_token=service.issue_api_token(user),
+    access_token = signin.api_token(data.email, data.password, data.otp)
+    return respond(TokenResponse(access_token=access_token,
                                  expires_in=current_app.config["API_TOKEN_MAX_AGE"]))
+
+
+@bp.app_errorhandler(throttle.AccountLocked)
+def account_locked(exc: throttle.AccountLocked):
+    """A locked account: 429 with Retry-After, as problem+json or a page. (The login forms
+    show it on the form instead.)"""
+    headers = {"Retry-After": str(exc.retry_after)}
+    if wants_json():
+        return problem(exc.status, exc.title, exc.message, headers=headers)
+    return render_template("errors/error.html", status=exc.status, title=exc.title,
+                           message=exc.message), exc.status, headers
 
 
 @bp.get("/me")

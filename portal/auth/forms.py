@@ -7,6 +7,7 @@ from wtforms import BooleanField, EmailField, PasswordField, SelectField, String
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, EqualTo, Length
 
+from portal.auth.service import TERMS_NEEDED
 from portal.validation import available_timezones
 
 COMMON_ZONES = ["Asia/Kolkata", "Asia/Dubai", "Asia/Singapore", "Europe/London",
@@ -31,6 +32,13 @@ class RegistrationForm(FlaskForm):
     password = PasswordField("Password", validators=[DataRequired(), Length(max=128)],
                              description="At least 8 characters; not a common password.",
                              render_kw={"autocomplete": "new-password"})
+    # The service checks it too (for the API); here it shows beside the form's other errors.
+    # The template writes the label, with links to the two texts.
+    accept_terms = BooleanField("I accept the terms of service and the privacy notice",
+                                validators=[DataRequired(TERMS_NEEDED)])
+    marketing = BooleanField("Send me news and offers",
+                             description="Occasional announcements from the clinic. You can "
+                                         "stop them at any time on your privacy page.")
 
 
 class LoginForm(FlaskForm):
@@ -95,6 +103,8 @@ class EmailChangeForm(FlaskForm):
 
 class ConfirmEmailForm(FlaskForm):
     """The button on the emailed link's page: only the POST changes the address."""
+
+
 class ClaimForm(ResetPasswordForm):
     """Set the first password of an account the clinic made; `email` is asked only when the
     clinic had no address for the person (the view drops it otherwise)."""
@@ -102,3 +112,32 @@ class ClaimForm(ResetPasswordForm):
     email = EmailField("Your email address", validators=[DataRequired(), Length(max=254)],
                        description="For receipts and reminders, and to log in.",
                        render_kw={"autocomplete": "email"})
+
+
+class CodeForm(FlaskForm):
+    """The second step of logging in: a code from the authenticator app or a recovery code."""
+
+    code = StringField("Code", validators=[DataRequired(), Length(max=32)],
+                       description="The 6-digit code your authenticator app shows now, or one "
+                                   "of your recovery codes.",
+                       render_kw={"autocomplete": "one-time-code", "autocapitalize": "none",
+                                  "spellcheck": "false"})
+
+
+class EnableTwoFactorForm(FlaskForm):
+    """Setting up: the first code the app shows proves it holds the secret."""
+
+    code = StringField("Code from the app", validators=[DataRequired(), Length(max=32)],
+                       description="The 6-digit code the app shows after adding the account.",
+                       render_kw={"autocomplete": "one-time-code", "inputmode": "numeric"})
+
+
+class DisableTwoFactorForm(FlaskForm):
+    """Turning it off needs the password and a code (or a recovery code)."""
+
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=128)],
+                             render_kw={"autocomplete": "current-password"})
+    code = StringField("Code", validators=[DataRequired(), Length(max=32)],
+                       description="A code from your authenticator app, or a recovery code.",
+                       render_kw={"autocomplete": "one-time-code", "autocapitalize": "none",
+                                  "spellcheck": "false"})

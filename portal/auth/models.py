@@ -1,4 +1,4 @@
-"""The users table: every patient, doctor and admin."""
+"""The users table (every patient, doctor, staff member and admin) and their recovery codes."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import Enum, String
+from sqlalchemy import BigInteger, Enum, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.clock import utcnow
@@ -33,6 +33,12 @@ class User(UserMixin, db.Model):
     active: Mapped[bool] = mapped_column(default=True)
     # Bumped at logout and password change: every session and token minted before is void.
     session_version: Mapped[int] = mapped_column(default=1)
+    # Two-factor sign-in (TOTP, RFC 6238): the shared secret, encrypted (Fernet, with a key
+    # derived from SECRET_KEY: portal.auth.twofactor); on once `totp_enabled_at` is set.
+    totp_secret: Mapped[str | None] = mapped_column(String(255))
+    totp_enabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The time step of the last code accepted: a code is good once (RFC 6238, section 5.2).
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(
         UTCDateTime(), default=utcnow, onupdate=utcnow
@@ -56,5 +62,23 @@ class User(UserMixin, db.Model):
     def is_doctor(self) -> bool:
         return self.role == Role.DOCTOR
 
+    @property
+    def two_factor_enabled(self) -> bool:
+        return self.totp_enabled_at is not None
+
     def __repr__(self) -> str:
         return f"<User {self.email} {self.role}>"
+
+
+class RecoveryCode(db.Model):
+    """One of a user's single-use recovery codes for two-factor sign-in, stored as a keyed
+    hash (HMAC-SHA256 with a pepper derived from SECRET_KEY), never as the code."""
+
+    __tablename__ = "recovery_codes"
+    __table_args__ = (UniqueConstraint("user_id", "code_hash"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id"), index=True)
+    code_hash: Mapped[str] = mapped_column(String(64))
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

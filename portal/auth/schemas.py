@@ -16,11 +16,20 @@ class RegisterRequest(ApiModel):
     phone: str = Field(max_length=20, description="E.164, e.g. +919876543210")
     timezone: str = Field(max_length=64, description="IANA zone, e.g. Asia/Kolkata")
     password: str = Field(max_length=128)
+    accept_terms: bool = Field(description="Must be true: the terms of service (/terms) and "
+                                           "the privacy notice (/privacy) are accepted; the "
+                                           "versions accepted are recorded.")
+    marketing: bool = Field(default=False, description="News and offers from the clinic "
+                                                       "(announcements); off unless asked for.")
 
 
 class TokenRequest(ApiModel):
     email: str = Field(max_length=254)
     password: str = Field(max_length=128)
+    otp: str | None = Field(
+        default=None, max_length=32,
+        description="For an account with two-factor sign-in: the 6-digit code of the "
+                    "authenticator app, or one of the recovery codes (used up).")
 
 
 class TokenResponse(BaseModel):

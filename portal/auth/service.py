@@ -13,10 +13,12 @@ from itsdangerous import BadSignature, SignatureExpired, TimestampSigner, URLSaf
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
+from portal.auth import throttle
 from portal.auth.models import Role, User
 from portal.clock import utcnow
 from portal.exceptions import DomainError, NotFound, ValidationFailed
 from portal.extensions import db
+from portal.privacy import consents
 from portal.transactions import write
 from portal.validation import check_password, check_timezone, normalise_email, normalise_phone
 
@@ -39,6 +41,7 @@ class InvalidToken(DomainError):
 
 
 EMAIL_TAKEN = "An account with this email already exists; log in or reset your password."
+TERMS_NEEDED = "Accept the terms of service and the privacy notice to create an account."
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,10 @@ class Registration:
     phone: str
     timezone: str
     password: str
+    # Self-registration only: the terms and privacy notice accepted (required), and whether
+    # the person asked for news and offers (never assumed).
+    accept_terms: bool = False
+    marketing: bool = False
 
 
 def _hasher() -> PasswordHasher:
@@ -73,8 +80,9 @@ def password_matches(user: User, password: str) -> bool:
     return _verify(user.password_hash, password)
 
 
-def validate_registration(data: Registration) -> Registration:
-    """Check every field at once so the form shows all problems together."""
+def validate_registration(data: Registration, *, terms_required: bool = False) -> Registration:
+    """Check every field at once so the form shows all problems together; with
+    `terms_required` (a person registering themself), the terms must be accepted too."""
     errors: dict[str, str] = {}
     name = data.name.strip()
     if not name:
@@ -100,18 +108,22 @@ def validate_registration(data: Registration) -> Registration:
         errors["password"] = str(exc)
     if email and "email" not in errors and find_user_by_email(email) is not None:
         errors["email"] = EMAIL_TAKEN
+    if terms_required and data.accept_terms is not True:
+        errors["accept_terms"] = TERMS_NEEDED
     if errors:
         raise ValidationFailed(errors)
-    return Registration(name, email, phone, data.timezone, data.password)
+    return Registration(name, email, phone, data.timezone, data.password, data.accept_terms,
+                        data.marketing)
 
 
-def build_user(data: Registration, role: Role = Role.PATIENT) -> User:
+def build_user(data: Registration, role: Role = Role.PATIENT, *,
+               terms_required: bool = False) -> User:
     """A validated new user with its password hashed, not yet added to any transaction.
 
     Hashing happens here, before the caller's `write()`, so the write lock is not held for
     the tens of milliseconds argon2 takes.
     """
-    clean = validate_registration(data)
+    clean = validate_registration(data, terms_required=terms_required)
     return User(name=clean.name, email=clean.email, phone=clean.phone, timezone=clean.timezone,
                 password_hash=hash_password(clean.password), role=role)
 
@@ -136,7 +148,14 @@ def create_user(data: Registration, role: Role = Role.PATIENT) -> User:
 
 
 def register_patient(data: Registration) -> User:
-    return create_user(data, Role.PATIENT)
+    """A person registering themself: the terms of service and the privacy notice must be
+    accepted; the versions accepted, and news and offers when asked for, are recorded with
+    the account in the same transaction."""
+    user = build_user(data, Role.PATIENT, terms_required=True)
+    with write():
+        add_user(user)
+        consents.record_registration(user, marketing=data.marketing is True)
+    return user
 
 
 def find_user_by_email(email: str) -> User | None:
@@ -155,11 +174,18 @@ def check_patient_visible(user: User, patient_id: uuid.UUID) -> None:
 
 
 def authenticate(email: str, password: str) -> User:
-    """Return the active user with these credentials or raise InvalidCredentials."""
+    """Return the active user with these credentials or raise InvalidCredentials.
+
+    Per account (the email as typed, known or not): raises AccountLocked without checking
+    anything while the account is locked, and counts a failure towards the lock. Clearing the
+    count is the caller's, once the whole sign-in (second factor included) has succeeded.
+    """
+    throttle.check(email)
     user = find_user_by_email(email) if email else None
     if not _verify(user.password_hash if user else None, password):
         user = None
     if user is None or not user.active:
+        throttle.record_failure(email)
         raise InvalidCredentials("The email or password is not right.")
     if _hasher().check_needs_rehash(user.password_hash):
         new_hash = hash_password(password)
@@ -168,14 +194,31 @@ def authenticate(email: str, password: str) -> User:
     return user
 
 
+def two_factor_required(user: User) -> bool:
+    """Whether the user's role must sign in with a second factor (TWO_FACTOR_REQUIRED_ROLES)."""
+    return user.role.value in current_app.config.get("TWO_FACTOR_REQUIRED_ROLES", ())
+
+
+def two_factor_setup_missing(user: User) -> bool:
+    """A role that needs a second factor and no second factor yet: such a user is never signed
+    in (no session, no API token) until they have set one up."""
+    return two_factor_required(user) and not user.two_factor_enabled
+
+
 def load_session_user(session_id: str) -> User | None:
-    """Resolve Flask-Login's `id:version`; a stale version means the session was revoked."""
+    """Resolve Flask-Login's `id:version`; a stale version means the session was revoked.
+
+    A user whose role now needs a second factor they have not set up is not signed in either
+    (sessions from before the rule included): the login page sends them to set it up.
+    """
     user_id, _, version = session_id.partition(":")
     try:
         user = db.session.get(User, uuid.UUID(user_id))
     except ValueError:
         return None
     if user is None or not user.active or str(user.session_version) != version:
+        return None
+    if two_factor_setup_missing(user):
         return None
     return user
 
@@ -240,8 +283,11 @@ def user_for_reset_token(token: str) -> User:
 
 
 def reset_password(token: str, new: str) -> User:
+    """Set a new password from a reset link; the account's failed sign-ins are forgiven (its
+    owner just proved they read its mail)."""
     user = user_for_reset_token(token)
     _set_password(user, new)
+    throttle.reset(user.email)
     return user
 
 
@@ -332,4 +378,7 @@ def user_for_api_token(token: str) -> User:
         raise InvalidToken("The token is not valid.") from None
     if user is None or not user.active or data.get("ver") != user.session_version:
         raise InvalidToken("The token has been revoked; request a new one.")
+    if two_factor_setup_missing(user):
+        raise InvalidToken("This account must set up two-factor sign-in before it can use "
+                           "the API.")
     return user

@@ -1,16 +1,21 @@
-"""Account pages: register, log in and out, reset and change the password; your profile
-(name, phone, time zone, language) and changing your email address; claiming an account the
-clinic made (an invitation)."""
+"""Account pages: register, log in (password, then a second factor where there is one) and out,
+reset and change the password; two-factor sign-in; your profile (name, phone, time zone,
+language) and changing your email address; claiming an account the clinic made (an
+invitation)."""
 
 from __future__ import annotations
 
 import logging
+import uuid
 from urllib.parse import urlsplit
 
+import segno
 from flask import (
     Blueprint,
+    abort,
     current_app,
     flash,
+    make_response,
     redirect,
     render_template,
     request,
@@ -20,13 +25,17 @@ from flask import (
 from flask_login import current_user, login_user, logout_user
 
 from portal.auth import profile as account
-from portal.auth import service
+from portal.auth import service, signin, throttle, twofactor
 from portal.auth.api import email_confirm_link
+from portal.auth.cli import two_factor_off
 from portal.auth.forms import (
     ChangePasswordForm,
     ClaimForm,
+    CodeForm,
     ConfirmEmailForm,
+    DisableTwoFactorForm,
     EmailChangeForm,
+    EnableTwoFactorForm,
     ForgotPasswordForm,
     LoginForm,
     LogoutForm,
@@ -34,6 +43,7 @@ from portal.auth.forms import (
     RegistrationForm,
     ResetPasswordForm,
 )
+from portal.clock import utcnow
 from portal.desk.service import is_placeholder_email
 from portal.exceptions import ValidationFailed
 from portal.extensions import limiter
@@ -42,6 +52,7 @@ from portal.security import login_required
 from portal.web import apply_errors, home_for
 
 bp = Blueprint("auth", __name__, url_prefix="/account")
+bp.cli.add_command(two_factor_off)  # flask auth two-factor-off EMAIL
 log = logging.getLogger(__name__)
 
 
@@ -81,7 +92,8 @@ def register():
         try:
             user = service.register_patient(service.Registration(
                 name=form.name.data, email=form.email.data, phone=form.phone.data,
-                timezone=form.timezone.data, password=form.password.data))
+                timezone=form.timezone.data, password=form.password.data,
+                accept_terms=form.accept_terms.data, marketing=form.marketing.data))
         except ValidationFailed as exc:
             apply_errors(form, exc)
         else:
@@ -95,21 +107,212 @@ def register():
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit(_login_limit, methods=["POST"])
 def login():
-    """Log in with email and password; rate-limited per address."""
+    """Log in with email and password; rate-limited per address and per account.
+
+    An account with two-factor sign-in goes on to `login_verify`; one whose role needs it and
+    has none yet, to set it up (`two_factor`). Until then the session is not logged in.
+    """
     if current_user.is_authenticated:
         return redirect(home_for(current_user))
     form = LoginForm()
     if form.validate_on_submit():
         try:
-            user = service.authenticate(form.email.data, form.password.data)
+            checked = signin.check_password(form.email.data, form.password.data)
+        except throttle.AccountLocked as exc:
+            return _locked("auth/login.html", form, exc)
         except service.InvalidCredentials as exc:
             form.form_errors.append(exc.message)
         else:
-            _start_session(user, remember=form.remember.data)
-            flash(f"Logged in as {user.name}.", "success")
-            return redirect(_safe_next(request.args.get("next")) or home_for(user))
+            return _after_password(checked, form.remember.data,
+                                   _safe_next(request.args.get("next")))
     status = 422 if form.is_submitted() and (form.errors or form.form_errors) else 200
     return render_template("auth/login.html", form=form), status
+
+
+def _locked(template: str, form, exc: throttle.AccountLocked, **context):
+    """The form again with the account's wait, as 429 with Retry-After."""
+    form.form_errors.append(exc.message)
+    return (render_template(template, form=form, **context), 429,
+            {"Retry-After": str(exc.retry_after)})
+
+
+# --- the steps after the password ------------------------------------------------------------
+
+# Session keys: a sign-in whose password is checked and whose next step is due; the secret of
+# a second factor being set up (sealed). Neither logs anyone in.
+PENDING = "sign_in"
+SETUP = "two_factor_setup"
+PENDING_MINUTES = 10
+
+
+def _after_password(checked: signin.PasswordChecked, remember: bool, next_path: str | None):
+    user = checked.user
+    if checked.next_step == signin.NextStep.DONE:
+        _start_session(user, remember=remember)
+        flash(f"Logged in as {user.name}.", "success")
+        return redirect(next_path or home_for(user))
+    _begin_step(user, checked.next_step, remember, next_path)
+    if checked.next_step == signin.NextStep.ENROL:
+        flash("Your account needs two-factor sign-in. Set it up now to continue.", "info")
+        return redirect(url_for(".two_factor"))
+    return redirect(url_for(".login_verify"))
+
+
+def _begin_step(user, step: signin.NextStep, remember: bool, next_path: str | None) -> None:
+    session.clear()  # nothing from before the password carries over
+    session[PENDING] = {"uid": str(user.id), "ver": user.session_version, "step": step.value,
+                        "remember": bool(remember), "next": next_path,
+                        "at": int(utcnow().timestamp())}
+
+
+def _pending(step: signin.NextStep):
+    """(user, state) of the sign-in waiting for `step` in this session, or None: none, another
+    step, older than PENDING_MINUTES, or the account changed since (password, logout)."""
+    data = session.get(PENDING)
+    if not isinstance(data, dict) or data.get("step") != step.value:
+        return None
+    try:
+        user = service.get_user(uuid.UUID(str(data.get("uid"))))
+    except ValueError:
+        user = None
+    fresh = utcnow().timestamp() - float(data.get("at") or 0) <= PENDING_MINUTES * 60
+    if user is None or not user.active or user.session_version != data.get("ver") or not fresh:
+        session.pop(PENDING, None)
+        return None
+    return user, data
+
+
+@bp.route("/login/verify", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"])
+def login_verify():
+    """The second step of logging in: a code from the authenticator app or a recovery code.
+
+    Only after the password (else back to the login page); rate-limited per address, and wrong
+    codes count towards the account's lock like wrong passwords.
+    """
+    if current_user.is_authenticated:
+        return redirect(home_for(current_user))
+    pending = _pending(signin.NextStep.CODE)
+    if pending is None:
+        flash("Log in with your email and password first.", "info")
+        return redirect(url_for(".login"))
+    user, state = pending
+    form = CodeForm()
+    if form.validate_on_submit():
+        try:
+            signin.check_code(user, form.code.data)
+        except throttle.AccountLocked as exc:
+            form.code.data = ""
+            return _locked("auth/verify.html", form, exc)
+        except (twofactor.InvalidCode, ValidationFailed) as exc:
+            form.code.data = ""  # a used or wrong code is no use in the box
+            form.code.errors = [exc.message]
+        else:
+            _start_session(user, remember=state.get("remember", False))
+            flash(f"Logged in as {user.name}.", "success")
+            return redirect(state.get("next") or home_for(user))
+    status = 422 if form.is_submitted() and (form.errors or form.form_errors) else 200
+    return render_template("auth/verify.html", form=form), status
+
+
+# --- two-factor sign-in: set up, see, turn off -------------------------------------------
+
+
+def _setup_secret(user) -> str:
+    """The secret being set up in this session (kept sealed in it), or a new one."""
+    data = session.get(SETUP)
+    if isinstance(data, dict) and data.get("uid") == str(user.id):
+        secret = twofactor.unseal(str(data.get("secret") or ""))
+        if secret:
+            return secret
+    secret = twofactor.new_secret()
+    session[SETUP] = {"uid": str(user.id), "secret": twofactor.seal(secret)}
+    return secret
+
+
+def _qr_code(uri: str) -> str:
+    """The otpauth URI as an SVG QR code in a data: URI (black on white, as scanners like)."""
+    return segno.make(uri, error="m").svg_data_uri(scale=4, dark="#000", light="#fff")
+
+
+def _status_page(user, form: DisableTwoFactorForm, status: int = 200, headers=None):
+    return render_template("auth/two_factor.html", user=user, enabled=True, form=form,
+                           codes_left=twofactor.recovery_codes_left(user),
+                           required=service.two_factor_required(user)), status, headers or {}
+
+
+@bp.route("/two-factor", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"])
+def two_factor():
+    """Set up two-factor sign-in: a QR code of the otpauth URI and the secret as text, confirmed
+    with a first code; ten recovery codes are then shown, once. When it is on: its state and
+    the form that turns it off. Also the step after the password for a role that must have it
+    (the session is logged in only once it is set up)."""
+    pending = None
+    if current_user.is_authenticated:
+        user = current_user._get_current_object()
+    else:
+        pending = _pending(signin.NextStep.ENROL)
+        if pending is None:
+            abort(401)
+        user = pending[0]
+    if user.two_factor_enabled:
+        return _status_page(user, DisableTwoFactorForm(formdata=None))
+    secret = _setup_secret(user)
+    form = EnableTwoFactorForm()
+    if form.validate_on_submit():
+        try:
+            codes = twofactor.enable(user, secret, form.code.data)
+        except ValidationFailed as exc:
+            form.code.data = ""
+            apply_errors(form, exc)
+        else:
+            state = pending[1] if pending else {}
+            # Other sessions ended (enable bumped the version); this one starts afresh.
+            _start_session(user, remember=state.get("remember", False))
+            continue_to = (state.get("next") or home_for(user)) if pending else \
+                url_for(".two_factor")
+            response = make_response(render_template("auth/recovery_codes.html", codes=codes,
+                                                     continue_to=continue_to))
+            response.headers["Cache-Control"] = "no-store"
+            return response
+    status = 422 if form.is_submitted() and (form.errors or form.form_errors) else 200
+    uri = twofactor.provisioning_uri(user, secret)
+    return render_template("auth/two_factor.html", user=user, enabled=False, form=form,
+                           qr_code=_qr_code(uri), secret=secret, enrolling=pending is not None,
+                           required=service.two_factor_required(user)), status
+
+
+@bp.post("/two-factor/disable")
+@login_required
+@limiter.limit(_login_limit)
+def two_factor_disable():
+    """Turn two-factor sign-in off, with the password and a code (or a recovery code); other
+    sessions end. A role that must have it is sent to set it up again (a new phone)."""
+    user = current_user._get_current_object()
+    if not user.two_factor_enabled:
+        flash("Two-factor sign-in is not on.", "info")
+        return redirect(url_for(".two_factor"), 303)
+    form = DisableTwoFactorForm()
+    if form.validate_on_submit():
+        try:
+            twofactor.disable(user, form.password.data, form.code.data)
+        except throttle.AccountLocked as exc:
+            form.form_errors.append(exc.message)
+            return _status_page(user, form, 429, {"Retry-After": str(exc.retry_after)})
+        except ValidationFailed as exc:
+            apply_errors(form, exc)
+        else:
+            if service.two_factor_required(user):
+                _begin_step(user, signin.NextStep.ENROL, False, None)
+                flash("Two-factor sign-in is off. Your account needs it: set it up again, "
+                      "with your new phone or app, to continue.", "info")
+            else:
+                _start_session(user)
+                flash("Two-factor sign-in is off. Other devices have been logged out.",
+                      "success")
+            return redirect(url_for(".two_factor"), 303)
+    return _status_page(user, form, 422)
 
 
 @bp.post("/logout")
@@ -202,6 +405,12 @@ def claim(token: str):
             flash(exc.message, "error")
             return redirect(url_for("auth.login"))
         else:
+            if service.two_factor_setup_missing(user):
+                # A receptionist's first sign-in still needs the second factor set up.
+                _begin_step(user, signin.NextStep.ENROL, False, None)
+                flash("Your password is set. Your account needs two-factor sign-in: set it "
+                      "up now to continue.", "info")
+                return redirect(url_for(".two_factor"))
             _start_session(user)
             flash(f"Welcome, {user.name}. Your password is set and you are logged in.",
                   "success")

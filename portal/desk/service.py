@@ -28,6 +28,8 @@ from portal.events import APPOINTMENT_EVENTS, record_event
 from portal.exceptions import NotFound, ValidationFailed
 from portal.extensions import db
 from portal.pagination import Page, paginate
+from portal.privacy import access
+from portal.privacy.models import AccessKind
 from portal.queue import service as queue
 from portal.queue.models import QueueToken
 from portal.roles import Role
@@ -69,7 +71,9 @@ def search_patients(user: User, q: str, page: int = 1, per_page: int = 20) -> Pa
         matches.append(User.phone.like(f"%{digits}%"))
     stmt = (select(User).where(User.role == Role.PATIENT, User.active.is_(True), or_(*matches))
             .order_by(User.name, User.id))
-    return paginate(stmt, page, per_page)
+    found = paginate(stmt, page, per_page)
+    access.note_many(user, ((p.id, AccessKind.PROFILE, p.id) for p in found.items))
+    return found
 
 
 def get_patient(user: User, patient_id: uuid.UUID) -> User:
@@ -77,6 +81,7 @@ def get_patient(user: User, patient_id: uuid.UUID) -> User:
     patient = db.session.get(User, patient_id)
     if patient is None or patient.role != Role.PATIENT or not patient.active:
         raise NotFound("No such patient.", "patient_id")
+    access.note(user, patient.id, AccessKind.PROFILE, patient.id)
     return patient
 
 
@@ -287,6 +292,8 @@ def day_board(user: User, day: date, tz: str, now: datetime | None = None
             column.entries.append(BoardEntry(token.arrived_at.astimezone(zone), None,
                                              "walk-in", f"Token {token.number}", token=token))
         column.entries.sort(key=lambda e: e.start)
+        access.note_many(user, ((e.appointment.patient_id, AccessKind.APPOINTMENT,
+                                 e.appointment.id) for e in column.entries if e.appointment))
         for entry in column.entries:
             column.counts[entry.state] = column.counts.get(entry.state, 0) + 1
         columns.append(column)

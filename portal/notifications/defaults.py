@@ -3,6 +3,11 @@
 Each entry is (subject, body) per channel. Bodies are Jinja templates rendered in a sandbox with
 the variables of `portal.notifications.context` ({{ doctor_name }}, {{ start }}...).
 EMAIL bodies are plain text; the HTML part wraps them in the clinic's email layout.
+
+SMS and push words name no doctor, specialty or reason (minimum necessary: they are read on
+locked screens and shared phones): the time and a link to the portal, where the details are
+behind the login. `templates.minimum_necessary` empties those variables on those channels
+anyway, so an edited template cannot bring them back.
 """
 
 from __future__ import annotations
@@ -22,10 +27,9 @@ EN: dict[str, dict[str, tuple[str, str]]] = {
             "before the start: {{ appointment_url }}\n{% endif %}\n"
             "The calendar invitation is attached. You can see, move or cancel the appointment "
             "here: {{ appointment_url }}\n\n{{ clinic_name }}"),
-        S: ("", "{{ clinic_name }}: your appointment with {{ doctor_name }} on {{ start }} is "
-                "confirmed.{% if is_video %} Join the video call from your appointment page."
-                "{% endif %}"),
-        P: ("Appointment confirmed", "{{ doctor_name }}, {{ start }}"),
+        S: ("", "Your appointment at {{ clinic_name }} on {{ start }} is confirmed. Details: "
+                "{{ appointment_url }}"),
+        P: ("Appointment confirmed", "Your appointment on {{ start }} is confirmed."),
         A: ("Appointment confirmed", "Your appointment with {{ doctor_name }} on {{ start }} is "
                                      "confirmed."),
     },
@@ -36,9 +40,10 @@ EN: dict[str, dict[str, tuple[str, str]]] = {
             "{% if refund_amount %}\n{{ refund_amount }} will be refunded to your original "
             "payment method within 5-7 working days.\n{% endif %}\n"
             "Book another time: {{ doctor_url }}\n\n{{ clinic_name }}"),
-        S: ("", "{{ clinic_name }}: your appointment with {{ doctor_name }} on {{ start }} is "
-                "cancelled.{% if refund_amount %} Refund: {{ refund_amount }}.{% endif %}"),
-        P: ("Appointment cancelled", "{{ doctor_name }}, {{ start }}"),
+        S: ("", "Your appointment at {{ clinic_name }} on {{ start }} is cancelled."
+                "{% if refund_amount %} Refund: {{ refund_amount }}.{% endif %} Details: "
+                "{{ appointment_url }}"),
+        P: ("Appointment cancelled", "Your appointment on {{ start }} is cancelled."),
         A: ("Appointment cancelled", "Your appointment with {{ doctor_name }} on {{ start }} was "
                                      "cancelled.{% if refund_amount %} Refund: "
                                      "{{ refund_amount }}.{% endif %}"),
@@ -48,9 +53,9 @@ EN: dict[str, dict[str, tuple[str, str]]] = {
             "Hello {{ patient_name }},\n\nYour appointment with {{ doctor_name }} has moved from "
             "{{ old_start }} to {{ start }} ({{ timezone }}). The updated calendar invitation is "
             "attached.\n\n{{ appointment_url }}\n\n{{ clinic_name }}"),
-        S: ("", "{{ clinic_name }}: your appointment with {{ doctor_name }} moved to "
-                "{{ start }}."),
-        P: ("Appointment moved", "{{ doctor_name }}, now {{ start }}"),
+        S: ("", "Your appointment at {{ clinic_name }} has moved to {{ start }}. Details: "
+                "{{ appointment_url }}"),
+        P: ("Appointment moved", "Your appointment is now on {{ start }}."),
         A: ("Appointment moved", "Your appointment with {{ doctor_name }} moved to {{ start }}."),
     },
     "APPOINTMENT_REMINDER": {
@@ -60,9 +65,9 @@ EN: dict[str, dict[str, tuple[str, str]]] = {
             "\n{% if is_video %}\nJoin the video call from your appointment page, from ten minutes "
             "before the start: {{ appointment_url }}\n{% endif %}\n"
             "{{ appointment_url }}\n\n{{ clinic_name }}"),
-        S: ("", "Reminder: {{ doctor_name }} {{ when }} ({{ start }}).{% if is_video %} Open your "
-                "appointment to join the video call.{% endif %}"),
-        P: ("Appointment {{ when }}", "{{ doctor_name }} at {{ start }}"),
+        S: ("", "Reminder: your appointment at {{ clinic_name }} is {{ when }}, on {{ start }}. "
+                "Details: {{ appointment_url }}"),
+        P: ("Appointment {{ when }}", "At {{ clinic_name }}, {{ start }}"),
         A: ("Reminder", "Your appointment with {{ doctor_name }} is {{ when }} ({{ start }})."),
     },
     "PAYMENT_RECEIPT": {
@@ -90,7 +95,7 @@ EN: dict[str, dict[str, tuple[str, str]]] = {
             "{{ consultation_label }} consultation with {{ doctor_name }} on {{ start }} "
             "({{ timezone }}):\n\n{{ link_url }}\n\nThe link works until {{ link_expires }}; "
             "your appointment is confirmed as soon as you have paid.\n\n{{ clinic_name }}"),
-        S: ("", "{{ clinic_name }}: pay {{ amount }} for {{ doctor_name }}, {{ start }}: "
+        S: ("", "{{ clinic_name }}: pay {{ amount }} for your appointment on {{ start }}: "
                 "{{ link_url }} (until {{ link_expires }})"),
         A: ("Payment link sent", "Pay {{ amount }} for your appointment with {{ doctor_name }} "
                                  "by {{ link_expires }}: {{ link_url }}"),
@@ -147,9 +152,9 @@ EN: dict[str, dict[str, tuple[str, str]]] = {
                                   "stay on the waitlist."),
     },
     "RUNNING_LATE": {
-        S: ("", "{{ clinic_name }}: {{ doctor_name }} is running about {{ minutes }} minutes "
-                "late today.{% if note %} {{ note }}{% endif %}"),
-        P: ("Running late", "{{ doctor_name }} is about {{ minutes }} minutes late today."),
+        S: ("", "{{ clinic_name }}: your doctor is running about {{ minutes }} minutes late "
+                "today.{% if note %} {{ note }}{% endif %} Your place in the queue is kept."),
+        P: ("Running late", "Your doctor is about {{ minutes }} minutes late today."),
         A: ("Running late", "{{ doctor_name }} is running about {{ minutes }} minutes late "
                             "today.{% if note %} {{ note }}{% endif %} Your place in the queue "
                             "is kept."),
@@ -180,9 +185,9 @@ HI: dict[str, dict[str, tuple[str, str]]] = {
                              "प्रतीक्षा सूची में बने रहेंगे।"),
     },
     "RUNNING_LATE": {
-        S: ("", "{{ clinic_name }}: {{ doctor_name }} आज लगभग {{ minutes }} मिनट देर से चल रहे "
-                "हैं।{% if note %} {{ note }}{% endif %}"),
-        P: ("देरी", "{{ doctor_name }} आज लगभग {{ minutes }} मिनट देर से हैं।"),
+        S: ("", "{{ clinic_name }}: आपके डॉक्टर आज लगभग {{ minutes }} मिनट देर से चल रहे हैं।"
+                "{% if note %} {{ note }}{% endif %} कतार में आपकी जगह बनी रहेगी।"),
+        P: ("देरी", "आपके डॉक्टर आज लगभग {{ minutes }} मिनट देर से हैं।"),
         A: ("देरी", "{{ doctor_name }} आज लगभग {{ minutes }} मिनट देर से चल रहे हैं।"
                     "{% if note %} {{ note }}{% endif %} कतार में आपकी जगह बनी रहेगी।"),
     },
@@ -194,9 +199,9 @@ HI: dict[str, dict[str, tuple[str, str]]] = {
             "जुड़ें: {{ appointment_url }}\n{% endif %}\n"
             "कैलेंडर निमंत्रण संलग्न है। अपॉइंटमेंट देखें, बदलें या रद्द करें: "
             "{{ appointment_url }}\n\n{{ clinic_name }}"),
-        S: ("", "{{ clinic_name }}: {{ doctor_name }} के साथ {{ start }} की आपकी अपॉइंटमेंट पक्की "
-                "है।{% if is_video %} वीडियो कॉल अपनी अपॉइंटमेंट के पेज से जुड़ें।{% endif %}"),
-        P: ("अपॉइंटमेंट पक्की", "{{ doctor_name }}, {{ start }}"),
+        S: ("", "{{ clinic_name }} में {{ start }} की आपकी अपॉइंटमेंट पक्की हो गई है। विवरण: "
+                "{{ appointment_url }}"),
+        P: ("अपॉइंटमेंट पक्की", "{{ start }} की आपकी अपॉइंटमेंट पक्की हो गई है।"),
         A: ("अपॉइंटमेंट पक्की", "{{ doctor_name }} के साथ {{ start }} की आपकी अपॉइंटमेंट पक्की है।"),
     },
     "APPOINTMENT_CANCELLED": {
@@ -204,15 +209,19 @@ HI: dict[str, dict[str, tuple[str, str]]] = {
             "नमस्ते {{ patient_name }},\n\n{{ doctor_name }} के साथ {{ start }} की आपकी अपॉइंटमेंट "
             "रद्द कर दी गई है।{% if refund_amount %}\n{{ refund_amount }} 5-7 कार्य दिवसों में "
             "लौटा दिए जाएंगे।{% endif %}\n\n{{ clinic_name }}"),
-        S: ("", "{{ clinic_name }}: {{ doctor_name }} के साथ {{ start }} की अपॉइंटमेंट रद्द हो गई "
-                "है।"),
+        S: ("", "{{ clinic_name }} में {{ start }} की आपकी अपॉइंटमेंट रद्द हो गई है।"
+                "{% if refund_amount %} {{ refund_amount }} लौटा दिए जाएंगे।{% endif %} विवरण: "
+                "{{ appointment_url }}"),
+        P: ("अपॉइंटमेंट रद्द", "{{ start }} की आपकी अपॉइंटमेंट रद्द हो गई है।"),
         A: ("अपॉइंटमेंट रद्द", "{{ doctor_name }} के साथ {{ start }} की अपॉइंटमेंट रद्द हो गई है।"),
     },
     "APPOINTMENT_RESCHEDULED": {
         E: ("आपकी अपॉइंटमेंट {{ start }} पर बदल दी गई है",
             "नमस्ते {{ patient_name }},\n\n{{ doctor_name }} के साथ आपकी अपॉइंटमेंट {{ old_start }} "
             "से {{ start }} पर बदल दी गई है। नया कैलेंडर निमंत्रण संलग्न है।\n\n{{ clinic_name }}"),
-        S: ("", "{{ clinic_name }}: आपकी अपॉइंटमेंट अब {{ start }} पर है।"),
+        S: ("", "{{ clinic_name }} में आपकी अपॉइंटमेंट अब {{ start }} पर है। विवरण: "
+                "{{ appointment_url }}"),
+        P: ("अपॉइंटमेंट बदली", "आपकी अपॉइंटमेंट अब {{ start }} पर है।"),
         A: ("अपॉइंटमेंट बदली", "आपकी अपॉइंटमेंट अब {{ start }} पर है।"),
     },
     "APPOINTMENT_REMINDER": {
@@ -220,9 +229,9 @@ HI: dict[str, dict[str, tuple[str, str]]] = {
             "नमस्ते {{ patient_name }},\n\n{{ doctor_name }} के साथ आपकी परामर्श {{ start }} "
             "({{ timezone }}) पर है।{% if is_video %}\nवीडियो कॉल: {{ appointment_url }}{% endif %}"
             "\n\n{{ clinic_name }}"),
-        S: ("", "याद दिलाना: {{ doctor_name }}, {{ start }}।{% if is_video %} वीडियो कॉल के लिए "
-                "अपनी अपॉइंटमेंट खोलें।{% endif %}"),
-        P: ("अपॉइंटमेंट {{ when }}", "{{ doctor_name }}, {{ start }}"),
+        S: ("", "याद दिलाना: {{ clinic_name }} में आपकी अपॉइंटमेंट {{ when }} है, {{ start }} पर। "
+                "विवरण: {{ appointment_url }}"),
+        P: ("अपॉइंटमेंट {{ when }}", "{{ clinic_name }}, {{ start }}"),
         A: ("याद दिलाना", "{{ doctor_name }} के साथ आपकी अपॉइंटमेंट {{ start }} पर है।"),
     },
     "PAYMENT_RECEIPT": {
@@ -244,8 +253,8 @@ HI: dict[str, dict[str, tuple[str, str]]] = {
             "आपकी अपॉइंटमेंट के लिए {{ amount }} का भुगतान इस लिंक से करें:\n\n{{ link_url }}\n\n"
             "लिंक {{ link_expires }} तक चलेगा; भुगतान होते ही आपकी अपॉइंटमेंट पक्की हो जाएगी।\n\n"
             "{{ clinic_name }}"),
-        S: ("", "{{ clinic_name }}: {{ doctor_name }}, {{ start }} के लिए {{ amount }} का भुगतान "
-                "करें: {{ link_url }} ({{ link_expires }} तक)"),
+        S: ("", "{{ clinic_name }}: {{ start }} की अपॉइंटमेंट के लिए {{ amount }} का भुगतान करें: "
+                "{{ link_url }} ({{ link_expires }} तक)"),
         A: ("भुगतान लिंक भेजा गया", "{{ link_expires }} तक {{ amount }} का भुगतान करें: "
                                     "{{ link_url }}"),
     },

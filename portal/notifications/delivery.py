@@ -21,9 +21,15 @@ from portal.clock import utcnow
 from portal.exceptions import Conflict, NotFound
 from portal.extensions import db
 from portal.notifications import channels
+from portal.notifications.announcements import NOT_OPTED_IN, may_receive
 from portal.notifications.context import public_url
 from portal.notifications.devices import push_to_user
-from portal.notifications.models import Channel, DeliveryStatus, NotificationLog
+from portal.notifications.models import (
+    Channel,
+    DeliveryStatus,
+    NotificationLog,
+    NotificationType,
+)
 from portal.notifications.notify import enqueue_delivery
 from portal.transactions import write
 
@@ -53,6 +59,14 @@ def deliver(log_id: uuid.UUID, now: datetime | None = None) -> str:
                 now - row.last_attempt_at < STUCK_AFTER:
             return row.status
         if row.next_attempt_at and row.next_attempt_at > now:
+            return row.status
+        if row.type == NotificationType.ANNOUNCEMENT and \
+                not may_receive(db.session.get(User, row.user_id)):
+            # Withdrawn since it was queued: a withdrawal is honoured at once. Final, like a
+            # failure, so no sweeper or retry picks it up again.
+            row.status, row.error = DeliveryStatus.FAILED.value, NOT_OPTED_IN
+            row.next_attempt_at = None
+            log.info("announcement %s dropped: %s", row.id, NOT_OPTED_IN)
             return row.status
         row.status = DeliveryStatus.SENDING.value
         row.attempts += 1
@@ -146,13 +160,18 @@ def sweep_deliveries(now: datetime | None = None, limit: int = 500) -> int:
 
 def resend(log_id: uuid.UUID, admin: User) -> NotificationLog:
     """An admin sends a failed notification again (a fresh set of attempts).
-    NotFound for an unknown id, Conflict unless it FAILED."""
+    NotFound for an unknown id, Conflict unless it FAILED (or for an announcement to a patient
+    who has not opted in to news and offers)."""
     with write():
         row = db.session.get(NotificationLog, log_id)
         if row is None:
             raise NotFound("No such notification.")
         if row.status != DeliveryStatus.FAILED:
             raise Conflict("Only a failed notification can be sent again.")
+        if row.type == NotificationType.ANNOUNCEMENT and \
+                not may_receive(db.session.get(User, row.user_id)):
+            raise Conflict("This patient has not opted in to news and offers: the announcement "
+                           "cannot be sent again.")
         row.status, row.attempts, row.next_attempt_at = DeliveryStatus.PENDING.value, 0, None
         row.error = f"resent by {admin.email}"
     enqueue_delivery(row.id)

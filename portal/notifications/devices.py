@@ -12,7 +12,6 @@ unsubscribes everyone.
 from __future__ import annotations
 
 import base64
-import ipaddress
 import json
 import logging
 import threading
@@ -23,7 +22,7 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import jwt
 import requests
@@ -34,6 +33,7 @@ from py_vapid import VapidException
 from pywebpush import WebPushException, webpush
 from sqlalchemy import select, update
 
+from portal import netguard
 from portal.auth.models import User
 from portal.clock import utcnow
 from portal.exceptions import NotFound, ValidationFailed
@@ -100,28 +100,31 @@ def register_device(user: User, kind: str, token: str, *, p256dh: str | None = N
     return device
 
 
-def _endpoint_problem(endpoint: str) -> str | None:
-    """Why a Web Push endpoint is refused, or None.
+def _push_rule() -> dict:
+    """The URL rule for Web Push endpoints (portal.netguard.check_url's options).
 
-    Push services are public https servers; the portal POSTs to whatever endpoint a browser
-    sends, so an address on this machine or the private network is refused (the tests' local
-    push service is allowed by PUSH_ALLOW_HTTP_ENDPOINTS).
+    PUSH_ALLOW_HTTP_ENDPOINTS (tests only; refused in production) lets the tests' local push
+    service on 127.0.0.1 through: http, any host, any address. The endpoint is still resolved
+    and the connection still pinned to the address resolved.
     """
     if current_app.config.get("PUSH_ALLOW_HTTP_ENDPOINTS"):
-        return None if endpoint.startswith(("https://", "http://")) else \
-            "A Web Push endpoint is an https:// URL."
-    parts = urlsplit(endpoint)
-    if parts.scheme != "https" or not parts.hostname:
-        return "A Web Push endpoint is an https:// URL."
-    host = parts.hostname.rstrip(".").lower()
-    if host == "localhost" or host.endswith((".localhost", ".local", ".internal")):
-        return "A Web Push endpoint is a public push service, not a local address."
+        return {"allowed_hosts": ("*",), "allow_http": True, "allow_private": True}
+    return {"allowed_hosts": current_app.config["PUSH_ALLOWED_HOSTS"]}
+
+
+def _endpoint_problem(endpoint: str) -> str | None:
+    """Why a Web Push endpoint is refused at registration, or None.
+
+    The worker will POST to this URL: it must be a known push service's https URL whose host
+    resolves only to public addresses (checked again when sending, see `_send_webpush`).
+    """
     try:
-        address = ipaddress.ip_address(host)
-    except ValueError:
-        return None
-    if not address.is_global:
-        return "A Web Push endpoint is a public push service, not a private address."
+        netguard.check_url(endpoint, **_push_rule())
+    except netguard.UnresolvedHost:
+        return ("The push service's address could not be found just now; "
+                "subscribe again in a moment.")
+    except netguard.UnsafeURL as exc:
+        return f"A Web Push endpoint is a public push service's https:// URL: {exc}."
     return None
 
 
@@ -223,12 +226,23 @@ def _send_webpush(device: Target, payload: str) -> None:
         signer = vapid.signer(private_key)
     except Exception as exc:  # py_vapid raises many kinds for a bad key
         raise PermanentFailure(f"VAPID_PRIVATE_KEY is not a usable key: {exc}") from exc
+    # The endpoint was checked at registration; it is checked again now, because a name can
+    # point elsewhere since (DNS rebinding), and the request goes to the address checked here.
     try:
-        webpush(subscription_info={"endpoint": device.token,
-                                   "keys": {"p256dh": device.p256dh, "auth": device.auth}},
-                data=payload, vapid_private_key=signer,
-                vapid_claims={"sub": config["VAPID_SUBJECT"]}, timeout=HTTP_TIMEOUT,
-                ttl=PUSH_TTL_SECONDS)
+        destination = netguard.check_url(device.token, **_push_rule())
+    except netguard.UnresolvedHost as exc:
+        raise TransientFailure(f"the push endpoint is not reachable now: {exc}") from exc
+    except netguard.UnsafeURL as exc:
+        raise PermanentFailure(f"the push endpoint is refused, nothing was sent: {exc}") from exc
+    try:
+        with netguard.pinned_session(destination) as session:
+            webpush(subscription_info={"endpoint": device.token,
+                                       "keys": {"p256dh": device.p256dh, "auth": device.auth}},
+                    data=payload, vapid_private_key=signer,
+                    vapid_claims={"sub": config["VAPID_SUBJECT"]}, timeout=HTTP_TIMEOUT,
+                    ttl=PUSH_TTL_SECONDS, requests_session=session)
+    except netguard.UnsafeURL as exc:  # the pinned session refused another destination
+        raise PermanentFailure(f"the push request left its endpoint: {exc}") from exc
     except WebPushException as exc:
         if exc.response is None:  # raised before sending: the subscription itself is broken
             raise DeviceGone(f"the subscription is unusable: {exc}") from exc

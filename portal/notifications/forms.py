@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from flask_wtf import FlaskForm
 from werkzeug.datastructures import MultiDict
 from wtforms import (
+    BooleanField,
     EmailField,
     RadioField,
     SelectField,
@@ -197,6 +198,9 @@ class LogFilterForm(FlaskForm):
 class TemplateForm(FlaskForm):
     subject = StringField("Subject", validators=[Length(max=200)])
     body_text = TextAreaField("Message", validators=[DataRequired("Write the message.")])
+    # Email only (the editor shows it there): SMS and push never carry the details.
+    include_details = BooleanField(
+        "This email may name the doctor, the specialty and the reasons")
 
 
 AUDIENCES = [SelectChoice("patients", "All patients"), SelectChoice("doctors", "All doctors"),

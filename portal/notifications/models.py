@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, String, Text, UniqueConstraint, true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from portal.clock import utcnow
@@ -71,6 +71,9 @@ class NotificationTemplate(db.Model):
     subject: Mapped[str] = mapped_column(String(200), default="")
     body_text: Mapped[str] = mapped_column(Text)
     body_html: Mapped[str | None] = mapped_column(Text)
+    # Minimum necessary: SMS and push never carry the specialty, the reason for the visit or a
+    # diagnosis; an email does only when its template says so.
+    include_details: Mapped[bool] = mapped_column(default=True, server_default=true())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
     updated_by_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id"))
 

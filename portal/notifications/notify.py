@@ -21,7 +21,7 @@ from portal.jobqueue import get_queue
 from portal.notifications.devices import active_devices
 from portal.notifications.models import Channel, DeliveryStatus, NotificationLog, NotificationType
 from portal.notifications.preferences import channel_enabled, preferences_for
-from portal.notifications.templates import render_source, template_source
+from portal.notifications.templates import message_template, render_message
 from portal.transactions import write
 
 log = logging.getLogger(__name__)
@@ -35,6 +35,8 @@ def notify(user: User, kind: NotificationType, context: dict[str, Any], dedupe_b
     same cause adds nothing. In-app notifications are "sent" by being recorded. Call it
     outside a `write()`: each row commits on its own, so its delivery job finds it.
     """
+    if not user.active:
+        return []  # deactivated or erased: nobody to tell, no address to keep
     prefs = preferences_for(user.id)
     context = {"clinic_name": current_app.config["CLINIC_NAME"], **context}
     made: list[NotificationLog] = []
@@ -43,18 +45,20 @@ def notify(user: User, kind: NotificationType, context: dict[str, Any], dedupe_b
             continue
         if not channel_enabled(prefs, channel.value, kind.value):
             continue
-        source = template_source(kind.value, channel.value, prefs.language)
+        template = message_template(kind.value, channel.value, prefs.language)
         recipient = _recipient(user, channel)
-        if source is None or recipient is None:
+        if template is None or recipient is None:
             continue
-        rendered = render_source(*source, context)
+        # Minimum necessary: SMS and push never name the doctor, specialty or a reason; an
+        # email only when its template allows. Only what the message may know is stored.
+        rendered, allowed = render_message(template, channel.value, context)
         try:
             with write():
                 row = NotificationLog(
                     user_id=user.id, type=kind.value, channel=channel.value,
                     dedupe_key=f"{dedupe_base}:{user.id}:{channel.value}"[:200],
                     recipient=recipient, subject=rendered.subject[:200], body=rendered.text,
-                    context=_jsonable(context), link=link, created_at=utcnow())
+                    context=_jsonable(allowed), link=link, created_at=utcnow())
                 if channel == Channel.IN_APP:
                     row.status, row.sent_at = DeliveryStatus.SENT.value, utcnow()
                 db.session.add(row)

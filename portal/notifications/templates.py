@@ -4,6 +4,12 @@ and the admin's editing (validate, save, reset, seed the defaults, the table of 
 A key is (type, channel, language). Stored words win over the built-in ones in
 `defaults.py`; a language without words falls back to English; no words at all means the
 message is not sent on that channel.
+
+Minimum necessary (HIPAA's rule, and India's DPDP Act's purpose limitation): the variables that
+reveal health are emptied before rendering, whatever the words say. SMS and push never carry
+them (a locked phone's screen, a shared phone, an SMS in the clear at the carrier); an email
+does only when its template's `include_details` is on; in-app messages do (they are read
+after logging in, like the portal's own pages).
 """
 
 from __future__ import annotations
@@ -34,6 +40,42 @@ class Rendered:
     text: str
 
 
+@dataclass(frozen=True)
+class MessageTemplate:
+    """The words of one message, and whether (on email) it may carry the details."""
+
+    subject: str
+    body: str
+    include_details: bool = True
+
+
+# Variables that reveal health. The doctor's name is one: a name is one search away from a
+# specialty (an oncologist, a psychiatrist), and so is the doctor's public page, which
+# `doctor_url` opens without logging in. `ics_appointment_id` attaches the calendar invitation,
+# which names the doctor, the specialty and the reason for the visit.
+SENSITIVE_VARIABLES = ("doctor_name", "specialty", "visit_reason", "reason", "doctor_url")
+_ATTACHES_DETAILS = ("ics_appointment_id",)
+NEVER_DETAILED = frozenset({Channel.SMS.value, Channel.PUSH.value})
+
+
+def may_carry_details(channel: str, include_details: bool = True) -> bool:
+    """Whether a message on `channel` may name the doctor, the specialty or a reason: never by
+    SMS or push, by email when its template says so, in-app always."""
+    if channel in NEVER_DETAILED:
+        return False
+    return include_details if channel == Channel.EMAIL.value else True
+
+
+def minimum_necessary(context: dict[str, Any], channel: str,
+                      include_details: bool = True) -> dict[str, Any]:
+    """`context` with the sensitive variables empty (and no calendar invitation) unless the
+    message may carry the details."""
+    if may_carry_details(channel, include_details):
+        return context
+    return {**{key: value for key, value in context.items() if key not in _ATTACHES_DETAILS},
+            **dict.fromkeys(SENSITIVE_VARIABLES, "")}
+
+
 def check_template_key(kind: str, channel: str, language: str) -> None:
     """NotFound unless (kind, channel, language) names a type, a channel and a language."""
     if kind not in NotificationType.__members__ or channel not in Channel.__members__ or \
@@ -47,17 +89,31 @@ def _stored(kind: str, channel: str, language: str) -> NotificationTemplate | No
         NotificationTemplate.language == language))
 
 
-def template_source(kind: str, channel: str, language: str) -> tuple[str, str] | None:
-    """(subject, body), most specific first: the stored words in the language, the built-in
-    ones in the language, then the same two in English. None: not sent on this channel."""
+def message_template(kind: str, channel: str, language: str) -> MessageTemplate | None:
+    """The words, most specific first: the stored words in the language, the built-in ones in
+    the language, then the same two in English. None: not sent on this channel."""
     for lang in dict.fromkeys((language, "en")):
         row = _stored(kind, channel, lang)
         if row is not None:
-            return row.subject, row.body_text
+            return MessageTemplate(row.subject, row.body_text, row.include_details)
         builtin = DEFAULTS.get(lang, {}).get(kind, {}).get(channel)
         if builtin is not None:
-            return builtin
+            return MessageTemplate(*builtin)
     return None
+
+
+def template_source(kind: str, channel: str, language: str) -> tuple[str, str] | None:
+    """(subject, body) of `message_template`, or None."""
+    found = message_template(kind, channel, language)
+    return (found.subject, found.body) if found is not None else None
+
+
+def render_message(template: MessageTemplate, channel: str,
+                   context: dict[str, Any]) -> tuple[Rendered, dict[str, Any]]:
+    """A message as it goes out on `channel`, and the variables it was given (what may be
+    stored with it): the sensitive ones emptied unless the message may carry them."""
+    allowed = minimum_necessary(context, channel, template.include_details)
+    return render_source(template.subject, template.body, allowed), allowed
 
 
 def render_source(subject: str, body: str, context: dict[str, Any]) -> Rendered:
@@ -79,15 +135,17 @@ def validate_template(subject: str, body: str) -> None:
 
 
 def save_template(kind: str, channel: str, language: str, subject: str, body: str,
-                  editor: User) -> NotificationTemplate:
+                  editor: User, include_details: bool = True) -> NotificationTemplate:
     """Store the admin's words for one key (NotFound for an unknown key, ValidationFailed
-    for words that do not render)."""
+    for words that do not render). `include_details` matters for email only: SMS and push
+    never carry the details, in-app messages always may."""
     check_template_key(kind, channel, language)
     validate_template(subject, body)
     with write():
         row = _stored(kind, channel, language) or NotificationTemplate(
             type=kind, channel=channel, language=language)
         row.subject, row.body_text, row.updated_by_id = subject.strip(), body, editor.id
+        row.include_details = include_details if channel == Channel.EMAIL.value else True
         # Added once complete: reading `editor` may autoflush, and a half-made row fails.
         db.session.add(row)
     return row
@@ -186,7 +244,7 @@ def template_table() -> list[TemplateRow]:
                            DEFAULTS["en"].get(kind.value, {}).get(channel.value))
                 if row is not None:
                     same = default is not None and (row.subject, row.body_text) == (
-                        default[0].strip(), default[1])
+                        default[0].strip(), default[1]) and row.include_details
                     cells.append(TemplateCell(language, "stored" if same else "edited",
                                               "Default" if same else "Edited", row.updated_at))
                 elif default is not None:

@@ -116,3 +116,37 @@ class RefundConfirmForm(RefundForm):
     reason = HiddenField(validators=[DataRequired(), Length(max=500)])
     idempotency_key = HiddenField(validators=[DataRequired(), _uuid])
 
+
+
+class LinkedAccountForm(FlaskForm):
+    """A doctor's Razorpay Route linked account: who they are and where settlements go. Only
+    parses; `portal.payments.accounts.validate` holds the rules (IFSC, 9-18 digit account
+    number, E.164 phone). The account number is never rendered back."""
+
+    legal_name = StringField("Legal name", validators=[DataRequired("Give the legal name."),
+                                                       Length(max=200)],
+                             description="As on the doctor's PAN and bank account.")
+    contact_name = StringField("Contact name", validators=[DataRequired("Give a contact name."),
+                                                           Length(max=120)])
+    email = StringField("Email", validators=[DataRequired("Give an email address."),
+                                             Length(max=254)],
+                        description="Razorpay writes to this address about settlements. It "
+                                    "cannot be changed once the linked account exists.")
+    phone = StringField("Phone", validators=[DataRequired("Give a phone number."),
+                                             Length(max=20)],
+                        description="International format, e.g. +919876543210.")
+    street = StringField("Street address", validators=[DataRequired("Give the street address."),
+                                                       Length(max=100)])
+    city = StringField("City", validators=[DataRequired("Give the city."), Length(max=100)])
+    state = StringField("State", validators=[DataRequired("Give the state."), Length(max=32)],
+                        description="e.g. KARNATAKA")
+    postal_code = StringField("PIN code", validators=[DataRequired("Give the PIN code."),
+                                                      Length(max=6)])
+    beneficiary_name = StringField("Account holder", validators=[
+        DataRequired("Give the account holder's name."), Length(max=120)],
+        description="As the bank has it.")
+    account_number = StringField("Bank account number", validators=[
+        DataRequired("Give the bank account number."), Length(max=30)],
+        description="9 to 18 digits. Sent to Razorpay only; the portal keeps the last 4.")
+    ifsc = StringField("IFSC", validators=[DataRequired("Give the IFSC."), Length(max=20)],
+                       description="11 characters, e.g. HDFC0000317.")

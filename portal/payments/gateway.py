@@ -120,6 +120,83 @@ def cancel_payment_link(link_id: str) -> dict:
     return _call("cancel the payment link", client().payment_link.cancel, link_id)
 
 
+# --- Route: linked accounts, transfers, reversals (razorpay.com/docs/api/payments/route) --------
+
+
+def create_linked_account(body: dict[str, Any]) -> dict:
+    return _call("create the linked account", client().account.create, body)
+
+
+def edit_linked_account(account_id: str, body: dict[str, Any]) -> dict:
+    return _call("update the linked account", client().account.edit, account_id, body)
+
+
+def fetch_linked_account(account_id: str) -> dict:
+    return _call("fetch the linked account", client().account.fetch, account_id)
+
+
+def request_route_product(account_id: str) -> dict:
+    """The linked account's Route product (the one requested before, when there is one)."""
+    return _call("request the Route product", client().product.requestProductConfiguration,
+                 account_id, {"product_name": "route", "tnc_accepted": True})
+
+
+def set_route_settlements(account_id: str, product_id: str, account_number: str, ifsc: str,
+                          beneficiary_name: str) -> dict:
+    """The bank account the linked account's settlements go to (the full number is sent here
+    and kept nowhere)."""
+    return _call("set the bank account of the linked account", client().product.edit,
+                 account_id, product_id, {
+                     "settlements": {"account_number": account_number, "ifsc_code": ifsc,
+                                     "beneficiary_name": beneficiary_name},
+                     "tnc_accepted": True})
+
+
+def fetch_route_product(account_id: str, product_id: str) -> dict:
+    return _call("fetch the Route product", client().product.fetch, account_id, product_id)
+
+
+def create_transfer(payment_id: str, account_id: str, amount_paise: int, currency: str,
+                    notes: dict[str, str], *, on_hold: bool) -> dict:
+    """One transfer from a captured payment to a linked account; Razorpay's answer."""
+    answer = _call("transfer the doctor's share", client().payment.transfer, payment_id, {
+        "transfers": [{"account": account_id, "amount": amount_paise, "currency": currency,
+                       "notes": notes, "linked_account_notes": sorted(notes),
+                       "on_hold": on_hold}]})
+    return answer["items"][0]
+
+
+def payment_transfers(payment_id: str) -> list[dict]:
+    return _call("list the payment's transfers", client().payment.transfers,
+                 payment_id).get("items", [])
+
+
+def fetch_transfer(transfer_id: str) -> dict:
+    return _call("fetch the transfer", client().transfer.fetch, transfer_id)
+
+
+def release_transfer(transfer_id: str) -> dict:
+    """Take the transfer's settlement off hold (it settles on the account's schedule)."""
+    return _call("release the transfer", client().transfer.edit, transfer_id,
+                 {"on_hold": False})
+
+
+def reverse_transfer(transfer_id: str, amount_paise: int, notes: dict[str, str]) -> dict:
+    return _call("reverse the transfer", client().transfer.reverse, transfer_id,
+                 {"amount": amount_paise, "notes": notes})
+
+
+def transfer_reversals(transfer_id: str) -> list[dict]:
+    return _call("list the transfer's reversals", client().transfer.reversals,
+                 transfer_id).get("items", [])
+
+
+def settlement_transfers(settlement_id: str) -> list[dict]:
+    """The transfers a linked account's settlement paid out."""
+    return _call("list the settlement's transfers", client().transfer.all,
+                 {"recipient_settlement_id": settlement_id, "count": 100}).get("items", [])
+
+
 def payment_signature_valid(order_id: str, payment_id: str, signature: str) -> bool:
     """Checkout's signature over `order_id|payment_id`, with the order id WE stored."""
     if not signature.isascii():  # hex; hmac.compare_digest raises TypeError on non-ASCII

@@ -1,4 +1,5 @@
-"""Payment tables: transactions, refunds, doctor payouts, and received webhook events."""
+"""Payment tables: transactions, refunds, doctor payouts, received webhook events, payment links,
+and Razorpay Route's linked accounts, transfers and their reversals (portal/payments/route.py)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from portal.appointments.models import Appointment
 from portal.clock import utcnow
+from portal.doctors.models import Doctor
 from portal.extensions import db
 from portal.types import UTCDateTime, str_enum
 
@@ -79,8 +81,34 @@ class LinkStatus(enum.StrEnum):
 
 class PayoutStatus(enum.StrEnum):
     CALCULATED = "CALCULATED"
-    PAID = "PAID"
+    PAID = "PAID"  # every transfer behind it settled in the doctor's bank account
     ON_HOLD = "ON_HOLD"
+
+
+class LinkedAccountStatus(enum.StrEnum):
+    """A doctor's Razorpay Route linked account, as its Route product stands."""
+
+    CREATED = "created"  # made at Razorpay; bank details or Razorpay's checks still to come
+    ACTIVATED = "activated"  # transfers can be made to it
+    NEEDS_CLARIFICATION = "needs_clarification"  # Razorpay asks for other bank details
+    SUSPENDED = "suspended"
+
+
+class TransferStatus(enum.StrEnum):
+    """Razorpay's transfer states (``status`` of the transfer entity)."""
+
+    PENDING = "pending"  # recorded; not yet made or not yet processed at Razorpay
+    PROCESSED = "processed"  # in the linked account's balance (settled when released)
+    FAILED = "failed"
+    PARTIALLY_REVERSED = "partially_reversed"
+    REVERSED = "reversed"
+
+
+# A transfer only moves forward through these ranks, whatever order its webhooks arrive in.
+TRANSFER_RANK = {
+    TransferStatus.PENDING: 0, TransferStatus.PROCESSED: 1, TransferStatus.FAILED: 1,
+    TransferStatus.PARTIALLY_REVERSED: 2, TransferStatus.REVERSED: 3,
+}
 
 
 class PaymentTransaction(db.Model):
@@ -204,3 +232,106 @@ class PaymentLink(db.Model):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     payment: Mapped[PaymentTransaction] = relationship(lazy="joined")
+
+
+def _in(enum_cls: type[enum.StrEnum]) -> str:
+    return "status IN (" + ", ".join(f"'{m.value}'" for m in enum_cls) + ")"
+
+
+class LinkedAccount(db.Model):
+    """A doctor's Razorpay Route linked account: where their share of each payment goes.
+
+    Only the last four digits of the bank account are kept; the full number goes to Razorpay
+    and nowhere else."""
+
+    __tablename__ = "linked_accounts"
+    __table_args__ = (CheckConstraint(_in(LinkedAccountStatus), name="status"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    doctor_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("doctors.id"), unique=True)
+    gateway_account_id: Mapped[str | None] = mapped_column(String(40), unique=True)
+    gateway_product_id: Mapped[str | None] = mapped_column(String(40))
+    legal_name: Mapped[str] = mapped_column(String(200))
+    contact_name: Mapped[str] = mapped_column(String(120))
+    email: Mapped[str] = mapped_column(String(254))
+    phone: Mapped[str] = mapped_column(String(20))
+    account_last4: Mapped[str] = mapped_column(String(4))
+    ifsc: Mapped[str] = mapped_column(String(11))
+    beneficiary_name: Mapped[str] = mapped_column(String(120))
+    status: Mapped[LinkedAccountStatus] = mapped_column(
+        str_enum(LinkedAccountStatus, 20), default=LinkedAccountStatus.CREATED)
+    error: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    activated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    doctor: Mapped[Doctor] = relationship(lazy="joined")
+
+
+class Transfer(db.Model):
+    """The doctor's share of one captured payment, sent to their linked account on hold and
+    released when the visit is completed (one per payment: the payment id is the key)."""
+
+    __tablename__ = "transfers"
+    __table_args__ = (
+        CheckConstraint("amount_paise > 0", name="amount"),
+        CheckConstraint("reversed_paise >= 0 AND reversed_paise <= amount_paise",
+                        name="reversed"),
+        CheckConstraint(_in(TransferStatus), name="status"),
+        Index("ix_transfers_status_updated", "status", "updated_at"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    payment_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("payment_transactions.id"),
+                                                  unique=True)
+    doctor_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("doctors.id"), index=True)
+    linked_account_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("linked_accounts.id"))
+    gateway_transfer_id: Mapped[str | None] = mapped_column(String(40), unique=True)
+    amount_paise: Mapped[int]
+    commission_paise: Mapped[int]
+    status: Mapped[TransferStatus] = mapped_column(str_enum(TransferStatus, 20),
+                                                   default=TransferStatus.PENDING)
+    on_hold: Mapped[bool] = mapped_column(default=True)
+    # When the visit's outcome said "pay the doctor"; the release call follows (and is retried).
+    release_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    released_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    reversed_paise: Mapped[int] = mapped_column(default=0)
+    settlement_id: Mapped[str | None] = mapped_column(String(40), index=True)
+    settled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    payout_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("doctor_payouts.id"),
+                                                        index=True)
+    error: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    payment: Mapped[PaymentTransaction] = relationship(lazy="joined")
+    linked_account: Mapped[LinkedAccount] = relationship()
+    reversals: Mapped[list[TransferReversal]] = relationship(
+        back_populates="transfer", order_by="TransferReversal.created_at")
+
+    @property
+    def net_paise(self) -> int:
+        """What the doctor keeps of this transfer."""
+        return self.amount_paise - self.reversed_paise
+
+
+class TransferReversal(db.Model):
+    """Money taken back from a transfer: the doctor's share of a refund, or the whole transfer
+    when the visit's outcome says the doctor is not paid. Recorded before the gateway call
+    (``gateway_reversal_id`` empty until Razorpay made it), once per idempotency key."""
+
+    __tablename__ = "transfer_reversals"
+    __table_args__ = (CheckConstraint("amount_paise > 0", name="amount"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    transfer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("transfers.id"), index=True)
+    refund_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("refunds.id"), index=True)
+    idempotency_key: Mapped[str] = mapped_column(String(80), unique=True)
+    gateway_reversal_id: Mapped[str | None] = mapped_column(String(40), unique=True)
+    amount_paise: Mapped[int]
+    reason: Mapped[str] = mapped_column(String(200), default="")
+    error: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    transfer: Mapped[Transfer] = relationship(back_populates="reversals")
+    refund: Mapped[Refund | None] = relationship()

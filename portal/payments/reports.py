@@ -14,13 +14,14 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, exists, func, select
 
 from portal.auth.models import User
+from portal.clock import utcnow
 from portal.doctors.models import ConsultationType, Doctor
 from portal.extensions import db
 from portal.pagination import Page, paginate
-from portal.payments import service
+from portal.payments import accounts, service, transfers
 from portal.payments.models import (
     DoctorPayout,
     OfflineMethod,
@@ -28,9 +29,10 @@ from portal.payments.models import (
     PaymentStatus,
     PaymentTransaction,
     Refund,
-    RefundStatus,
+    Transfer,
 )
-from portal.payments.payouts import week_start_of
+from portal.payments.payouts import commission_of, transfer_state, week_start_of
+from portal.payments.payouts import totals as payout_totals
 
 P = PaymentStatus
 # Statuses in which the patient's money was taken (and so count towards revenue).
@@ -350,22 +352,54 @@ class WeekToDate:
         return self.gross - self.commission - self.refunds
 
 
-def week_to_date(doctor_id: uuid.UUID, now: datetime, commission_percent: int) -> WeekToDate:
-    """What the doctor's payout for the week containing `now` would be if computed now."""
-
+def week_to_date(doctor_id: uuid.UUID, now: datetime) -> WeekToDate:
+    """What the doctor's payout for the week containing `now` would be if computed now (the
+    statement's rules: `portal.payments.payouts`)."""
     week_start = week_start_of(now.astimezone(UTC).date())
     start = datetime.combine(week_start, time(0), tzinfo=UTC)
-    gross, count = db.session.execute(
-        select(func.coalesce(func.sum(PaymentTransaction.amount_paise), 0), func.count())
-        .where(PaymentTransaction.doctor_id == doctor_id,
-               PaymentTransaction.captured_at >= start,
-               PaymentTransaction.captured_at <= now)).one()
-    refunds = db.session.scalar(
-        select(func.coalesce(func.sum(Refund.amount_paise), 0))
-        .join(PaymentTransaction, Refund.payment_id == PaymentTransaction.id)
-        .where(PaymentTransaction.doctor_id == doctor_id,
-               Refund.status == RefundStatus.PROCESSED.value, Refund.processed_at >= start,
-               Refund.processed_at <= now))
-    gross = int(gross)
-    return WeekToDate(week_start, gross, gross * commission_percent // 100, int(refunds or 0),
-                      int(count))
+    end = now + timedelta(microseconds=1)
+    count = db.session.scalar(select(func.count()).select_from(PaymentTransaction).where(
+        PaymentTransaction.doctor_id == doctor_id, PaymentTransaction.captured_at >= start,
+        PaymentTransaction.captured_at < end))
+    gross, commission, refunds = payout_totals(doctor_id, start, end)
+    return WeekToDate(week_start, gross, commission, refunds, int(count))
+
+
+# --- the doctors' shares (Razorpay Route) ------------------------------------------------------
+
+
+def payout_note(payment: PaymentTransaction) -> str | None:
+    """What happens to the doctor's share of this payment, in words for the admin."""
+    if payment.status not in (P.CAPTURED, P.PARTIALLY_REFUNDED, P.REFUNDED):
+        return None
+    transfer = transfers.transfer_for_payment(payment.id)
+    if transfer is not None:
+        return transfer_state(transfer, "UTC")
+    if payment.channel == PaymentChannel.OFFLINE:
+        return "Paid at the desk: the doctor's share is owed by the clinic, outside Razorpay."
+    if payment.status == P.REFUNDED:
+        return "Refunded in full before any transfer: nothing to pay."
+    return accounts.why_not_payable(payment.appointment.doctor) or \
+        "Not transferred yet; the next reconciliation makes the transfer."
+
+
+def unpaid_doctors(now: datetime | None = None) -> list[tuple[Doctor, int, int, str]]:
+    """Doctors with online payments of the last 30 days and no transfer because of their linked
+    account: (doctor, payments, doctor's share in paise, why), by name."""
+    now = now or utcnow()
+    rows = db.session.execute(
+        select(PaymentTransaction.doctor_id, func.count(), func.sum(
+            PaymentTransaction.amount_paise))
+        .where(PaymentTransaction.status.in_(transfers.TRANSFERABLE),
+               PaymentTransaction.channel != PaymentChannel.OFFLINE,
+               PaymentTransaction.captured_at >= now - timedelta(days=30),
+               ~exists().where(Transfer.payment_id == PaymentTransaction.id))
+        .group_by(PaymentTransaction.doctor_id)).all()
+    found = []
+    for doctor_id, count, gross in rows:
+        doctor = db.session.get(Doctor, doctor_id)
+        why = accounts.why_not_payable(doctor)
+        if why:
+            found.append((doctor, int(count), int(gross) - commission_of(int(gross)),
+                          why))
+    return sorted(found, key=lambda row: row[0].name)

@@ -32,7 +32,7 @@ from portal.clock import utcnow
 from portal.events import PAYMENT_EVENTS, OutboxEvent, record_event
 from portal.exceptions import Conflict, DomainError, NotFound, ValidationFailed
 from portal.extensions import db
-from portal.payments import gateway
+from portal.payments import accounts, gateway, route
 from portal.payments.models import (
     PAYMENT_RANK,
     PaymentChannel,
@@ -44,6 +44,8 @@ from portal.payments.models import (
     WebhookEvent,
     WebhookStatus,
 )
+from portal.privacy import access
+from portal.privacy.models import AccessKind
 from portal.transactions import write
 
 log = logging.getLogger(__name__)
@@ -51,7 +53,15 @@ log = logging.getLogger(__name__)
 P = PaymentStatus
 HANDLED_WEBHOOKS = {"payment.authorized", "payment.captured", "payment.failed", "order.paid",
                     "refund.processed", "refund.failed", "refund.created",
-                    "payment_link.paid", "payment_link.expired", "payment_link.cancelled"}
+                    "payment_link.paid", "payment_link.expired", "payment_link.cancelled",
+                    # Razorpay Route (portal/payments/route.py, accounts.py)
+                    "transfer.processed", "transfer.failed", "settlement.processed",
+                    "product.route.activated", "product.route.needs_clarification",
+                    "product.route.under_review"}
+# Fresh orders (started within this many minutes) are asked about after RECONCILE_FRESH_SECONDS
+# instead of RECONCILE_AFTER_MINUTES: a patient charged while the webhooks were lost is booked
+# within a minute or two, while the slot is still theirs.
+FRESH_ORDER_MINUTES = 15
 
 
 # An appointment in one of these states needs nothing more from its payment (the day's queue,
@@ -90,6 +100,7 @@ def get_visible_payment(user: User, payment_id: uuid.UUID) -> PaymentTransaction
     if payment is None or (user.role not in (Role.ADMIN, Role.STAFF)
                            and payment.patient_id != user.id):
         raise NotFound("No such payment.")
+    access.note(user, payment.patient_id, AccessKind.PAYMENT, payment.id)
     return payment
 
 
@@ -352,6 +363,12 @@ def process_webhook(event_id: str, now: datetime | None = None) -> str:
             from portal.payments import links  # noqa: PLC0415 - the cycle above
 
             links.process_link_event(payload, now)
+        elif event.event_type.startswith("transfer."):
+            route.process_transfer_event(payload, now)
+        elif event.event_type.startswith("settlement."):
+            route.process_settlement_event(payload, now)
+        elif event.event_type.startswith("product.route."):
+            accounts.process_product_event(payload, now)
     except DomainError as exc:
         _finish_webhook(event_id, WebhookStatus.FAILED, exc.message, now)
         raise
@@ -500,28 +517,65 @@ def refund_for_cancellation(appointment_id: uuid.UUID, refund_paise: int,
                   idempotency_key=f"cancel-{appointment_id}")
 
 
+# --- a hold's end ----------------------------------------------------------------------------
+
+
+def expire_hold(appointment_id: uuid.UUID, now: datetime | None = None) -> bool:
+    """At a hold's end (its job, or the sweeper): a paid hold does not lapse while its money is
+    on the way. When a payment was started for it, ask the gateway for the order's payments
+    first: a captured or authorised one confirms the booking on the spot. Otherwise (or when
+    the gateway does not answer) the hold expires as `appointments.expire_hold` does; a payment
+    arriving later books the slot if it is still free, or is refunded.
+
+    Returns True when the hold was expired.
+    """
+    now = now or utcnow()
+    payment = payment_for_appointment(appointment_id)
+    if payment is not None and payment.gateway_order_id and \
+            payment.status in (P.CREATED, P.FAILED, P.AUTHORIZED):
+        appointment = db.session.get(Appointment, appointment_id)
+        if appointment is not None and appointment.status == AppointmentStatus.RESERVED and \
+                appointment.reserved_until is not None and appointment.reserved_until <= now:
+            check_with_gateway(payment.id, now)
+    return appointments.expire_hold(appointment_id, now)
+
+
+def expire_lapsed_holds(now: datetime | None = None, limit: int = 500) -> int:
+    """The sweeper: every lapsed hold, through `expire_hold` (its own job may have been lost)."""
+    now = now or utcnow()
+    return sum(expire_hold(appointment_id, now)
+               for appointment_id in appointments.lapsed_hold_ids(now, limit))
+
+
 # --- reconciliation ------------------------------------------------------------------------
 
 
 def reconcile(now: datetime | None = None, limit: int = 200) -> dict[str, int]:
-    """Settle what a lost webhook or a crash left behind; idempotent, run every few minutes.
+    """Settle what a lost webhook or a crash left behind; idempotent, run every minute.
 
-    - orders still created/failed/authorized after RECONCILE_AFTER_MINUTES: ask the gateway
-      for their payments and apply them (a patient charged gets a booking or a refund);
+    - orders still created/failed/authorized: ask the gateway for their payments and apply them
+      (a patient charged gets a booking or a refund), RECONCILE_FRESH_SECONDS after their last
+      check while they are fresh (FRESH_ORDER_MINUTES), RECONCILE_AFTER_MINUTES after it later;
     - payment links still open after that long: fetch them and apply what they say;
     - captured payments whose appointment was neither confirmed nor refunded: settle again
       (not an appointment cancelled after it was paid: its refund followed the policy);
     - refunds recorded but never accepted by the gateway: send again with the same key;
-    - webhook events stored but not processed: process them.
+    - webhook events stored but not processed: process them;
+    - the doctors' Route transfers and linked accounts (`route.reconcile`).
     """
     now = now or utcnow()
-    cutoff = now - timedelta(minutes=current_app.config["RECONCILE_AFTER_MINUTES"])
+    config = current_app.config
+    cutoff = now - timedelta(minutes=config["RECONCILE_AFTER_MINUTES"])
+    fresh_cutoff = now - timedelta(seconds=config["RECONCILE_FRESH_SECONDS"])
     done = {"payments": 0, "links": 0, "settled": 0, "refunds": 0, "webhooks": 0}
     stale = list(db.session.scalars(select(PaymentTransaction.id).where(
         PaymentTransaction.status.in_([P.CREATED, P.FAILED, P.AUTHORIZED]),
         PaymentTransaction.gateway_order_id.is_not(None),  # an unpaid link has no order yet
-        PaymentTransaction.updated_at <= cutoff,
-        PaymentTransaction.created_at >= now - timedelta(days=7)).limit(limit)))
+        (PaymentTransaction.updated_at <= cutoff) | (
+            (PaymentTransaction.updated_at <= fresh_cutoff)
+            & (PaymentTransaction.created_at >= now - timedelta(minutes=FRESH_ORDER_MINUTES))),
+        PaymentTransaction.created_at >= now - timedelta(days=7))
+        .order_by(PaymentTransaction.updated_at).limit(limit)))
     for payment_id in stale:
         if check_with_gateway(payment_id, now):
             done["payments"] += 1
@@ -551,6 +605,7 @@ def reconcile(now: datetime | None = None, limit: int = 200) -> dict[str, int]:
         except DomainError:
             continue
         done["webhooks"] += 1
+    done.update(route.reconcile(now, cutoff, limit))
     return done
 
 

@@ -11,7 +11,10 @@ Endpoints (blueprint `payments`, under /payments):
   cancelled   GET  /<payment_id>/cancelled        Checkout failed or was closed
   index       GET  /                              the patient's payments
   receipt     GET  /<payment_id>/receipt          a printable receipt of a paid payment
-  earnings    GET  /earnings                      a doctor's weekly payouts
+  earnings    GET  /earnings                      a doctor's weekly payouts, and their shares
+                                                  held, released and settled (Razorpay Route)
+  earnings_statement      GET /earnings/<payout_id>      one of their weekly statements
+  earnings_statement_csv  GET /earnings/<payout_id>.csv  the same as CSV
 
 Checkout: with RAZORPAY_CHECKOUT_URL set (the sandbox) `start` redirects the browser to the
 sandbox's checkout page; with real keys it is empty and `start` renders a page that opens
@@ -22,6 +25,8 @@ webhook is the only CSRF-exempt route. Patients see only their own payments (404
 
 from __future__ import annotations
 
+import csv
+import io
 import math
 import uuid
 from datetime import datetime
@@ -29,6 +34,7 @@ from urllib.parse import urlencode
 
 from flask import (
     Blueprint,
+    Response,
     abort,
     current_app,
     flash,
@@ -47,7 +53,7 @@ from portal.doctors import service as doctors
 from portal.doctors.models import ConsultationType
 from portal.exceptions import DomainError, NotFound
 from portal.formatting import format_money, localtime
-from portal.payments import gateway, payouts, reports, service
+from portal.payments import accounts, gateway, payouts, reports, service
 from portal.payments.models import PaymentStatus, PaymentTransaction, RefundSource
 from portal.security import doctor_required, login_required, patient_required
 from portal.web import page_number, render_page
@@ -295,5 +301,42 @@ def earnings():
     commission = current_app.config["PLATFORM_COMMISSION_PERCENT"]
     return render_template(
         "payments/earnings.html", doctor=doctor, payouts=payouts.doctor_payouts(doctor.id),
-        so_far=reports.week_to_date(doctor.id, utcnow(), commission),
-        commission_percent=commission)
+        so_far=reports.week_to_date(doctor.id, utcnow()),
+        commission_percent=commission, money=payouts.money_on_the_way(doctor.id),
+        transfers=payouts.recent_transfers(doctor.id), account=accounts.account_for(doctor.id),
+        transfer_state=payouts.transfer_state)
+
+
+def _own_statement(payout_id: uuid.UUID) -> payouts.Statement:
+    """The logged-in doctor's statement; another doctor's (or none) is NotFound."""
+    doctor = doctors.doctor_for_user(current_user)
+    payout = payouts.get_payout(payout_id)
+    if doctor is None or payout is None or payout.doctor_id != doctor.id:
+        raise NotFound("No such payout statement.")
+    return payouts.statement(payout, doctor.timezone, lambda _doctor: (
+        "Not transferred: the clinic is setting up your Razorpay linked account."))
+
+
+@bp.get("/earnings/<uuid:payout_id>")
+@doctor_required
+def earnings_statement(payout_id: uuid.UUID):
+    """One of the doctor's weekly statements, printable: the transfers, refunds and reversals
+    behind its totals and where each stands. Times in the doctor's zone."""
+    found = _own_statement(payout_id)
+    return render_template(
+        "payments/statement.html", statement=found, tz=found.doctor.timezone,
+        back=(url_for(".earnings"), "Earnings"),
+        csv_url=url_for(".earnings_statement_csv", payout_id=payout_id), account_url=None)
+
+
+@bp.get("/earnings/<uuid:payout_id>.csv")
+@doctor_required
+def earnings_statement_csv(payout_id: uuid.UUID):
+    """The statement as CSV (one row per line, then the totals)."""
+    found = _own_statement(payout_id)
+    buffer = io.StringIO()
+    csv.writer(buffer).writerows(payouts.statement_csv_rows(found, found.doctor.timezone))
+    filename = f"payout-{found.payout.week_start.isoformat()}.csv"
+    return Response(buffer.getvalue(), mimetype="text/csv", headers={
+        "Content-Disposition": f'attachment; filename="{filename}"',
+        "Cache-Control": "no-store"})

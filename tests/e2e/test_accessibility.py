@@ -22,12 +22,15 @@ import re
 from datetime import date, timedelta
 from pathlib import Path
 
+import pyotp
 import pytest
 from playwright.sync_api import Page, expect
 
 from portal.appointments import service as appointments
 from portal.availability import service as availability
 from portal.family import service as family
+from portal.privacy import consents
+from portal.privacy.models import ConsentKind
 from portal.queue import service as queue
 from portal.roles import Role
 from portal.waitlist import service as waitlist
@@ -459,8 +462,35 @@ def test_the_registration_form_with_errors(page: Page, clinic):
                      page.get_by_role("heading", name="Create your account"))
     page.get_by_role("button", name="Create account").click()
     expect(page.get_by_label("Full name")).to_have_attribute("aria-invalid", "true")
+    # The consent to the terms is required too; news and offers are not.
+    expect(page.get_by_label("I accept the terms of service and the privacy notice")
+           ).to_have_attribute("aria-invalid", "true")
+    expect(page.get_by_label("Send me news and offers")).not_to_be_checked()
     audit_both_sizes(page, "the registration form with errors",
                      page.get_by_text("This field is required.").first)
+
+
+def test_the_terms_and_the_privacy_notice(page: Page, clinic):
+    page.goto("/terms")
+    audit_both_sizes(page, "the terms of service", h1(page, "Terms of service"))
+    page.goto("/privacy")
+    audit_both_sizes(page, "the privacy notice", h1(page, "Privacy notice"))
+
+
+def test_the_privacy_page(page: Page, clinic):
+    consents.grant(clinic["patient"], ConsentKind.TERMS)
+    consents.grant(clinic["patient"], ConsentKind.MARKETING)
+    log_in(page, "pat@example.com")
+    page.goto("/account/privacy")
+    audit_both_sizes(page, "the privacy page", h1(page, "Your privacy"))
+
+    page.get_by_label("Send me news and offers").uncheck()
+    page.get_by_role("button", name="Save my choice").click()
+    audit_both_sizes(page, "the privacy page after withdrawing (swapped in by HTMX)",
+                     page.get_by_role("status").filter(has_text="no longer receive"))
+    page.get_by_role("button", name="Accept version 2026-12 of the privacy notice").click()
+    audit_both_sizes(page, "the privacy page with every text accepted",
+                     page.get_by_role("status").filter(has_text="current privacy notice"))
 
 
 def test_the_profile_page(page: Page, clinic):
@@ -472,6 +502,38 @@ def test_the_profile_page(page: Page, clinic):
     expect(page.get_by_label("Mobile number")).to_have_attribute("aria-invalid", "true")
     audit_both_sizes(page, "the profile page with an error",
                      page.get_by_text("Enter the number in international format"))
+
+
+def test_the_two_factor_setup_and_code_pages(page: Page, clinic, frozen_clock):
+    log_in(page, "pat@example.com")
+    page.goto("/account/two-factor")
+    code = page.get_by_label("Code from the app")
+    audit_both_sizes(page, "the two-factor setup page", code)
+    code.fill("000000")
+    page.get_by_role("button", name="Turn on two-factor sign-in").click()
+    expect(page.get_by_label("Code from the app")).to_have_attribute("aria-invalid", "true")
+    audit_both_sizes(page, "the two-factor setup page with a wrong code",
+                     page.get_by_text("That code is not right"))
+    secret = page.locator("#totp-secret").inner_text().replace(" ", "")
+    page.get_by_label("Code from the app").fill(pyotp.TOTP(secret).at(frozen_clock.now()))
+    page.get_by_role("button", name="Turn on two-factor sign-in").click()
+    audit_both_sizes(page, "the recovery codes", h1(page, "Your recovery codes"))
+
+    page.context.clear_cookies()
+    frozen_clock.advance(timedelta(seconds=30))  # a code is good once: the next one
+    page.goto("/account/login")
+    page.get_by_label("Email").fill("pat@example.com")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    audit_both_sizes(page, "the code step of logging in", h1(page, "Enter your code"))
+    page.get_by_label("Code").fill("000000")
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_label("Code")).to_have_attribute("aria-invalid", "true")
+    audit_both_sizes(page, "the code step with a wrong code",
+                     page.get_by_text("That code is not right"))
+    page.get_by_label("Code").fill(pyotp.TOTP(secret).at(frozen_clock.now()))
+    page.get_by_role("button", name="Log in").click()
+    expect(page).to_have_url(re.compile(r"/doctors/$"))
 
 
 def test_the_family_page(page: Page, clinic):

@@ -104,6 +104,7 @@ def test_a_newcomer_registers_logs_out_and_logs_in_again(page: Page):
     page.get_by_label("Mobile number").fill("+919876543210")
     page.get_by_label("Time zone").select_option("Europe/London")
     page.get_by_label("Password").fill("lantern-orbit-47")
+    page.get_by_label("I accept the terms of service and the privacy notice").check()
     page.get_by_role("button", name="Create account").click()
 
     expect_flash(page, "Welcome, Neha Verma. Your account is ready.")

@@ -14,6 +14,7 @@ import base64
 import json
 import os
 import re
+import socket
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -31,7 +32,22 @@ pytestmark = pytest.mark.e2e
 SETTINGS = "/notifications/settings"
 TURN_ON = "Turn on notifications on this device"
 TURN_OFF = "Turn off notifications on this device"
-FAKE_ENDPOINT = "https://push.example.com/wpush/v2/e2e-subscription"
+# Where Chromium's real subscriptions point (a push service the portal accepts).
+FAKE_ENDPOINT = "https://fcm.googleapis.com/fcm/send/e2e-subscription"
+
+
+@pytest.fixture
+def push_service_dns(monkeypatch) -> None:
+    """fcm.googleapis.com resolves (to a public address; nothing is sent to it here), as the
+    registration checks the endpoint's addresses and this machine has no DNS."""
+    real = socket.getaddrinfo
+
+    def getaddrinfo(host, port, *args, **kwargs):
+        if host == "fcm.googleapis.com":
+            return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("142.250.183.10", port))]
+        return real(host, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
 
 
 @pytest.fixture
@@ -138,7 +154,8 @@ def test_turning_on_without_a_reachable_push_service_says_so(
 
 
 def test_turning_on_registers_this_browser_and_turning_off_removes_it(
-        page: Page, context: BrowserContext, base_url, patient, vapid, errors):
+        page: Page, context: BrowserContext, base_url, patient, vapid, errors,
+        push_service_dns):
     context.grant_permissions(["notifications"], origin=base_url)
     fake_push_manager(page)
     open_settings(page)
@@ -240,19 +257,16 @@ def test_the_service_worker_shows_a_pushed_message_linking_into_the_site(
         "data": json.dumps({"title": "Reminder", "body": "Your appointment is in 1 hour",
                             "url": "https://elsewhere.example/appointments/42?x=1#join"})})
 
-    shown = page.evaluate(SHOWN_NOTIFICATIONS)
+    shown = page.wait_for_function(SHOWN_NOTIFICATIONS, timeout=30_000).json_value()
     # The link is opened on this site whatever host the message names.
     assert shown == [{"title": "Reminder", "body": "Your appointment is in 1 hour",
                       "data": {"url": f"{base_url}/appointments/42?x=1#join"}}]
     assert errors == []
 
 
+# Playwright polls this until the service worker has shown something (or its timeout ends).
 SHOWN_NOTIFICATIONS = """async () => {
   const registration = await navigator.serviceWorker.ready;
-  for (let i = 0; i < 50; i++) {
-    const shown = await registration.getNotifications();
-    if (shown.length) { return shown.map(n => ({ title: n.title, body: n.body, data: n.data })); }
-    await new Promise(resolve => setTimeout(resolve, 100));
-  }
-  return [];
+  const shown = await registration.getNotifications();
+  return shown.length ? shown.map(n => ({ title: n.title, body: n.body, data: n.data })) : null;
 }"""

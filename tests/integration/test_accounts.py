@@ -9,9 +9,13 @@ from datetime import UTC, datetime, timedelta
 from types import SimpleNamespace
 from urllib.parse import parse_qs, urlsplit
 
+import flask_limiter._extension
+import limits.storage
 import limits.storage.memory
 import pytest
+from redis import Redis
 
+from portal.auth import throttle
 from portal.auth.models import Role, User
 from portal.auth.service import find_user_by_email
 from portal.extensions import db
@@ -26,7 +30,7 @@ from tests.integration.support import (
 )
 
 VALID = {"name": "Asha Verma", "email": "Asha.Verma@Example.COM", "phone": "+91 98765 43210",
-         "timezone": "Europe/London", "password": "tulip-harbour-42"}
+         "timezone": "Europe/London", "password": "tulip-harbour-42", "accept_terms": "y"}
 
 INVALID_FIELDS = [
     ("email", "asha.example.com", "@-sign"),
@@ -286,39 +290,212 @@ def test_login_ignores_a_next_that_leaves_the_site(client, factory, target):
     assert response.headers["Location"] == "/doctors/"
 
 
-# --- rate limit --------------------------------------------------------------------------------
+# --- rate limits: per address and per account ----------------------------------------------
 
 
-def test_the_eleventh_login_attempt_in_a_minute_is_refused_with_429(client, factory):
-    patient = factory.create_patient()
+class LimitClock:
+    """Moves the time that the rate-limit storage (limits' MemoryStorage, as in the suite),
+    Flask-Limiter's headers and the account throttle read, together."""
+
+    def __init__(self, monkeypatch) -> None:
+        self.now = float(int(time.time()))
+        clock_ = SimpleNamespace(time=lambda: self.now)
+        monkeypatch.setattr(limits.storage.memory, "time", clock_)
+        monkeypatch.setattr(flask_limiter._extension, "time", clock_)
+        monkeypatch.setattr(throttle, "time", clock_)
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def limit_clock(monkeypatch) -> LimitClock:
+    return LimitClock(monkeypatch)
+
+
+def _from(client, address: str):
+    """The client as a browser at another address."""
+    client.environ_base["REMOTE_ADDR"] = address
+    return client
+
+
+def _attempt(client, email: str, password: str = "wrong-guess-1", token: str | None = None):
+    return client.post("/account/login", data={
+        "email": email, "password": password, "csrf_token": token or client.csrf_token()})
+
+
+def _error(response) -> str:
+    match = re.search(r'class="form-errors" role="alert">\s*<p>(.*?)</p>', page_text(response))
+    return match.group(1) if match else ""
+
+
+def test_the_sixty_first_login_attempt_from_one_address_in_a_minute_is_refused_with_429(
+        client, factory, app):
+    assert app.config["LOGIN_RATE_LIMIT"] == "60 per minute"
+    # 60 wrong passwords from one address, four per account: no account is locked.
+    emails = [factory.create_patient().email for _ in range(15)]
     token = client.csrf_token()
-    attempt = {"email": patient.email, "password": "wrong-guess-1", "csrf_token": token}
-    statuses = [client.post("/account/login", data=attempt).status_code for _ in range(10)]
+    statuses = [_attempt(client, email, token=token).status_code
+                for email in emails for _ in range(4)]
 
-    response = client.post("/account/login", data={**attempt, "password": PASSWORD})
+    response = _attempt(client, emails[0], PASSWORD, token)
 
-    assert statuses == [422] * 10
+    assert statuses == [422] * 60
     assert response.status_code == 429
-    assert "Too many attempts" in page_text(response)
     assert "Wait a minute and try again" in page_text(response)
     assert "Retry-After" in response.headers
     assert not logged_in(client)
 
 
-def test_the_login_limit_lifts_after_a_minute(client, factory, monkeypatch):
-    patient = factory.create_patient()
+def test_the_address_limit_lifts_after_a_minute(client, factory, limit_clock):
+    emails = [factory.create_patient().email for _ in range(16)]
     token = client.csrf_token()
-    attempt = {"email": patient.email, "password": "wrong-guess-1", "csrf_token": token}
-    for _ in range(11):
-        client.post("/account/login", data=attempt)
-    # The suite's limiter stores counts in memory (limits' MemoryStorage), which reads time.time.
-    a_minute_later = time.time() + 61
-    monkeypatch.setattr(limits.storage.memory, "time",
-                        SimpleNamespace(time=lambda: a_minute_later))
+    for email in emails[:15]:
+        for _ in range(4):
+            _attempt(client, email, token=token)
+    assert _attempt(client, emails[15], PASSWORD, token).status_code == 429
 
-    response = client.post("/account/login", data={**attempt, "password": PASSWORD})
+    limit_clock.advance(61)
 
-    assert response.status_code == 302
+    assert _attempt(client, emails[15], PASSWORD, token).status_code == 302
+
+
+def test_a_clinics_shared_connection_does_not_lock_its_staff_out(new_client, factory):
+    """The whole front desk behind one address: one account locked, everyone else logs in."""
+    staff = [factory.create_user(Role.STAFF) for _ in range(12)]
+    locked = staff[0]
+    desk = [_from(new_client(), "203.0.113.7") for _ in staff]
+    for _ in range(5):
+        _attempt(desk[0], locked.email)
+    for person, browser in zip(staff[1:], desk[1:], strict=True):
+        _attempt(browser, person.email, "typo-password-1")  # a typo or two each
+        _attempt(browser, person.email, "typo-password-2")
+
+    answers = [_attempt(browser, person.email, PASSWORD)
+               for person, browser in zip(staff, desk, strict=True)]
+
+    assert answers[0].status_code == 429
+    assert [a.status_code for a in answers[1:]] == [302] * 11
+    assert all(logged_in(browser) for browser in desk[1:])
+
+
+def test_one_account_cannot_be_guessed_from_many_addresses(new_client, factory):
+    patient = factory.create_patient()
+    statuses = [_attempt(_from(new_client(), f"198.51.100.{n}"), patient.email).status_code
+                for n in range(1, 6)]
+    elsewhere = _from(new_client(), "192.0.2.200")
+
+    response = _attempt(elsewhere, patient.email, PASSWORD)
+
+    assert statuses == [422] * 5
+    assert response.status_code == 429
+    assert _error(response) == "Too many attempts for this account; try again in 1 minute."
+    assert 58 <= int(response.headers["Retry-After"]) <= 61
+    assert 'name="email"' in page_text(response)  # the form, to try again later
+    assert not logged_in(elsewhere)
+
+
+def test_the_account_lock_doubles_with_each_failure_after_it_up_to_the_cap(
+        client, factory, limit_clock, app, monkeypatch):
+    monkeypatch.setitem(app.config, "ACCOUNT_LOCK_MAX_MINUTES", 10)
+    patient = factory.create_patient()
+    for _ in range(5):
+        _attempt(client, patient.email)
+    waits = []
+    for _ in range(5):
+        refused = _attempt(client, patient.email, PASSWORD)
+        retry_after = int(refused.headers["Retry-After"])
+        waits.append((_error(refused), retry_after))
+        limit_clock.advance(retry_after + 1)
+        assert _attempt(client, patient.email).status_code == 422  # wrong again: locked again
+
+    assert [message for message, _ in waits] == [
+        f"Too many attempts for this account; try again in {n}."
+        for n in ("1 minute", "2 minutes", "4 minutes", "8 minutes", "10 minutes")]
+    # Retry-After is the account's wait (the address limit's own window may add a second).
+    assert [wait in (seconds, seconds + 1) for (_, wait), seconds in zip(
+        waits, (60, 120, 240, 480, 600), strict=True)] == [True] * 5
+
+
+def test_the_account_lock_lifts_after_its_time_and_a_login_clears_the_count(
+        client, new_client, factory, limit_clock):
+    patient = factory.create_patient()
+    for _ in range(5):
+        _attempt(client, patient.email)
+    assert _attempt(client, patient.email, PASSWORD).status_code == 429
+    limit_clock.advance(59)
+    assert "try again in 1 minute" in _error(_attempt(client, patient.email, PASSWORD))
+
+    limit_clock.advance(2)
+    assert _attempt(client, patient.email, PASSWORD).status_code == 302
+
+    # The successful login forgot the failures: four more are not a lock.
+    again = new_client()
+    for _ in range(4):
+        assert _attempt(again, patient.email).status_code == 422
+    assert _attempt(again, patient.email, PASSWORD).status_code == 302
+
+
+def test_failures_older_than_the_window_are_forgotten(client, factory, limit_clock):
+    patient = factory.create_patient()
+    for _ in range(4):
+        _attempt(client, patient.email)
+    limit_clock.advance(15 * 60 + 1)
+    for _ in range(4):
+        assert _attempt(client, patient.email).status_code == 422
+    assert _attempt(client, patient.email, PASSWORD).status_code == 302
+
+
+def test_a_locked_unknown_email_gets_the_same_answer_as_a_locked_known_one(new_client,
+                                                                           factory):
+    patient = factory.create_patient()
+    answers = {}
+    for email in (patient.email, "nobody-here@example.com"):
+        browser = new_client()
+        before = [_attempt(browser, email) for _ in range(5)]
+        answers[email] = (before, _attempt(browser, email, PASSWORD))
+
+    (known_before, known), (unknown_before, unknown) = answers.values()
+    assert [_error(r) for r in known_before] == [_error(r) for r in unknown_before] == [
+        "The email or password is not right."] * 5
+    assert (known.status_code, _error(known)) == (unknown.status_code, _error(unknown))
+    assert known.status_code == 429
+    # The same wait (measured a moment apart: a second may tick between them).
+    assert abs(int(known.headers["Retry-After"]) - int(unknown.headers["Retry-After"])) <= 1
+
+
+def test_the_account_lock_keeps_its_counts_in_redis_as_in_production(app_ctx, redis_url,
+                                                                       monkeypatch):
+    """The suite's limiter counts in memory; production's in Redis, through the same calls."""
+    storage = limits.storage.storage_from_string(redis_url)
+    monkeypatch.setattr(throttle, "_storage", lambda: storage)
+    email = "Someone@Example.com"
+
+    assert [throttle.record_failure(email) for _ in range(5)] == [0, 0, 0, 0, 60]
+    with pytest.raises(throttle.AccountLocked) as locked:
+        throttle.check("someone@example.com ")  # the same account, however typed
+    assert 59 <= locked.value.retry_after <= 60
+    keys = list(Redis.from_url(redis_url).scan_iter("LIMITS:account-throttle/*"))
+    assert len(keys) == 2  # the count and the lock, under a hash: no email in Redis
+    assert not any(b"someone" in key.lower() for key in keys)
+
+    storage.clear(throttle._key("lock", email))  # as if the minute had passed
+    assert throttle.record_failure(email) == 120  # the count outlived the lock: doubled
+    throttle.reset(email)
+    throttle.check(email)
+    assert throttle.record_failure(email) == 0
+
+
+def test_a_password_reset_lifts_the_account_lock(client, factory, mailbox):
+    patient = factory.create_patient()
+    for _ in range(5):
+        _attempt(client, patient.email)
+    _request_reset(client, patient.email)
+    path = _reset_path(mailbox, patient.email)
+
+    client.post_form(path, {"password": "brand-new-pass-5", "confirm": "brand-new-pass-5"})
+
+    assert _attempt(client, patient.email, "brand-new-pass-5").status_code == 302
 
 
 # --- password reset ----------------------------------------------------------------------------

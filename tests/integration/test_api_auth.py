@@ -13,7 +13,7 @@ from portal.extensions import db
 from tests.integration.support import PASSWORD, count, is_uuid, problem_errors, sync
 
 REGISTRATION = {"name": "Kiran Das", "email": "Kiran.Das@Example.com", "phone": "+447911123456",
-                "timezone": "Europe/London", "password": "quiet-meadow-31"}
+                "timezone": "Europe/London", "password": "quiet-meadow-31", "accept_terms": True}
 
 INVALID_FIELDS = [
     ("email", "kiran.example.com", "@-sign"),
@@ -84,7 +84,8 @@ def test_api_registration_names_every_missing_field(client):
     response = client.post("/api/v1/auth/register", json={"name": "Kiran"})
 
     assert response.status_code == 422
-    assert set(problem_errors(response)) == {"email", "phone", "timezone", "password"}
+    assert set(problem_errors(response)) == {"email", "phone", "timezone", "password",
+                                             "accept_terms"}
 
 
 @pytest.mark.parametrize(("data", "content_type"), [
@@ -227,16 +228,44 @@ def test_me_works_with_the_browser_session_too(client, factory):
     assert response.get_json()["email"] == patient.email
 
 
-def test_the_token_endpoint_is_rate_limited_with_problem_json(client, factory):
-    patient = factory.create_patient()
-    attempt = {"email": patient.email, "password": "wrong-guess-1"}
-    statuses = [client.post("/api/v1/auth/token", json=attempt).status_code for _ in range(10)]
+def test_the_token_endpoint_is_rate_limited_per_address_with_problem_json(client, app):
+    assert app.config["LOGIN_RATE_LIMIT"] == "60 per minute"
+    # Sixty wrong passwords from one address, four per email: no account is locked.
+    statuses = [client.post("/api/v1/auth/token", json={
+        "email": f"someone{n // 4}@example.com", "password": "wrong-guess-1"}).status_code
+        for n in range(60)]
 
-    response = client.post("/api/v1/auth/token", json={**attempt, "password": PASSWORD})
+    response = client.post("/api/v1/auth/token", json={"email": "someone-else@example.com",
+                                                      "password": "wrong-guess-1"})
 
-    assert statuses == [401] * 10
+    assert statuses == [401] * 60
     assert response.status_code == 429
     problem_errors(response)
     assert response.get_json()["title"] == "Too many attempts"
     assert "Wait a minute" in response.get_json()["detail"]
     assert "Retry-After" in response.headers
+
+
+@pytest.mark.parametrize("account", ["known", "unknown"])
+def test_a_locked_account_gets_429_problem_json_with_retry_after_from_any_address(
+        app, factory, account):
+    patient = factory.create_patient()
+    email = patient.email if account == "known" else "nobody-here@example.com"
+    for n in range(5):
+        caller = app.test_client()
+        caller.environ_base["REMOTE_ADDR"] = f"198.51.100.{n + 1}"
+        assert caller.post("/api/v1/auth/token", json={
+            "email": email, "password": "wrong-guess-1"}).status_code == 401
+    elsewhere = app.test_client()
+    elsewhere.environ_base["REMOTE_ADDR"] = "192.0.2.99"
+
+    response = elsewhere.post("/api/v1/auth/token", json={"email": email,
+                                                          "password": PASSWORD})
+
+    assert response.status_code == 429
+    problem_errors(response)
+    # The same document for an email with an account and one without.
+    assert response.get_json() == {
+        "type": "about:blank", "title": "Too many attempts", "status": 429,
+        "detail": "Too many attempts for this account; try again in 1 minute."}
+    assert 58 <= int(response.headers["Retry-After"]) <= 61

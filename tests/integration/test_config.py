@@ -18,7 +18,8 @@ PRODUCTION = {
     "TWILIO_ACCOUNT_SID": "AC123", "TWILIO_AUTH_TOKEN": "token",
     "MAIL_SERVER": "smtp.example.com",
     "PUBLIC_URL": "https://clinic.example.com/",
-    "JITSI_DOMAIN": "meet.clinic.example.in", "JITSI_APP_SECRET": "jitsi-shared-secret",
+    "JITSI_DOMAIN": "meet.clinic.example.in",
+    "JITSI_APP_SECRET": "jitsi-shared-secret-of-at-least-32-bytes",
 }
 SETTINGS = ["PORTAL_ENV", "SECRET_KEY", "DATABASE_URL", "REDIS_URL", "RAZORPAY_KEY_ID",
             "RAZORPAY_KEY_SECRET", "TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "MAIL_SERVER",
@@ -150,3 +151,32 @@ def test_production_refuses_a_sandbox_checkout_or_api_address():
            "RAZORPAY_CHECKOUT_URL": "http://127.0.0.1:5001/checkout", "VIDEO_PROVIDER": "none"}
     problems = production_problems(load_config(env))
     assert any("RAZORPAY_CHECKOUT_URL" in p for p in problems), problems
+
+
+def test_two_factor_is_required_of_the_clinics_people_in_production_only():
+    assert load_config(PRODUCTION)["TWO_FACTOR_REQUIRED_ROLES"] == ("doctor", "staff", "admin")
+    assert load_config({})["TWO_FACTOR_REQUIRED_ROLES"] == ()  # make run's demo logs straight in
+    assert load_config({**PRODUCTION, "TWO_FACTOR_REQUIRED_ROLES": " Admin, staff "})[
+        "TWO_FACTOR_REQUIRED_ROLES"] == ("admin", "staff")
+    assert load_config({**PRODUCTION, "TWO_FACTOR_REQUIRED_ROLES": ""})[
+        "TWO_FACTOR_REQUIRED_ROLES"] == ()
+
+
+def test_an_unknown_role_in_two_factor_required_roles_is_named():
+    with pytest.raises(ConfigError, match=r"TWO_FACTOR_REQUIRED_ROLES.*\['nurse'\]"):
+        load_config({"TWO_FACTOR_REQUIRED_ROLES": "doctor,nurse"})
+
+
+def test_push_hosts_default_to_the_browsers_push_services_and_can_be_replaced():
+    assert load_config({})["PUSH_ALLOWED_HOSTS"] == (
+        "fcm.googleapis.com", "updates.push.services.mozilla.com",
+        "*.push.services.mozilla.com", "*.push.apple.com", "*.notify.windows.com")
+    assert load_config({"PUSH_ALLOWED_HOSTS": "push.clinic.example, *.push.apple.com"})[
+        "PUSH_ALLOWED_HOSTS"] == ("push.clinic.example", "*.push.apple.com")
+
+
+def test_login_limits_are_generous_per_address_and_strict_per_account():
+    config = load_config({})
+    assert config["LOGIN_RATE_LIMIT"] == "60 per minute"
+    assert (config["ACCOUNT_LOCK_AFTER"], config["ACCOUNT_LOCK_WINDOW_MINUTES"],
+            config["ACCOUNT_LOCK_MAX_MINUTES"]) == (5, 15, 60)

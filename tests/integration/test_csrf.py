@@ -27,7 +27,7 @@ from tests.integration.support import (
 
 STALE = "Your session has expired or the form is stale. Reload the page and try again."
 REGISTRATION = {"name": "Uma Iyer", "email": "uma@example.com", "phone": "+919812345678",
-                "timezone": "Asia/Kolkata", "password": "silver-kettle-8"}
+                "timezone": "Asia/Kolkata", "password": "silver-kettle-8", "accept_terms": "y"}
 
 
 @pytest.fixture(scope="module")

@@ -386,8 +386,9 @@ def test_visitors_are_sent_to_log_in_from_the_admin_pages(client):
 
 @pytest.fixture
 def log_rows(factory, frozen_clock):
-    """Pat: an in-app and an email notification (the email FAILED); Ravi: an in-app one."""
-    pat = factory.create_patient(name="Pat Kumar", email="pat@example.com")
+    """Pat: an in-app and an email notification (the email FAILED); Ravi: an in-app one.
+    Pat asked for news and offers, so her announcement may be sent again."""
+    pat = factory.create_patient(name="Pat Kumar", email="pat@example.com", marketing=True)
     ravi = factory.create_patient(name="Ravi Shah", email="ravi.shah@example.com")
     frozen_clock.freeze(START)
     in_app = announce(pat, "Clinic closed on Friday", "test:1")
@@ -513,8 +514,8 @@ def test_the_editor_shows_the_current_words_and_their_preview(admin_client):
     text = page_text(admin_client.get(
         "/admin/notifications/templates/APPOINTMENT_CONFIRMED/SMS/en"))
 
-    assert "{{ clinic_name }}: your appointment with {{ doctor_name }}" in text
-    assert "CareConnect Clinic: your appointment with Dr. Asha Mehta" in text
+    assert "Your appointment at {{ clinic_name }} on {{ start }} is confirmed." in text
+    assert "Your appointment at CareConnect Clinic on Mon 07 Dec 2026, 09:00 is confirmed." in text
     assert 'hx-post="/admin/notifications/templates/preview"' in text
     assert "The built-in default words" in text
 
@@ -609,7 +610,7 @@ def in_app_subjects(user) -> list[str]:
 
 
 def test_an_announcement_to_all_patients(admin_client, factory, app_ctx):
-    pat, ravi = factory.create_patient(), factory.create_patient()
+    pat, ravi = factory.create_patient(marketing=True), factory.create_patient(marketing=True)
     doctor = factory.create_doctor(hours=())
 
     response = admin_client.post_form("/admin/notifications/send", {
@@ -645,7 +646,7 @@ def db_rows(user) -> list[NotificationLog]:
 
 
 def test_an_announcement_to_one_person(admin_client, factory, app_ctx):
-    pat = factory.create_patient(email="pat@example.com")
+    pat = factory.create_patient(email="pat@example.com", marketing=True)
     ravi = factory.create_patient()
 
     response = admin_client.post_form("/admin/notifications/send", {

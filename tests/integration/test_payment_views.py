@@ -571,9 +571,10 @@ def test_payouts_are_recomputed_and_listed_by_week(admin_client, ledger, frozen_
     assert "Recomputed 2 payouts for the week of 7 Dec 2026." in flashes(response)
     page = re.sub(r"\s+", " ", page_text(response))
     assert "Week of Mon 07 Dec 2026" in page
-    # Dr. Meera Iyer: ₹1,000 gross, ₹100 commission, ₹200 refunded, ₹700 net.
+    # Dr. Meera Iyer: ₹1,000 gross, ₹100 commission, her ₹180 share of the ₹200 refunded
+    # (the clinic gives back its ₹20 commission), ₹720 net.
     meera = re.search(r"Dr\. Meera Iyer</th>(.*?)</tr>", page).group(1)
-    assert re.findall(r"₹[\d,]+", meera) == ["₹1,000", "₹100", "₹200", "₹700"]
+    assert re.findall(r"₹[\d,]+", meera) == ["₹1,000", "₹100", "₹180", "₹720"]
     assert "Calculated" in meera
     assert db.session.scalar(select(DoctorPayout.net_paise).where(
         DoctorPayout.doctor_id == ledger["other"].id)) == 72_000
@@ -587,7 +588,7 @@ def test_a_doctor_sees_their_earnings(new_client, booking, ledger, frozen_clock)
     assert "₹1,000" in now
     assert "2 payments" in now
     assert "−₹100" in now
-    assert "−₹200" in now
+    assert "−₹180" in now  # her share of the ₹200 refunded
     assert "No payouts yet." in now
 
     frozen_clock.freeze(MONDAY_MORNING + timedelta(days=7))
@@ -595,7 +596,7 @@ def test_a_doctor_sees_their_earnings(new_client, booking, ledger, frozen_clock)
     payouts.compute_week()
     later = re.sub(r"\s+", " ", page_text(doctor.get("/payments/earnings")))
     row = re.search(r"Mon 07 Dec 2026</th>(.*?)</tr>", later).group(1)
-    assert re.findall(r"₹[\d,]+", row) == ["₹1,000", "₹100", "₹200", "₹700"]
+    assert re.findall(r"₹[\d,]+", row) == ["₹1,000", "₹100", "₹180", "₹720"]
     assert "Sam Rao" not in later  # another doctor's money is not here
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import socket
 import threading
 import time
 import uuid
@@ -21,6 +22,7 @@ from urllib.parse import quote
 import http_ece
 import jwt
 import pytest
+import urllib3.util.connection
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from py_vapid import Vapid01
@@ -40,6 +42,7 @@ from portal.notifications.models import (
     UserDevice,
 )
 from portal.notifications.notify import notify
+from portal.transactions import write
 
 REGISTER = "/api/v1/notifications/devices/register"
 SUBJECT = "mailto:push-test@example.com"
@@ -114,7 +117,9 @@ class PushService:
             self.refused.append(f"{type(exc).__name__}: {exc}")
             return Response(str(exc), status=400)
         if self.status >= 300:
-            return Response("", status=self.status)
+            # A redirect names a place to go: here, the same service's metadata-like path.
+            location = {"Location": f"{self.url}/latest/meta-data/"} if self.status < 400 else {}
+            return Response("", status=self.status, headers=location)
         self.received.append(message)
         return Response("", status=201, headers={"Location": f"{request.url}/m/1"})
 
@@ -135,6 +140,53 @@ class PushService:
                                      auth_secret=browser.auth_secret, version="aes128gcm")
         return {"endpoint": request.base_url, "claims": claims,
                 "payload": json.loads(plaintext), "ttl": int(request.headers["TTL"])}
+
+
+class Dns:
+    """Stands in for DNS (socket.getaddrinfo): the names in `answers` resolve to the addresses
+    given there, any other name is looked up as usual (IP literals, localhost)."""
+
+    # A public address that no test connects to: it only has to pass the address check.
+    PUBLIC = "142.250.183.10"
+
+    def __init__(self, real) -> None:
+        self._real = real
+        self.answers: dict[str, list[str]] = {
+            "fcm.googleapis.com": [self.PUBLIC],
+            "updates.push.services.mozilla.com": [self.PUBLIC],
+        }
+        self.asked: list[str] = []
+
+    def getaddrinfo(self, host, port, *args, **kwargs):
+        name = host.decode() if isinstance(host, bytes) else str(host)
+        self.asked.append(name)
+        if name.lower() in self.answers:
+            return [(socket.AF_INET6 if ":" in address else socket.AF_INET, socket.SOCK_STREAM,
+                     6, "", (address, port or 443) if ":" not in address else
+                     (address, port or 443, 0, 0)) for address in self.answers[name.lower()]]
+        return self._real(host, port, *args, **kwargs)
+
+
+@pytest.fixture(autouse=True)
+def dns(monkeypatch) -> Dns:
+    """No test here depends on real DNS: the push services' names resolve to a public address."""
+    stand_in = Dns(socket.getaddrinfo)
+    monkeypatch.setattr(socket, "getaddrinfo", stand_in.getaddrinfo)
+    return stand_in
+
+
+@pytest.fixture
+def no_connections(monkeypatch) -> list:
+    """Every outgoing TCP connection urllib3 (so requests, so pywebpush) would open, refused
+    and recorded: a test asserts the list stays empty."""
+    attempts: list = []
+
+    def refuse(address, *args, **kwargs):
+        attempts.append(address)
+        raise OSError(f"the test refuses connections (to {address})")
+
+    monkeypatch.setattr(urllib3.util.connection, "create_connection", refuse)
+    return attempts
 
 
 @pytest.fixture
@@ -165,7 +217,8 @@ def push_service(vapid_keys):
 
 @pytest.fixture
 def patient(factory):
-    return factory.create_patient()
+    """A patient who asked for news and offers: the announcements below are sent to her."""
+    return factory.create_patient(marketing=True)
 
 
 def register(client, token: str, body: dict):
@@ -364,6 +417,133 @@ def test_endpoints_that_are_not_public_https_are_refused(client, patient, endpoi
     assert response.status_code == 422
     assert response.get_json()["errors"][0]["field"] == "token"
     assert db.session.scalar(select(db.func.count()).select_from(UserDevice)) == 0
+
+
+@pytest.mark.parametrize("allowed", ["the push services", "any host"])
+@pytest.mark.parametrize(("endpoint", "resolves_to"), [
+    ("https://127.0.0.1/wpush/abc", None),
+    ("https://updates.push.services.mozilla.com/wpush/v2/abc", "10.0.0.1"),
+    ("https://updates.push.services.mozilla.com/wpush/v2/abc", "169.254.169.254"),
+    ("https://updates.push.services.mozilla.com/wpush/v2/abc", "::ffff:10.0.0.1"),
+    ("https://updates.push.services.mozilla.com/wpush/v2/abc", "fd00::1"),
+])
+def test_a_push_subscription_to_a_local_or_private_address_is_refused(
+        client, patient, app, monkeypatch, dns, endpoint, resolves_to, allowed):
+    if allowed == "any host":  # the address rule holds even when every host is allowed
+        monkeypatch.setitem(app.config, "PUSH_ALLOWED_HOSTS", ("*",))
+    if resolves_to:
+        # One public address and one private one: every address must be public.
+        dns.answers["updates.push.services.mozilla.com"] = [Dns.PUBLIC, resolves_to]
+
+    response = register(client, client.api_token(patient.email), a_registration(endpoint))
+
+    assert response.status_code == 422
+    [error] = response.get_json()["errors"]
+    assert error["field"] == "token"
+    assert "public push service" in error["message"]
+    assert db.session.scalar(select(db.func.count()).select_from(UserDevice)) == 0
+
+
+def test_only_the_known_push_services_are_accepted_by_default(client, patient, app, dns,
+                                                               monkeypatch):
+    token = client.api_token(patient.email)
+    dns.answers.update({"push.example.com": [Dns.PUBLIC], "web.push.apple.com": [Dns.PUBLIC],
+                        "wns2-par02p.notify.windows.com": [Dns.PUBLIC]})
+
+    unknown = register(client, token, a_registration("https://push.example.com/wpush/abc"))
+    apple = register(client, token, a_registration("https://web.push.apple.com/QGs1dA"))
+    windows = register(client, token,
+                       a_registration("https://wns2-par02p.notify.windows.com/w/?token=AQE"))
+
+    assert unknown.status_code == 422
+    assert "push.example.com is not one of the allowed push services" in \
+        unknown.get_json()["errors"][0]["message"]
+    assert apple.status_code == windows.status_code == 201
+    # PUSH_ALLOWED_HOSTS adds a self-hosted push service.
+    monkeypatch.setitem(app.config, "PUSH_ALLOWED_HOSTS", ("push.example.com",))
+    assert register(client, token, a_registration(
+        "https://push.example.com/wpush/abc")).status_code == 201
+
+
+def test_a_push_endpoint_whose_name_cannot_be_resolved_is_refused_at_registration(
+        client, patient, dns):
+    dns.answers["updates.push.services.mozilla.com"] = []
+
+    response = register(client, client.api_token(patient.email), a_registration(
+        "https://updates.push.services.mozilla.com/wpush/v2/abc"))
+
+    assert response.status_code == 422
+    assert "could not be found" in response.get_json()["errors"][0]["message"]
+
+
+def _subscribed(client, patient, endpoint: str) -> None:
+    response = register(client, client.api_token(patient.email), a_registration(endpoint))
+    assert response.status_code == 201, response.get_json()
+
+
+MOZILLA = "https://updates.push.services.mozilla.com/wpush/v2/gAAAAABk"
+
+
+def test_a_name_that_resolves_to_a_private_address_at_send_time_is_not_fetched(
+        client, patient, vapid_keys, app, monkeypatch, dns, no_connections):
+    monkeypatch.setitem(app.config, "PUSH_ALLOW_HTTP_ENDPOINTS", False)
+    _subscribed(client, patient, MOZILLA)  # public when registered...
+    dns.answers["updates.push.services.mozilla.com"] = ["10.0.0.1"]  # ...private now
+    dns.asked.clear()
+    row = announce(patient)
+
+    assert deliver(row.id) == DeliveryStatus.FAILED
+
+    row = reload(row)
+    assert "refused, nothing was sent" in row.error
+    assert "10.0.0.1" in row.error
+    assert dns.asked == ["updates.push.services.mozilla.com"], "resolved again to send"
+    assert no_connections == []
+    assert devices.active_devices(patient.id), "a refused endpoint is kept, not deleted"
+
+
+def test_a_stored_subscription_to_a_loopback_address_is_not_fetched(
+        client, patient, vapid_keys, app, monkeypatch, no_connections):
+    """A row from before this rule (the old check let names like localtest.me through)."""
+    monkeypatch.setitem(app.config, "PUSH_ALLOW_HTTP_ENDPOINTS", False)
+    browser = Browser("https://127.0.0.1/wpush/v2/abc")
+    with write():
+        db.session.add(UserDevice(user_id=patient.id, kind="WEBPUSH", token=browser.endpoint,
+                                  active=True, **browser.keys))
+    row = announce(patient)
+
+    assert deliver(row.id) == DeliveryStatus.FAILED
+
+    assert "is not one of the allowed push services" in reload(row).error
+    assert no_connections == []
+
+
+def test_the_send_goes_to_the_address_checked_not_to_a_second_lookup(
+        client, patient, vapid_keys, app, monkeypatch, dns, no_connections):
+    """DNS rebinding: the check sees a public address, and the connection is made to that
+    address; no second lookup by the HTTP client could lead it elsewhere."""
+    monkeypatch.setitem(app.config, "PUSH_ALLOW_HTTP_ENDPOINTS", False)
+    _subscribed(client, patient, MOZILLA)
+    dns.asked.clear()
+    row = announce(patient)
+
+    assert deliver(row.id) == DeliveryStatus.PENDING  # the (refused) connection failed
+
+    assert dns.asked == ["updates.push.services.mozilla.com"]
+    assert [address[0] for address in no_connections] == [Dns.PUBLIC]
+
+
+def test_a_redirect_from_a_push_service_is_not_followed(client, patient, push_service):
+    browser = push_service.browser()
+    assert register(client, client.api_token(patient.email),
+                    browser.registration()).status_code == 201
+    push_service.status = 307  # to wherever Location says: never followed
+    row = announce(patient)
+
+    assert deliver(row.id) == DeliveryStatus.FAILED
+
+    assert "307" in reload(row).error  # followed, it would have been the 410 of that path
+    assert push_service.received == []
 
 
 def test_a_subscription_with_broken_keys_is_refused(client, patient):

@@ -123,7 +123,7 @@ def test_a_worker_applying_webhooks_does_not_make_sqlite_requests_fail(sqlite_po
         return sessions[i].post(f"{url}/api/v1/auth/register", timeout=HTTP_TIMEOUT, json={
             "name": f"Newcomer {i}", "email": f"newcomer-{i}-{uuid.uuid4().hex[:6]}@example.com",
             "phone": f"+9199{i:08d}", "timezone": "Asia/Kolkata",
-            "password": "a-long-enough-passphrase-7"})
+            "password": "a-long-enough-passphrase-7", "accept_terms": True})
 
     def reserve(i: int) -> requests.Response:
         barrier.wait()

@@ -80,8 +80,8 @@ def test_the_token_names_the_room_its_window_and_only_the_doctor_moderates(app, 
         assert token["moderator"] is moderator
         assert body["moderator"] is moderator
     with pytest.raises(jwt.InvalidSignatureError):
-        jwt.decode(patient["url"].split("?jwt=")[1], "some-other-secret", algorithms=["HS256"],
-                   audience=app.config["JITSI_APP_ID"])
+        jwt.decode(patient["url"].split("?jwt=")[1], "some-other-secret-also-32-bytes-long",
+                   algorithms=["HS256"], audience=app.config["JITSI_APP_ID"])
 
 
 def test_nobody_else_gets_into_the_room(client, visit, frozen_clock):
@@ -130,15 +130,18 @@ def test_sms_and_push_name_no_room(app, factory):
         assert "meet.example.com" not in (row.body or ""), row.channel
 
 
-def test_production_refuses_the_placeholder_domain_and_a_missing_secret():
+def test_production_refuses_the_placeholder_domain_and_a_missing_or_short_secret():
     base = {"PORTAL_ENV": "production", "SECRET_KEY": "x" * 40,
             "DATABASE_URL": "postgresql://db/portal", "REDIS_URL": "redis://r:6379/0",
             "PUBLIC_URL": "https://clinic.example.com"}
     problems = " ".join(production_problems(load_config(base)))
     assert "JITSI_DOMAIN" in problems
     assert "JITSI_APP_SECRET" in problems
+    short = " ".join(production_problems(load_config({**base, "JITSI_DOMAIN": "meet.clinic.in",
+                                                      "JITSI_APP_SECRET": "s" * 31})))
+    assert "JITSI_APP_SECRET must be at least 32 bytes" in short
     ready = production_problems(load_config({**base, "JITSI_DOMAIN": "meet.clinic.in",
-                                             "JITSI_APP_SECRET": "s" * 40}))
+                                             "JITSI_APP_SECRET": "s" * 32}))
     assert not [p for p in ready if "JITSI" in p]
     off = production_problems(load_config({**base, "VIDEO_PROVIDER": "none"}))
     assert not [p for p in off if "JITSI" in p]

@@ -239,7 +239,8 @@ def world(app, client, frozen_clock, razorpay, monkeypatch):
         "POST /api/v1/auth/register": {
             "email": st.integers(1, 10**6).map(lambda n: f"fuzz{n}@example.com"),
             "phone": st.integers(10**7, 10**8 - 1).map(lambda n: f"+9198{n}"),
-            "timezone": st.just("Asia/Kolkata"), "password": st.just("a-fine-passphrase")},
+            "timezone": st.just("Asia/Kolkata"), "password": st.just("a-fine-passphrase"),
+            "accept_terms": st.just(True)},
         "POST /api/v1/availability/block": {
             "doctor_id": st.just(doctor_id),
             "start": days.map(lambda d: f"{d}T05:00:00+05:30"),
@@ -364,7 +365,8 @@ def test_a_non_ascii_signature_is_refused_not_a_500(client, world):
      "reason"),
     ("POST", "/api/v1/auth/register", {"name": "a\x00b", "email": "n@example.com",
                                        "phone": "+919812345678", "timezone": "Asia/Kolkata",
-                                       "password": "a-fine-passphrase"}, {}, "name"),
+                                       "password": "a-fine-passphrase", "accept_terms": True},
+     {}, "name"),
     ("PUT", "/api/v1/notifications/preferences", {"channels": {"EMAIL": {"X\x00": True}}},
      {}, "channels.EMAIL"),
     ("GET", "/api/v1/doctors?q=a%00b", None, {}, "q"),

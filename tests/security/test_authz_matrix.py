@@ -52,7 +52,9 @@ from portal.media import storage
 from portal.notifications import devices
 from portal.notifications.announcements import send_announcement
 from portal.notifications.models import Channel, NotificationLog
+from portal.payments import payouts
 from portal.payments import service as payments
+from portal.privacy import export
 from portal.queue import service as queue
 from portal.roles import Role
 from portal.waitlist import service as waitlist
@@ -204,8 +206,12 @@ _device_numbers = itertools.count()
 TABLE: dict[tuple[str, str], Access] = {
     # --- public pages and plumbing ----------------------------------------------------------
     ("main.index", "GET"): public("the landing page; signed-in users are sent home"),
-    ("healthz", "GET"): public("load balancers probe it; says only ok"),
-    ("readyz", "GET"): public("probes ask it; says only which service is down, by name"),
+    ("healthz", "GET"): public("liveness probe; says only ok"),
+    ("readyz", "GET"): public(
+        "readiness probe; says only which of PostgreSQL and Redis is unavailable"),
+    ("metrics", "GET"): public(
+        "Prometheus scrapes pods directly; answers 404 to anything that came through a proxy "
+        "(the Ingress, Caddy) and wants METRICS_TOKEN when it is set; counts only, no names"),
     ("static", "GET"): public("our CSS and JavaScript"),
     ("push.service_worker", "GET"): public("the service worker script must load for anyone"),
     ("push.vapid_public_key", "GET"): public("a public key by definition"),
@@ -230,6 +236,16 @@ TABLE: dict[tuple[str, str], Access] = {
     ("auth.login", "GET"): public("the login page"),
     ("auth.login", "POST"): public("logging in", form={"email": "nobody@example.com",
                                                        "password": "wrong-guess-1"}),
+    ("auth.login_verify", "GET"): public(
+        "the second step of logging in; without the password step in this session it sends "
+        "visitors to the login page (and signed-in people home)", lands_on_login=True),
+    ("auth.login_verify", "POST"): public(
+        "as the GET: a code is only checked for a sign-in whose password was right",
+        form={"code": "000000"}, lands_on_login=True),
+    ("auth.two_factor", "GET"): logged_in(),  # or a sign-in that must set it up first
+    ("auth.two_factor", "POST"): logged_in(form={"code": "000000"}),
+    ("auth.two_factor_disable", "POST"): logged_in(
+        form={"password": "wrong-guess-1", "code": "000000"}),
     ("auth.register", "GET"): public("patient self-registration"),
     ("auth.register", "POST"): public("patient self-registration", form={"name": ""}),
     ("auth.forgot_password", "GET"): public("asking for a reset link"),
@@ -400,6 +416,9 @@ TABLE: dict[tuple[str, str], Access] = {
     ("payments.index", "GET"): logged_in(),  # each patient's own; staff are redirected
     ("payments.receipt", "GET"): own_payment(),
     ("payments.earnings", "GET"): doctors_only(),
+    # Doctor A's weekly statement: doctor A only (admins have their own page of it).
+    ("payments.earnings_statement", "GET"): row(LOGIN, DENY, DENY, OK, HIDE, DENY, DENY),
+    ("payments.earnings_statement_csv", "GET"): row(LOGIN, DENY, DENY, OK, HIDE, DENY, DENY),
     # --- payments (API) ------------------------------------------------------------------------
     ("api.payments_api.initiate", "POST"): row(
         LOGIN, OK, HIDE, DENY, DENY, DENY, DENY,
@@ -449,6 +468,10 @@ TABLE: dict[tuple[str, str], Access] = {
     ("admin_payments.refunds", "GET"): admins(),
     ("admin_payments.payouts", "GET"): admins(),
     ("admin_payments.recompute", "POST"): admins(),
+    ("admin_payments.statement", "GET"): admins(),
+    ("admin_payments.statement_csv", "GET"): admins(),
+    ("admin_payments.payout_account", "GET"): admins(),
+    ("admin_payments.payout_account", "POST"): admins(form={"legal_name": ""}),
     ("admin_notifications.log", "GET"): admins(),
     ("admin_notifications.resend", "POST"): admins(),
     ("admin_notifications.templates", "GET"): admins(),
@@ -459,6 +482,28 @@ TABLE: dict[tuple[str, str], Access] = {
     ("admin_notifications.preview", "POST"): admins(form={"body_text": "Hi"}),
     ("admin_notifications.send", "GET"): admins(),
     ("admin_notifications.send", "POST"): admins(form={"title": ""}),
+    # --- privacy: the texts are public; consents are each person's own (no ids) -------------
+    ("privacy.terms", "GET"): public("the terms of service, read before registering"),
+    ("privacy.notice", "GET"): public("the privacy notice, read before registering"),
+    ("privacy.index", "GET"): logged_in(),
+    ("privacy.update_consents", "POST"): logged_in(form={"action": "marketing"}),
+    ("api.privacy_api.get_consents", "GET"): logged_in(),
+    ("api.privacy_api.put_consents", "PUT"): logged_in(json={"marketing": False}),
+    # --- who read whose records, taking one's data, erasure -------------------------------------
+    ("privacy.access_log", "GET"): logged_in(),
+    ("privacy.data_page", "GET"): logged_in(),
+    ("privacy.data_json", "GET"): logged_in(),
+    ("privacy.download", "GET"): row(LOGIN, OK, HIDE, HIDE, HIDE, HIDE, HIDE,
+                                     args={"token": lambda w: w.export_token, "kind": "json"}),
+    ("privacy.erase", "GET"): patients(),
+    ("privacy.erase", "POST"): patients(form={"password": "wrong-guess-1", "understood": "y"}),
+    ("privacy.admin_access_log", "GET"): admins(),
+    ("privacy.admin_access_log_csv", "GET"): admins(),
+    ("api.privacy_api.my_access_log", "GET"): logged_in(),
+    ("api.privacy_api.my_export", "GET"): logged_in(),
+    ("api.privacy_api.my_prepared_export", "GET"): row(
+        LOGIN, OK, HIDE, HIDE, HIDE, HIDE, HIDE, args={"export_id": lambda w: w.export.id}),
+    ("api.privacy_api.erase_me", "DELETE"): patients(json={"password": "wrong-guess-1"}),
     ("admin.staff", "GET"): admins(),
     ("admin.staff", "POST"): admins(form={"name": "", "email": ""}),
     # --- the front desk (HTML) -----------------------------------------------------------------
@@ -507,6 +552,9 @@ TABLE: dict[tuple[str, str], Access] = {
     ("auth.claim", "POST"): public(
         "as the GET; a too-short password changes nothing",
         args={"token": lambda w: w.invite_token}, form={"password": "x", "confirm": "y"}),
+    ("admin_jobs.failed", "GET"): admins(),
+    ("admin_jobs.retry", "POST"): admins(),  # an unknown job: the admin is told, 303
+    ("admin_jobs.delete", "POST"): admins(),
 }
 
 
@@ -550,7 +598,8 @@ class World:
             fee_video_paise=50_000, fee_in_person_paise=None, booking_window_days=6,
             hours=factory.weekly_hours("09:00", "12:00", "VIDEO"))
         self.other_doctor = factory.create_doctor(hours=())
-        patient = factory.create_patient(name=PATIENT_NAME, email=PATIENT_EMAIL)
+        # Opted in to news and offers: the announcement below reaches her.
+        patient = factory.create_patient(name=PATIENT_NAME, email=PATIENT_EMAIL, marketing=True)
         self.people = {
             "patient": patient, "other_patient": factory.create_patient(),
             "doctor": self.doctor.user, "other_doctor": self.other_doctor.user,
@@ -567,6 +616,9 @@ class World:
             "razorpay_payment_id", "razorpay_order_id", "razorpay_signature")}
         self.appointment = appointments.get_visible(patient, appointment.id)
         assert self.appointment.status == "CONFIRMED"
+        # Doctor A's payout statement of this week (patient A's payment on it).
+        self.payout = payouts.refresh_statement(
+            self.doctor.id, payouts.week_start_of(self.payment.captured_at.date()))
         self.free_slot = self.slots[8]
         self.block = availability.block_interval(self.doctor, self.slots[12].start_at,
                                                  self.slots[12].end_at, BLOCK_REASON)
@@ -597,6 +649,9 @@ class World:
                                              patient)
         self.invite_token = auth.make_invite_token(desk_service.invite_staff(
             self.people["admin"], "Ivy Invited", "ivy.invited@example.com"))
+        # A prepared copy of patient A's data, with its download link.
+        self.export = export.build(export.request_export(patient).id)
+        self.export_token = export.link_token(self.export)
         mail.send(Message("Sandbox mail", recipients=["someone@example.com"], body="Hello"))
         self.message_id = mailbox.list(limit=1)[0].id
         self._spare = iter(self.slots[13:])
@@ -632,9 +687,11 @@ class World:
             "log_id": self.notification.id, "token": self.device_token,
             "kind": "APPOINTMENT_CONFIRMED", "channel": "EMAIL", "language": "en",
             "filename": "css/app.css", "message_id": self.message_id,
-            "dependent_id": self.dependent.id, "token_id": self.queue_token.id,
+            "dependent_id": self.dependent.id, "payout_id": self.payout.id,
+            "token_id": self.queue_token.id,
             "entry_id": self.waitlist_entry.id,
             "offer_id": self.offer.id,
+            "queue": "default", "job_id": "no-such-job",
         }
 
 
@@ -678,6 +735,7 @@ def _resolve(value, world):
 def _media_root(app, tmp_path, monkeypatch):
     """Files the routes store (doctors' photos) go to the test's own directory."""
     monkeypatch.setitem(app.config, "MEDIA_ROOT", str(tmp_path / "media"))
+    monkeypatch.setitem(app.config, "EXPORT_ROOT", str(tmp_path / "exports"))
 
 
 @pytest.fixture
@@ -742,11 +800,16 @@ def verdict(actor: str, expected, response, url: str, access: Access, sent,
     return None
 
 
+# Written by reads on purpose: every read of a patient's records by someone else is logged.
+WRITTEN_BY_READS = {"access_log"}
+
+
 def fingerprint() -> str:
-    """A digest of every row of every table: refused callers must change nothing."""
+    """A digest of every row of every table but the access log: refused callers must change
+    nothing (test_privacy checks what the access log gets)."""
     digest = hashlib.sha256()
     db.session.commit()
-    for table in db.metadata.sorted_tables:
+    for table in (t for t in db.metadata.sorted_tables if t.name not in WRITTEN_BY_READS):
         rows = db.session.execute(text(f"SELECT * FROM {table.name}")).all()
         for line in sorted(repr(tuple(r)) for r in rows):
             digest.update(line.encode())

@@ -112,7 +112,7 @@ def new_client(app):
 # --- registration and log in -------------------------------------------------------------------
 
 REGISTRATION = {"name": "Nila Menon", "email": "nila@example.com", "phone": "+919812345678",
-                "timezone": "Asia/Kolkata", "password": "a-fine-passphrase"}
+                "timezone": "Asia/Kolkata", "password": "a-fine-passphrase", "accept_terms": "y"}
 
 
 @pytest.mark.parametrize(("field", "value"), [

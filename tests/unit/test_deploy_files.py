@@ -515,9 +515,10 @@ def test_the_app_points_at_the_compose_postgres_and_redis_in_production(compose)
 
 
 def test_migrate_runs_the_upgrade_once_and_is_never_restarted(services):
-    """A one-shot: restart policy "no" (the shared block's restart would loop it forever)."""
+    """A one-shot: restart policy "no" (the shared block's restart would loop it forever).
+    The upgrade runs under the advisory lock, as the Kubernetes migration Job runs it."""
     migrate = services["migrate"]
-    assert argv_of(migrate["command"]) == ["flask", "--app", "portal", "db", "upgrade"]
+    assert argv_of(migrate["command"]) == ["flask", "--app", "portal", "migrate-locked"]
     assert migrate.get("restart") == "no"
     assert migrate["depends_on"]["postgres"]["condition"] == "service_healthy"
     assert not migrate.get("deploy", {}).get("replicas", 1) > 1
@@ -579,7 +580,11 @@ def test_one_proxy_publishes_the_site_and_forwards_to_the_web_replicas(services)
     """A single published entry point that proxies to web:8000 (Docker DNS lists the replicas)."""
     publishers = {name for name, service in services.items() if service.get("ports")}
     assert publishers == {"proxy"}
-    assert "web:8000" in argv_of(services["proxy"]["command"])
+    # The proxy runs deploy/caddy/Caddyfile, mounted read-only, which proxies to web:8000.
+    mounts = {v.split(":")[1]: v.split(":")[0] for v in services["proxy"]["volumes"]}
+    config = argv_of(services["proxy"]["command"])
+    caddyfile = mounts[config[config.index("--config") + 1]]
+    assert "dynamic a web 8000" in (ROOT / caddyfile).read_text()
     assert "8000" in [str(port) for port in services["web"].get("expose", [])]
 
 

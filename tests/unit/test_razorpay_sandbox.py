@@ -1217,3 +1217,242 @@ def test_a_state_file_keeps_payment_links_across_a_restart(tmp_path):
                                 background_delivery=False)  # fmt: skip
     assert sandbox_of(second).links.link(link["id"]) == link
     sandbox_of(second).close()
+
+
+# -- Route: linked accounts, transfers, holds, reversals, settlements ------------------------------
+
+ACCOUNT_ID_RE = re.compile(r"^acc_[0-9A-Za-z]{14}$")
+TRANSFER_ID_RE = re.compile(r"^trf_[0-9A-Za-z]{14}$")
+REVERSAL_ID_RE = re.compile(r"^rvrsl_[0-9A-Za-z]{14}$")
+SETTLEMENT_ID_RE = re.compile(r"^setl_[0-9A-Za-z]{14}$")
+# Key lists of razorpay.com/docs/api/payments/route and webhooks/route.
+_ACCOUNT = [
+    "id", "type", "status", "email", "profile", "notes", "created_at", "phone", "contact_name",
+    "reference_id", "business_type", "legal_business_name", "customer_facing_business_name",
+    "legal_info",
+]  # fmt: skip
+_PRODUCT = [
+    "requested_configuration", "active_configuration", "requirements", "tnc", "id",
+    "product_name", "activation_status", "account_id", "requested_at",
+]  # fmt: skip
+_TRANSFER_CREATED = [
+    "id", "entity", "status", "source", "recipient", "amount", "currency", "amount_reversed",
+    "notes", "linked_account_notes", "on_hold", "on_hold_until", "recipient_settlement_id",
+    "created_at", "processed_at", "error",
+]  # fmt: skip
+_TRANSFER = [
+    "id", "entity", "status", "source", "recipient", "amount", "currency", "amount_reversed",
+    "fees", "tax", "notes", "linked_account_notes", "on_hold", "on_hold_until",
+    "settlement_status", "recipient_settlement_id", "created_at", "processed_at", "error",
+]  # fmt: skip
+_WEBHOOK_TRANSFER = [
+    "id", "entity", "status", "settlement_status", "source", "recipient", "amount", "currency",
+    "amount_reversed", "notes", "fees", "tax", "on_hold", "on_hold_until",
+    "recipient_settlement_id", "created_at", "linked_account_notes", "processed_at", "error",
+]  # fmt: skip
+_REVERSAL = [
+    "id", "entity", "transfer_id", "amount", "fee", "tax", "currency", "notes", "initiator_id",
+    "customer_refund_id", "created_at",
+]  # fmt: skip
+_SETTLEMENT = ["id", "entity", "amount", "status", "fees", "tax", "utr", "created_at"]
+
+
+def linked_account(sandbox: LiveSandbox, email: str = "asha@example.com",
+                   activate: bool = True) -> dict:
+    account = sandbox.client.account.create({
+        "email": email, "phone": "+919820000001", "type": "route", "reference_id": "doctor-1",
+        "legal_business_name": "Asha Mehta", "business_type": "individual",
+        "contact_name": "Asha Mehta",
+        "profile": {"category": "healthcare", "subcategory": "doctors", "addresses": {
+            "registered": {"street1": "12 Hill Road", "street2": "Bandra", "city": "Mumbai",
+                           "state": "MAHARASHTRA", "postal_code": "400050", "country": "IN"}}},
+    })
+    if activate:
+        product = sandbox.client.product.requestProductConfiguration(
+            account["id"], {"product_name": "route", "tnc_accepted": True})
+        sandbox.client.product.edit(account["id"], product["id"], {"settlements": {
+            "account_number": "50100012345678", "ifsc_code": "HDFC0000317",
+            "beneficiary_name": "Asha Mehta"}, "tnc_accepted": True})
+    return account
+
+
+def captured_payment(sandbox: LiveSandbox, amount: int = 50000) -> str:
+    return sandbox.pay(new_order(sandbox, amount)["id"])["razorpay_payment_id"]
+
+
+def transfer_to(sandbox: LiveSandbox, payment_id: str, account_id: str, amount: int = 45000,
+                on_hold: bool = True) -> dict:
+    made = sandbox.client.payment.transfer(payment_id, {"transfers": [{
+        "account": account_id, "amount": amount, "currency": "INR",
+        "notes": {"payment": "ours-1"}, "linked_account_notes": ["payment"],
+        "on_hold": on_hold}]})
+    assert made["entity"] == "collection"
+    assert made["count"] == 1
+    return made["items"][0]
+
+
+def test_a_linked_account_is_onboarded_with_its_route_product(sandbox, receiver):
+    account = linked_account(sandbox, activate=False)
+    assert ACCOUNT_ID_RE.match(account["id"])
+    assert list(account) == _ACCOUNT
+    assert (account["status"], account["notes"]) == ("created", [])
+
+    product = sandbox.client.product.requestProductConfiguration(
+        account["id"], {"product_name": "route", "tnc_accepted": True})
+    assert list(product) == _PRODUCT
+    assert re.match(r"^acc_prd_[0-9A-Za-z]{14}$", product["id"])
+    assert product["activation_status"] == "needs_clarification"
+    assert {r["field_reference"] for r in product["requirements"]} == {
+        "settlements.beneficiary_name", "settlements.account_number", "settlements.ifsc_code"}
+
+    done = sandbox.client.product.edit(account["id"], product["id"], {"settlements": {
+        "account_number": "50100012345678", "ifsc_code": "HDFC0000317",
+        "beneficiary_name": "Asha Mehta"}, "tnc_accepted": True})
+    assert (done["activation_status"], done["requirements"]) == ("activated", [])
+    assert sandbox.client.product.fetch(account["id"], product["id"])["id"] == product["id"]
+
+    sandbox.deliver()
+    (envelope,) = [_assert_signed(r) for r in receiver.requests]
+    assert envelope["event"] == "product.route.activated"
+    assert envelope["account_id"] == account["id"]  # the linked account's event
+    assert envelope["payload"]["merchant_product"]["entity"] == {
+        "id": product["id"], "merchant_id": account["id"], "activation_status": "activated"}
+
+
+@pytest.mark.parametrize(("change", "field", "description"), [
+    ({"business_type": "xyz"}, "business_type", "Invalid business type: xyz"),
+    ({"phone": "12"}, "phone", "The phone must be between 8 and 15 digits."),
+    ({"legal_business_name": "Al"}, "legal_business_name",
+     "The legal_business_name must be between 4 and 200 characters."),
+    ({"type": "standard"}, "type", "Invalid type: standard"),
+])  # fmt: skip
+def test_invalid_linked_accounts_are_refused_naming_the_field(sandbox, change, field,
+                                                              description):
+    body = {"email": "x@example.com", "phone": "9000090000", "type": "route",
+            "legal_business_name": "Acme Corp", "business_type": "individual",
+            "profile": {"category": "healthcare", "subcategory": "doctors", "addresses": {
+                "registered": {"street1": "1 Road", "city": "Pune", "state": "MAHARASHTRA",
+                               "postal_code": "411001", "country": "IN"}}}, **change}
+    response = sandbox.http.post(f"{sandbox.url}/v2/accounts", json=body, timeout=10)
+    assert response.status_code == 400
+    error = raw_error(response)
+    assert (error["field"], error["description"]) == (field, description)
+
+
+def test_bad_bank_details_and_unknown_accounts_are_refused(sandbox):
+    account = linked_account(sandbox, activate=False)
+    product = sandbox.client.product.requestProductConfiguration(
+        account["id"], {"product_name": "route", "tnc_accepted": True})
+    with pytest.raises(BadRequestError, match="Invalid IFSC Code"):
+        sandbox.client.product.edit(account["id"], product["id"], {"settlements": {
+            "account_number": "50100012345678", "ifsc_code": "HDFC317",
+            "beneficiary_name": "Asha Mehta"}})
+    with pytest.raises(BadRequestError, match="Linked account does not exist"):
+        sandbox.client.account.fetch("acc_Nobody00000000")
+    with pytest.raises(BadRequestError, match="already exists"):
+        linked_account(sandbox, activate=False)
+
+
+def test_a_held_transfer_is_processed_listed_released_reversed_and_settled(sandbox, receiver):
+    account = linked_account(sandbox)
+    payment_id = captured_payment(sandbox)
+
+    made = transfer_to(sandbox, payment_id, account["id"])
+    assert list(made) == _TRANSFER_CREATED
+    assert TRANSFER_ID_RE.match(made["id"])
+    assert (made["status"], made["on_hold"], made["source"], made["recipient"]) == (
+        "pending", True, payment_id, account["id"])  # as documented: made pending
+
+    listed = sandbox.client.payment.transfers(payment_id)
+    assert [t["id"] for t in listed["items"]] == [made["id"]]
+    assert list(listed["items"][0]) == _TRANSFER
+    assert (listed["items"][0]["status"], listed["items"][0]["settlement_status"]) == (
+        "processed", "on_hold")
+    assert sandbox.control("/settlements/run")["count"] == 0  # held: nothing to settle
+
+    released = sandbox.client.transfer.edit(made["id"], {"on_hold": False})
+    assert (released["on_hold"], released["settlement_status"]) == (False, "pending")
+    reversal = sandbox.client.transfer.reverse(made["id"], {"amount": 9000})
+    assert list(reversal) == _REVERSAL
+    assert REVERSAL_ID_RE.match(reversal["id"])
+    fetched = sandbox.client.transfer.fetch(made["id"])
+    assert (fetched["status"], fetched["amount_reversed"]) == ("partially_reversed", 9000)
+    assert [r["id"] for r in sandbox.client.transfer.reversals(made["id"])["items"]] == [
+        reversal["id"]]
+
+    (settlement,) = sandbox.control("/settlements/run")["items"]
+    assert list(settlement) == _SETTLEMENT
+    assert SETTLEMENT_ID_RE.match(settlement["id"])
+    assert settlement["amount"] == 45000 - 9000
+    assert sandbox.client.settlement.fetch(settlement["id"]) == settlement
+    settled = sandbox.client.transfer.all({"recipient_settlement_id": settlement["id"]})
+    assert [t["id"] for t in settled["items"]] == [made["id"]]
+    assert settled["items"][0]["settlement_status"] == "settled"
+
+    sandbox.deliver()
+    envelopes = {e["event"]: e for e in (_assert_signed(r) for r in receiver.requests)}
+    processed = envelopes["transfer.processed"]
+    assert list(processed) == _ENVELOPE
+    assert processed["contains"] == ["transfer"]
+    assert list(processed["payload"]["transfer"]["entity"]) == _WEBHOOK_TRANSFER
+    assert processed["payload"]["transfer"]["entity"]["id"] == made["id"]
+    setl = envelopes["settlement.processed"]
+    assert setl["account_id"] == account["id"]
+    assert setl["payload"]["settlement"]["entity"] == settlement
+
+
+def test_transfers_are_refused_beyond_the_captured_amount_and_to_inactive_accounts(sandbox):
+    account = linked_account(sandbox)
+    waiting = linked_account(sandbox, email="waiting@example.com", activate=False)
+    payment_id = captured_payment(sandbox, 50000)
+    transfer_to(sandbox, payment_id, account["id"], 45000)
+    with pytest.raises(BadRequestError, match="greater than the captured amount"):
+        transfer_to(sandbox, payment_id, account["id"], 6000)
+    with pytest.raises(BadRequestError, match="not activated"):
+        transfer_to(sandbox, payment_id, waiting["id"], 1000)
+    response = sandbox.http.post(f"{sandbox.url}/v1/payments/{payment_id}/transfers", json={
+        "transfers": [{"account": account["id"], "amount": 50, "currency": "INR"}]}, timeout=10)
+    assert raw_error(response)["description"] == "The transfers.0.amount must be at least 100."
+    sandbox.control("/settings", {"auto_capture": False})
+    uncaptured = sandbox.pay(new_order(sandbox)["id"])["razorpay_payment_id"]
+    with pytest.raises(BadRequestError, match="captured payments"):
+        transfer_to(sandbox, uncaptured, account["id"], 1000)
+
+
+def test_a_pending_transfer_waits_for_the_control_and_can_fail(start_sandbox, receiver):
+    sandbox = start_sandbox(auto_process_transfers=False)
+    account = linked_account(sandbox)
+    made = transfer_to(sandbox, captured_payment(sandbox), account["id"])
+    assert sandbox.client.transfer.fetch(made["id"])["status"] == "pending"
+    with pytest.raises(BadRequestError, match="not been processed"):
+        sandbox.client.transfer.reverse(made["id"], {})
+    failed = sandbox.control(f"/transfers/{made['id']}/status", {"status": "failed"})
+    assert failed["status"] == "failed"
+    assert failed["error"]["code"] == "BAD_REQUEST_TRANSFER_INSUFFICIENT_BALANCE"
+    sandbox.deliver()
+    assert receiver.events()[-1] == "transfer.failed"
+
+
+def test_razorpays_clarification_and_suspension_reach_the_linked_account(sandbox, receiver):
+    account = linked_account(sandbox)
+    product = sandbox.control(f"/accounts/{account['id']}/activation",
+                              {"status": "needs_clarification"})
+    assert product["activation_status"] == "needs_clarification"
+    sandbox.control(f"/accounts/{account['id']}/activation", {"status": "suspended"})
+    assert sandbox.client.account.fetch(account["id"])["status"] == "suspended"
+    sandbox.deliver()
+    assert receiver.events() == ["product.route.activated", "product.route.needs_clarification"]
+
+
+def test_the_state_file_keeps_linked_accounts_and_transfers(tmp_path):
+    state = tmp_path / "razorpay.json"
+    first = LiveSandbox(create_sandbox_app(KEY_ID, KEY_SECRET, None, WEBHOOK_SECRET,
+                                           state_file=str(state), background_delivery=False))
+    account = linked_account(first)
+    made = transfer_to(first, captured_payment(first), account["id"])
+    first.stop()
+    second = LiveSandbox(create_sandbox_app(KEY_ID, KEY_SECRET, None, WEBHOOK_SECRET,
+                                            state_file=str(state), background_delivery=False))
+    assert second.client.account.fetch(account["id"])["id"] == account["id"]
+    assert second.client.transfer.fetch(made["id"])["on_hold"] is True
+    second.stop()

@@ -1,9 +1,10 @@
 """``create_sandbox_app``: the Razorpay stand-in as a small Flask app of its own.
 
-It serves Razorpay's REST API under ``/v1`` (HTTP Basic auth with the key id and secret), a
-checkout page under ``/checkout`` that stands in for checkout.js, the pages payment links'
-``short_url``s open under ``/i`` (hosted_links.py), and test controls under ``/_sandbox`` (same
-Basic auth; not part of Razorpay). Point the official client at it with
+It serves Razorpay's REST API under ``/v1`` and Route's linked accounts under ``/v2`` (HTTP Basic
+auth with the key id and secret; Route's routes are in route_api.py), a checkout page under
+``/checkout`` that stands in for checkout.js, the pages payment links' ``short_url``s open under
+``/i`` (hosted_links.py), and test controls under ``/_sandbox`` (same Basic auth; not part of
+Razorpay). Point the official client at it with
 ``razorpay.Client(auth=(key_id, key_secret), base_url="http://127.0.0.1:<port>")``: the client
 appends ``/v1/...`` itself, so the base URL is the server root, without ``/v1``.
 """
@@ -16,7 +17,7 @@ from pathlib import Path
 from flask import Flask, jsonify, request
 
 from portal.sandbox import common
-from portal.sandbox.razorpay import api, checkout, controls, hosted_links
+from portal.sandbox.razorpay import api, checkout, controls, hosted_links, route_api
 from portal.sandbox.razorpay.errors import NOT_APPLICABLE, URL_NOT_FOUND, ApiError
 from portal.sandbox.razorpay.state import DEFAULT_RETRY_DELAYS, EXTENSION, Sandbox
 
@@ -47,6 +48,7 @@ def create_sandbox_app(
     state_file: str | None = None,
     retry_delays: tuple[float, ...] = DEFAULT_RETRY_DELAYS,
     auto_process_refunds: bool = True,
+    auto_process_transfers: bool = True,
     background_delivery: bool = True,
     enforce_link_expiry: bool = True,
 ) -> Flask:
@@ -55,6 +57,8 @@ def create_sandbox_app(
     ``auto_capture``: captured at once (else authorized, and captured through the API), unless
     the order says otherwise with ``payment_capture``. ``auto_process_refunds``: refunds are
     ``processed`` at once (else ``pending`` until /_sandbox/payments/<id>/refund-status).
+    ``auto_process_transfers``: Route transfers are ``processed`` at once (else ``pending``
+    until /_sandbox/transfers/<id>/status).
     ``background_delivery``: a thread sends webhooks as they happen and retries them after each
     of ``retry_delays`` seconds; without it only /_sandbox/webhooks/deliver sends them.
     ``sandbox_of(app).close()`` stops that thread. ``enforce_link_expiry``: payment links'
@@ -64,6 +68,7 @@ def create_sandbox_app(
     sandbox = Sandbox(
         key_id, key_secret, webhook_url, webhook_secret,
         auto_capture=auto_capture, auto_process_refunds=auto_process_refunds,
+        auto_process_transfers=auto_process_transfers,
         background_delivery=background_delivery, enforce_link_expiry=enforce_link_expiry,
         state_file=state_file, retry_delays=retry_delays,
     )  # fmt: skip
@@ -80,6 +85,7 @@ def create_sandbox_app(
     app.config["MAX_CONTENT_LENGTH"] = 1024 * 1024
     app.extensions[EXTENSION] = sandbox
     app.register_blueprint(api.bp)
+    app.register_blueprint(route_api.bp)
     app.register_blueprint(checkout.bp)
     app.register_blueprint(controls.bp)
     app.register_blueprint(hosted_links.bp)

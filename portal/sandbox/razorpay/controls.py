@@ -17,11 +17,21 @@
 - ``POST /_sandbox/payments/<id>/refund-status``  {"status": "processed" | "failed"} for the
                                                 pending refunds of a payment (or one refund:
                                                 a ``rfnd_`` id, or "refund_id" in the body)
+- ``POST /_sandbox/transfers/<id>/status``      {"status": "processed" | "failed"} for a pending
+                                                Route transfer (transfer.processed / .failed)
+- ``POST /_sandbox/settlements/run``            settle every released transfer, one settlement
+                                                per linked account ({"account": "acc_..."}: one
+                                                account's only); settlement.processed each
+- ``POST /_sandbox/accounts/<id>/activation``   {"status": "activated" | "needs_clarification" |
+                                                "under_review" | "suspended"}: the outcome of
+                                                Razorpay's checks of a linked account
+                                                (product.route.<status>)
 - ``GET|POST /_sandbox/settings``               auto_capture, auto_process_refunds,
-                                                background_delivery, enforce_link_expiry,
-                                                webhook_url
+                                                auto_process_transfers, background_delivery,
+                                                enforce_link_expiry, webhook_url
 - ``POST /_sandbox/reset``                      forget all orders, payments, refunds, payment
-                                                links and events
+                                                links, linked accounts, transfers, settlements
+                                                and events
 """
 
 from __future__ import annotations
@@ -29,7 +39,14 @@ from __future__ import annotations
 from flask import Blueprint, jsonify, request
 
 from portal.sandbox.razorpay.api import request_body
-from portal.sandbox.razorpay.entities import collection, payment_link_entity, refund_entity
+from portal.sandbox.razorpay.entities import (
+    collection,
+    payment_link_entity,
+    product_entity,
+    refund_entity,
+    settlement_entity,
+    transfer_entity,
+)
 from portal.sandbox.razorpay.errors import NOT_APPLICABLE, ApiError, error_body, not_found
 from portal.sandbox.razorpay.state import sandbox
 
@@ -177,6 +194,27 @@ def refund_status(target_id: str):
         target_id, body.get("status"), refund_id=body.get("refund_id")
     )
     return jsonify(collection([refund_entity(r) for r in refunds]))
+
+
+@bp.post("/transfers/<transfer_id>/status")
+def transfer_status(transfer_id: str):
+    transfer = sandbox().route.settle_transfer_status(transfer_id, request_body().get("status"))
+    return jsonify(transfer_entity(transfer))
+
+
+@bp.post("/settlements/run")
+def run_settlements():
+    account = request_body().get("account")
+    if account is not None and not isinstance(account, str):
+        raise ApiError("account must be an acc_ id", field="account", origin=NOT_APPLICABLE)
+    settlements = sandbox().route.run_settlements(account)
+    return jsonify(collection([settlement_entity(s) for s in settlements]))
+
+
+@bp.post("/accounts/<account_id>/activation")
+def account_activation(account_id: str):
+    product = sandbox().route.set_activation(account_id, request_body().get("status"))
+    return jsonify(product_entity(product))
 
 
 @bp.get("/settings")

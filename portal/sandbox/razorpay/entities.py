@@ -203,3 +203,147 @@ def event_payload(
     if event == "order.paid":
         return {"payment": payment_part, "order": {"entity": order_entity(order)}}
     return {"payment": payment_part}
+
+
+# -- Route: linked accounts, their Route product, transfers, reversals, settlements --------------
+# Shapes from razorpay.com/docs/api/payments/route (create-linked-account, request-product-config,
+# update-product-config, create-transfers-payments, fetch-transfers-payment, reverse-a-transfer)
+# and webhooks/route (transfer.processed, transfer.failed, settlement.processed,
+# product.route.*). Each page has its own key order; they are kept, as Razorpay sends them.
+
+# POST /v1/payments/:id/transfers answers the transfer as it was created (no fees, tax or
+# settlement_status yet); GET .../transfers, GET /v1/transfers/:id and PATCH add them.
+TRANSFER_CREATE_KEYS = (
+    "id", "entity", "status", "source", "recipient", "amount", "currency", "amount_reversed",
+    "notes", "linked_account_notes", "on_hold", "on_hold_until", "recipient_settlement_id",
+    "created_at", "processed_at", "error",
+)  # fmt: skip
+TRANSFER_API_KEYS = (
+    "id", "entity", "status", "source", "recipient", "amount", "currency", "amount_reversed",
+    "fees", "tax", "notes", "linked_account_notes", "on_hold", "on_hold_until",
+    "settlement_status", "recipient_settlement_id", "created_at", "processed_at", "error",
+)  # fmt: skip
+TRANSFER_WEBHOOK_KEYS = (
+    "id", "entity", "status", "settlement_status", "source", "recipient", "amount", "currency",
+    "amount_reversed", "notes", "fees", "tax", "on_hold", "on_hold_until",
+    "recipient_settlement_id", "created_at", "linked_account_notes", "processed_at", "error",
+)  # fmt: skip
+TRANSFER_ERROR_KEYS = ("code", "description", "reason", "field", "step", "id", "source",
+                       "metadata")  # fmt: skip
+TRANSFER_WEBHOOK_ERROR_KEYS = ("code", "description", "field", "source", "step", "reason")
+
+
+def account_entity(account: dict) -> dict:
+    """A linked account, in the key order of create-linked-account's response."""
+    return {
+        "id": account["id"],
+        "type": account["type"],
+        "status": account["status"],
+        "email": account["email"],
+        "profile": account["profile"],
+        "notes": notes_value(account["notes"]),
+        "created_at": account["created_at"],
+        "phone": account["phone"],
+        "contact_name": account["contact_name"],
+        "reference_id": account["reference_id"],
+        "business_type": account["business_type"],
+        "legal_business_name": account["legal_business_name"],
+        "customer_facing_business_name": account["customer_facing_business_name"],
+        "legal_info": account["legal_info"],
+    }
+
+
+def product_entity(product: dict) -> dict:
+    """A product configuration (request- and update-product-config's responses)."""
+    return {
+        "requested_configuration": [],
+        "active_configuration": {"settlements": dict(product["settlements"])},
+        "requirements": [dict(r) for r in product["requirements"]],
+        "tnc": dict(product["tnc"]),
+        "id": product["id"],
+        "product_name": product["product_name"],
+        "activation_status": product["activation_status"],
+        "account_id": product["account_id"],
+        "requested_at": product["requested_at"],
+    }
+
+
+def product_payload(product: dict, requirements: list[dict] | None = None) -> dict:
+    """``payload`` of a ``product.route.*`` webhook: the product's id, account and status."""
+    return {"merchant_product": {
+        "entity": {"id": product["id"], "merchant_id": product["account_id"],
+                   "activation_status": product["activation_status"]},
+        "data": {"requirements": requirements} if requirements else [],
+    }}  # fmt: skip
+
+
+def transfer_entity(transfer: dict, keys: tuple[str, ...] = TRANSFER_API_KEYS) -> dict:
+    """A transfer with ``keys`` (the API's by default; creation and webhooks have their own)."""
+    error = transfer["error"]
+    webhook = keys is TRANSFER_WEBHOOK_KEYS
+    full = {
+        "id": transfer["id"],
+        "entity": "transfer",
+        "status": transfer["status"],
+        "source": transfer["source"],
+        "recipient": transfer["recipient"],
+        "amount": transfer["amount"],
+        "currency": transfer["currency"],
+        "amount_reversed": transfer["amount_reversed"],
+        "fees": transfer["fees"],
+        "tax": transfer["tax"],
+        "notes": notes_value(transfer["notes"]),
+        "linked_account_notes": list(transfer["linked_account_notes"]),
+        "on_hold": transfer["on_hold"],
+        "on_hold_until": transfer["on_hold_until"],
+        "settlement_status": transfer["settlement_status"],
+        "recipient_settlement_id": transfer["recipient_settlement_id"],
+        "created_at": transfer["created_at"],
+        "processed_at": transfer["processed_at"],
+        "error": (
+            {key: error.get(key) for key in TRANSFER_WEBHOOK_ERROR_KEYS} if webhook
+            else {key: transfer["id"] if key == "id" else error.get(key)
+                  for key in TRANSFER_ERROR_KEYS}
+        ),
+    }  # fmt: skip
+    return {key: full[key] for key in keys}
+
+
+def transfer_payload(transfer: dict) -> dict:
+    """``payload`` of a ``transfer.processed`` / ``transfer.failed`` webhook."""
+    return {"transfer": {"entity": transfer_entity(transfer, TRANSFER_WEBHOOK_KEYS)}}
+
+
+def reversal_entity(reversal: dict) -> dict:
+    """Keys and order of reverse-a-transfer's response."""
+    return {
+        "id": reversal["id"],
+        "entity": "reversal",
+        "transfer_id": reversal["transfer_id"],
+        "amount": reversal["amount"],
+        "fee": 0,
+        "tax": 0,
+        "currency": reversal["currency"],
+        "notes": notes_value(reversal["notes"]),
+        "initiator_id": reversal["initiator_id"],
+        "customer_refund_id": None,
+        "created_at": reversal["created_at"],
+    }
+
+
+def settlement_entity(settlement: dict) -> dict:
+    """The settlement of ``settlement.processed`` (webhooks/route)."""
+    return {
+        "id": settlement["id"],
+        "entity": "settlement",
+        "amount": settlement["amount"],
+        "status": settlement["status"],
+        "fees": settlement["fees"],
+        "tax": settlement["tax"],
+        "utr": settlement["utr"],
+        "created_at": settlement["created_at"],
+    }
+
+
+def settlement_payload(settlement: dict) -> dict:
+    return {"settlement": {"entity": settlement_entity(settlement)}}

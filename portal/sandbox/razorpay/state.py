@@ -16,6 +16,7 @@ from portal.sandbox.common import basic_auth_is
 from portal.sandbox.razorpay.errors import NOT_APPLICABLE, ApiError
 from portal.sandbox.razorpay.ledger import Ledger
 from portal.sandbox.razorpay.links import PaymentLinks
+from portal.sandbox.razorpay.route import Route
 from portal.sandbox.razorpay.store import Store
 from portal.sandbox.razorpay.webhooks import WebhookDispatcher, account_id_for
 
@@ -24,7 +25,8 @@ DEFAULT_RETRY_DELAYS = (1, 2, 4, 8, 16)
 
 
 class Sandbox:
-    """The sandbox's parts: settings, store, ledger, payment links and webhook dispatcher."""
+    """The sandbox's parts: settings, store, ledger, payment links, Route and the webhook
+    dispatcher."""
 
     def __init__(
         self,
@@ -35,6 +37,7 @@ class Sandbox:
         *,
         auto_capture: bool = True,
         auto_process_refunds: bool = True,
+        auto_process_transfers: bool = True,
         background_delivery: bool = True,
         enforce_link_expiry: bool = True,
         state_file: str | os.PathLike | None = None,
@@ -48,6 +51,7 @@ class Sandbox:
             "webhook_url": webhook_url or None,
             "auto_capture": bool(auto_capture),
             "auto_process_refunds": bool(auto_process_refunds),
+            "auto_process_transfers": bool(auto_process_transfers),
             "background_delivery": bool(background_delivery),
             "enforce_link_expiry": bool(enforce_link_expiry),
         }
@@ -60,6 +64,8 @@ class Sandbox:
         )
         self.ledger = Ledger(self.store, key_secret, emit=self.webhooks.record)
         self.links = PaymentLinks(self.store, self.ledger, key_secret, emit=self.webhooks.record)
+        self.route = Route(self.store, self.ledger, emit=self.webhooks.record,
+                           merchant_account_id=self.webhooks.account_id)
 
     @property
     def settings(self) -> dict:

@@ -1,5 +1,6 @@
-"""The sandbox's memory: orders, payments, refunds, payment links, idempotency keys, webhook events
-and their deliveries, and the runtime settings; one re-entrant lock guards all of it.
+"""The sandbox's memory: orders, payments, refunds, payment links, Route's linked accounts,
+products, transfers, reversals and settlements, idempotency keys, webhook events and their
+deliveries, and the runtime settings; one re-entrant lock guards all of it.
 
 With a ``state_file`` every change is written to that JSON file (to a temporary name, then moved
 into place with ``os.replace``), and a new sandbox started on the same file carries on from it.
@@ -21,7 +22,8 @@ BASE62 = string.digits + string.ascii_uppercase + string.ascii_lowercase
 ID_LENGTH = 14  # Razorpay ids: a prefix, "_" and 14 base62 characters (order_RB58MiP5SPFYyM).
 STATE_VERSION = 1
 
-_TABLES = ("orders", "payments", "refunds", "payment_links", "idempotency", "events")
+_TABLES = ("orders", "payments", "refunds", "payment_links", "idempotency", "events", "accounts",
+           "products", "transfers", "reversals", "settlements")
 
 
 def new_id(prefix: str) -> str:
@@ -37,9 +39,9 @@ def has_id_shape(value: str, prefix: str) -> bool:
 class Store:
     """Plain JSON-ready dicts, keyed by id and kept in insertion (= creation) order.
 
-    ``settings`` (auto_capture, auto_process_refunds, background_delivery, enforce_link_expiry,
-    webhook_url) belong to the running process: they come from its arguments and
-    /_sandbox/settings, never from the file.
+    ``settings`` (auto_capture, auto_process_refunds, auto_process_transfers,
+    background_delivery, enforce_link_expiry, webhook_url) belong to the running process: they
+    come from its arguments and /_sandbox/settings, never from the file.
     """
 
     def __init__(self, settings: dict[str, Any], state_file: str | os.PathLike | None = None):
@@ -51,6 +53,12 @@ class Store:
         self.payment_links: dict[str, dict] = {}
         self.idempotency: dict[str, dict] = {}  # X-Refund-Idempotency key -> refund id + request
         self.events: dict[str, dict] = {}  # event id -> event name, raw body, created_at
+        # Route (route.py): linked accounts, their Route product, transfers, reversals, settlements.
+        self.accounts: dict[str, dict] = {}
+        self.products: dict[str, dict] = {}
+        self.transfers: dict[str, dict] = {}
+        self.reversals: dict[str, dict] = {}
+        self.settlements: dict[str, dict] = {}
         self.deliveries: list[dict] = []  # one row per attempt series (original or redelivery)
         self.drop_next = 0
         self.settings = dict(settings)

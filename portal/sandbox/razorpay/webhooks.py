@@ -88,11 +88,14 @@ class WebhookDispatcher(BackgroundSender):
     def webhook_url(self) -> str | None:
         return self.store.settings.get("webhook_url") or None
 
-    def record(self, event: str, payload: dict) -> dict:
-        """A new event and its delivery (pending, dropped or skipped). Call with the lock held."""
+    def record(self, event: str, payload: dict, *, account_id: str | None = None) -> dict:
+        """A new event and its delivery (pending, dropped or skipped). Call with the lock held.
+
+        ``account_id`` is the envelope's when the event is a linked account's (Route's
+        settlements and products), not the merchant's own."""
         created_at = int(time.time())
         event_id = new_id("evt")
-        body = envelope_body(self.account_id, event, payload, created_at)
+        body = envelope_body(account_id or self.account_id, event, payload, created_at)
         self.store.events[event_id] = {
             "id": event_id, "event": event, "created_at": created_at, "body": body,
         }  # fmt: skip

@@ -1,0 +1,1 @@
+"""Privacy: who read whose records, taking one's data away, erasure, consents, retention."""
