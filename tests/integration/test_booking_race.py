@@ -37,6 +37,7 @@ from portal import create_app
 from portal.appointments import service as appointments
 from portal.appointments.models import ACTIVE_STATUSES, Appointment, AppointmentStatusHistory
 from portal.availability.models import AvailableSlot, SlotStatus
+from portal.clock import utcnow
 from portal.errors import PROBLEM_JSON
 from portal.events import OutboxEvent
 from portal.extensions import db
@@ -280,13 +281,17 @@ def double_bookings() -> tuple[int, int]:
 
 
 def doctor_with_slots(arena: Arena, count: int) -> list[str]:
-    """A doctor open every day 08:00-20:00 (Kolkata); the ids of their first `count` slots."""
+    """A doctor open every day 08:00-20:00 (Kolkata); the ids of their first `count` slots
+    bookable for an hour yet (a test that moves the clock past a hold's five minutes must not
+    see its first slot slip inside the doctor's notice meanwhile, whatever the time of day)."""
     with arena.context():
         doctor = factories.create_doctor(hours=factories.weekly_hours(
             "08:00", "20:00", "IN_PERSON", days=factories.EVERY_DAY))
         slot_ids = list(db.session.scalars(
             select(AvailableSlot.id).where(AvailableSlot.doctor_id == doctor.id,
-                                           AvailableSlot.status == SlotStatus.FREE.value)
+                                           AvailableSlot.status == SlotStatus.FREE.value,
+                                           AvailableSlot.start_at >= utcnow() + timedelta(
+                                               minutes=doctor.min_notice_minutes + 60))
             .order_by(AvailableSlot.start_at).limit(count)))
     assert len(slot_ids) == count
     return [str(slot_id) for slot_id in slot_ids]
